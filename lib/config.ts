@@ -1,0 +1,153 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import { ConfigError } from './errors.js';
+
+/** Settings: defaults < guiji.config.json < environment (`GUIJI_*`) < command-line flags. */
+export interface Config {
+  /** Where the embedded warehouse, locks and state live. */
+  home: string;
+  /** A PostgreSQL URL; when absent the embedded PGlite warehouse under `home` is used. */
+  databaseUrl: string | null;
+  /** The PostgreSQL schema holding guiji's tables. */
+  dbSchema: string;
+  /** The spreadsheet drop folder (with incoming/, archive/, rejected/). */
+  dropDir: string;
+  /** Where quality reports are written. */
+  reportDir: string;
+  /** Rows loaded per transaction. */
+  batchSize: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** The catalog folder (resources, departments) and the schemas folder. */
+  catalogDir: string;
+  schemasDir: string;
+}
+
+interface Setting {
+  key: keyof Config;
+  env: string[];
+  help: string;
+  type: 'string' | 'integer';
+}
+
+/** Every setting, its environment variables and what it means (printed by `guiji --help` and the README). */
+export const SETTINGS: readonly Setting[] = [
+  { key: 'home', env: ['GUIJI_HOME'], type: 'string', help: 'state folder; holds the embedded warehouse (default ./.guiji)' },
+  {
+    key: 'databaseUrl',
+    env: ['GUIJI_DATABASE_URL', 'DATABASE_URL'],
+    type: 'string',
+    help: 'PostgreSQL URL; unset = embedded PGlite warehouse under GUIJI_HOME',
+  },
+  { key: 'dbSchema', env: ['GUIJI_DB_SCHEMA'], type: 'string', help: 'PostgreSQL schema for guiji tables (default public)' },
+  { key: 'dropDir', env: ['GUIJI_DROP_DIR'], type: 'string', help: 'spreadsheet drop folder (default ./drops)' },
+  { key: 'reportDir', env: ['GUIJI_REPORT_DIR'], type: 'string', help: 'quality report folder (default ./reports)' },
+  { key: 'batchSize', env: ['GUIJI_BATCH_SIZE'], type: 'integer', help: 'rows per load transaction (default 20000)' },
+  { key: 'logLevel', env: ['GUIJI_LOG_LEVEL'], type: 'string', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  { key: 'catalogDir', env: ['GUIJI_CATALOG_DIR'], type: 'string', help: 'resource catalog folder (default the bundled catalog/)' },
+  { key: 'schemasDir', env: ['GUIJI_SCHEMAS_DIR'], type: 'string', help: 'JSON Schema folder (default the bundled schemas/)' },
+];
+
+const packageRoot = resolve(import.meta.dirname, '..');
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    home: { type: 'string', minLength: 1 },
+    databaseUrl: { type: ['string', 'null'], pattern: '^postgres(ql)?://' },
+    dbSchema: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$' },
+    dropDir: { type: 'string', minLength: 1 },
+    reportDir: { type: 'string', minLength: 1 },
+    batchSize: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    catalogDir: { type: 'string', minLength: 1 },
+    schemasDir: { type: 'string', minLength: 1 },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true }).compile(schema);
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Values from command-line flags; they win over everything else. */
+  overrides?: Partial<Config>;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const defaults: Config = {
+    home: '.guiji',
+    databaseUrl: null,
+    dbSchema: 'public',
+    dropDir: 'drops',
+    reportDir: 'reports',
+    batchSize: 20_000,
+    logLevel: 'info',
+    catalogDir: resolve(packageRoot, 'catalog'),
+    schemasDir: resolve(packageRoot, 'schemas'),
+  };
+
+  const fromFile = readConfigFile(resolve(cwd, 'guiji.config.json'));
+  const fromEnv: Record<string, unknown> = {};
+  for (const setting of SETTINGS) {
+    const name = setting.env.find((n) => env[n] !== undefined && env[n] !== '');
+    if (!name) continue;
+    const raw = env[name] as string;
+    if (setting.type === 'integer') {
+      if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+      fromEnv[setting.key] = Number(raw.trim());
+    } else {
+      fromEnv[setting.key] = raw;
+    }
+  }
+  const merged = { ...defaults, ...fromFile, ...fromEnv, ...stripUndefined(options.overrides ?? {}) };
+  if (!validate(merged)) {
+    const first = validate.errors?.[0];
+    const key = (first?.instancePath ?? '').slice(1) as keyof Config;
+    const setting = SETTINGS.find((s) => s.key === key);
+    const name = setting?.env[0] ?? key ?? 'configuration';
+    const shown = key === 'databaseUrl' ? '(hidden)' : JSON.stringify(merged[key]);
+    throw new ConfigError(name, `${first?.message ?? 'invalid'}; got ${shown}`);
+  }
+  const config: Config = {
+    ...merged,
+    home: resolve(cwd, merged.home),
+    dropDir: resolve(cwd, merged.dropDir),
+    reportDir: resolve(cwd, merged.reportDir),
+    catalogDir: resolve(cwd, merged.catalogDir),
+    schemasDir: resolve(cwd, merged.schemasDir),
+  };
+  return Object.freeze(config);
+}
+
+function readConfigFile(path: string): Partial<Config> {
+  if (!existsSync(path)) return {};
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Config>;
+    if ('databaseUrl' in parsed) {
+      throw new ConfigError(path, 'databaseUrl may carry a password: set GUIJI_DATABASE_URL in the environment instead');
+    }
+    return parsed;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(path, 'not valid JSON', error);
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The database URL with its password replaced, for logs and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable database URL)';
+  }
+}

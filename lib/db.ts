@@ -1,0 +1,226 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import knexFactory, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import type pg from 'pg';
+import { from as copyFromStream } from 'pg-copy-streams';
+import { redactUrl } from './config.js';
+import { GuijiError, LockedError } from './errors.js';
+
+/** One statement's answer, the same shape from pg and PGlite. */
+export interface SqlResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+/** A connection inside one transaction: plain SQL with parameters, and COPY for bulk rows. */
+export interface SqlTx {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<SqlResult<T>>;
+  /** COPY rows in PostgreSQL text format (already escaped, tab-separated, newline-ended) into `table`. */
+  copyText(table: string, columns: readonly string[], chunks: readonly Buffer[]): Promise<void>;
+}
+
+export interface Warehouse {
+  readonly kind: 'pglite' | 'postgres';
+  readonly schema: string;
+  /** For migrations and readers; loads go through `transaction`. */
+  readonly knex: Knex;
+  transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Takes the "one run at a time" lock: a session advisory lock on PostgreSQL (held on a connection of its
+   * own until released), the warehouse lock file for PGlite (taken when the warehouse was opened).
+   */
+  tryRunLock(name: string): Promise<(() => Promise<void>) | null>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  home: string;
+  databaseUrl: string | null;
+  schema: string;
+}
+
+/** Opens the warehouse the configuration names: PostgreSQL when a URL is set, else PGlite under `home`. */
+export async function openWarehouse(options: OpenOptions): Promise<Warehouse> {
+  return options.databaseUrl
+    ? openPostgres(options.databaseUrl, options.schema)
+    : openPglite(join(options.home, 'warehouse'), options.schema, join(options.home, 'warehouse.lock'));
+}
+
+function quoteIdent(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new GuijiError('GUIJI_ERR_DB', `not a safe identifier: ${name}`);
+  return `"${name}"`;
+}
+
+async function openPostgres(url: string, schema: string): Promise<Warehouse> {
+  const knex = knexFactory({
+    client: 'pg',
+    connection: url,
+    searchPath: [schema],
+    pool: { min: 0, max: 4 },
+  });
+  try {
+    await knex.raw(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+  } catch (error) {
+    await knex.destroy();
+    throw new GuijiError('GUIJI_ERR_DB', `cannot reach PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`, {
+      cause: error,
+      context: { setting: 'GUIJI_DATABASE_URL' },
+    });
+  }
+
+  const withConnection = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
+    const client = (await knex.client.acquireConnection()) as pg.Client;
+    try {
+      return await fn(client);
+    } finally {
+      await knex.client.releaseConnection(client);
+    }
+  };
+
+  return {
+    kind: 'postgres',
+    schema,
+    knex,
+    transaction: (fn) =>
+      withConnection(async (client) => {
+        const tx: SqlTx = {
+          async query<T>(sql: string, params?: unknown[]) {
+            const result = await client.query(sql, params as unknown[]);
+            return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+          },
+          async copyText(table, columns, chunks) {
+            const stream = client.query(
+              copyFromStream(`COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM STDIN`),
+            );
+            await new Promise<void>((resolve, reject) => {
+              stream.on('error', reject);
+              stream.on('finish', () => resolve());
+              for (const chunk of chunks) stream.write(chunk);
+              stream.end();
+            });
+          },
+        };
+        await client.query('BEGIN');
+        try {
+          const result = await fn(tx);
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {
+            // the connection may be gone; the original error is the one worth reporting
+          });
+          throw error;
+        }
+      }),
+    async query<T>(sql: string, params?: unknown[]) {
+      const result = await knex.raw(sql, (params ?? []) as Knex.RawBinding[]);
+      return result.rows as T[];
+    },
+    async tryRunLock(name) {
+      const client = (await knex.client.acquireConnection()) as pg.Client;
+      const key = `guiji:${schema}:${name}`;
+      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key]);
+      if (!rows[0]?.ok) {
+        await knex.client.releaseConnection(client);
+        return null;
+      }
+      return async () => {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
+        await knex.client.releaseConnection(client);
+      };
+    },
+    close: () => knex.destroy(),
+  };
+}
+
+async function openPglite(dataDir: string, schema: string, lockPath: string): Promise<Warehouse> {
+  mkdirSync(dataDir, { recursive: true });
+  const releaseFile = acquireLockFile(lockPath);
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(dataDir);
+    await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}; SET search_path TO ${quoteIdent(schema)}`);
+  } catch (error) {
+    releaseFile();
+    throw new GuijiError('GUIJI_ERR_DB', `cannot open the embedded warehouse in ${dataDir}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const knex = knexFactory({ client: ClientPgLite as unknown as typeof knexFactory.Client, connection: { pglite } as never });
+  let closed = false;
+  return {
+    kind: 'pglite',
+    schema,
+    knex,
+    transaction: (fn) =>
+      pglite.transaction(async (t) => {
+        const tx: SqlTx = {
+          async query<T>(sql: string, params?: unknown[]) {
+            const result = await t.query<T>(sql, params as unknown[]);
+            return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+          },
+          async copyText(table, columns, chunks) {
+            await t.query(
+              `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM '/dev/blob'`,
+              [],
+              { blob: new Blob(chunks as Buffer[]) },
+            );
+          },
+        };
+        return fn(tx);
+      }),
+    async query<T>(sql: string, params?: unknown[]) {
+      const result = await pglite.query<T>(sql, params as unknown[]);
+      return result.rows;
+    },
+    // The lock file taken at open already makes this process the warehouse's only user.
+    tryRunLock: async () => async () => {},
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await knex.destroy();
+        if (!pglite.closed) await pglite.close();
+      } finally {
+        releaseFile();
+      }
+    },
+  };
+}
+
+/**
+ * A PGlite data directory belongs to one process at a time (two writers lose rows): a lock file holding the
+ * owner's pid guards it; a lock left by a process that no longer exists is taken over.
+ */
+export function acquireLockFile(path: string): () => void {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(readFileSync(path, 'utf8').trim());
+      if (pid && pid !== process.pid && isAlive(pid)) {
+        throw new LockedError(
+          `the embedded warehouse is in use by another guiji process (pid ${pid}, lock ${path}); wait for it to finish`,
+        );
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new LockedError(`could not take the warehouse lock ${path}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,27 @@
+import type { Knex } from 'knex';
+import * as foundation from '../../migrations/001_foundation.js';
+
+/**
+ * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
+ * an ESM project). Forward-only: append to this list, never edit a landed migration.
+ */
+const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void> }]> = [['001_foundation', foundation]];
+
+const source: Knex.MigrationSource<string> = {
+  getMigrations: async () => MIGRATIONS.map(([name]) => name),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const found = MIGRATIONS.find(([n]) => n === name);
+    if (!found) throw new Error(`unknown migration ${name}`);
+    return { up: found[1].up, down: async () => {} };
+  },
+};
+
+/** Applies pending migrations; returns the names applied. */
+export async function migrate(knex: Knex, schema: string): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest({ migrationSource: source, schemaName: schema })) as [
+    number,
+    string[],
+  ];
+  return applied;
+}
