@@ -1,0 +1,157 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GuijiError } from '../lib/errors.js';
+
+/** How a field's raw values are normalised before validation. */
+export type FieldKind = 'text' | 'code' | 'docno' | 'date' | 'datetime' | 'amount' | 'enum';
+
+export interface CodeListEntry {
+  code: string;
+  label: string;
+  aliases?: string[];
+}
+
+export interface FieldDef {
+  code: string;
+  title: string;
+  kind: FieldKind;
+  required: boolean;
+  maxLength?: number;
+  format?: string;
+  aliases: string[];
+  sensitive: boolean;
+  codeList?: string;
+  multi: boolean;
+}
+
+export interface ResourceVersion {
+  version: string;
+  /** First day this field set was in force (YYYY-MM-DD). */
+  from: string;
+  to?: string;
+  schemaFile: string;
+  schema: Record<string, unknown>;
+  fields: FieldDef[];
+}
+
+export interface Rule {
+  when: { field: string; includes?: string; includesAny?: string[] };
+  require: string;
+}
+
+export interface SubjectFields {
+  uscc: string;
+  name: string;
+  regNo?: string;
+  orgCode?: string;
+  idNumber?: string;
+}
+
+export interface Resource {
+  id: string;
+  name: string;
+  category: string;
+  categoryName: string;
+  legalBasis: string;
+  disclosure: 'public' | 'shared';
+  departments: string[];
+  paths: string[];
+  naturalKey: string[];
+  subject: SubjectFields;
+  producedDate: string;
+  departmentField?: string;
+  deadlines: { collectWorkdays: number; publishWorkdays?: number };
+  versions: ResourceVersion[];
+  rules: Rule[];
+  /** For the enterprise register: which fields fill the `enterprises` table that matching reads. */
+  register?: { name: string; regNo?: string; legalRep?: string; regDate?: string; status?: string; address?: string };
+  /** The version new records are validated against and stored in. */
+  current: ResourceVersion;
+}
+
+export interface Department {
+  code: string;
+  name: string;
+  aliases?: string[];
+}
+
+export interface Catalog {
+  version: string;
+  title: string;
+  region: { division: string; name: string; cityPrefix: string };
+  departments: Department[];
+  codeLists: Record<string, CodeListEntry[]>;
+  resources: Map<string, Resource>;
+}
+
+interface SchemaProperty {
+  title?: string;
+  maxLength?: number;
+  format?: string;
+  'x-guiji'?: { kind?: FieldKind; aliases?: string[]; sensitive?: boolean; codeList?: string; multi?: boolean };
+}
+
+function readJson(path: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new GuijiError('GUIJI_ERR_CATALOG', `${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Reads the catalog folder and the schemas it points at. Deeper consistency checks live in `catalog validate`. */
+export function loadCatalog(catalogDir: string, schemasDir: string): Catalog {
+  const root = readJson(join(catalogDir, 'catalog.json')) as unknown as Omit<Catalog, 'resources'>;
+  const resources = new Map<string, Resource>();
+  const files = readdirSync(join(catalogDir, 'resources'))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+  for (const file of files) {
+    const path = join(catalogDir, 'resources', file);
+    const raw = readJson(path) as unknown as Omit<Resource, 'current' | 'versions' | 'rules'> & {
+      versions: { version: string; from: string; to?: string; schema: string }[];
+      rules?: Rule[];
+    };
+    if (!raw.versions?.length) throw new GuijiError('GUIJI_ERR_CATALOG', `${path}: a resource needs at least one version`);
+    const versions = raw.versions.map((v): ResourceVersion => {
+      const schemaFile = join(schemasDir, v.schema);
+      const schema = readJson(schemaFile);
+      return {
+        version: v.version,
+        from: v.from,
+        ...(v.to ? { to: v.to } : {}),
+        schemaFile,
+        schema,
+        fields: fieldsOf(schema),
+      };
+    });
+    const current = versions[versions.length - 1] as ResourceVersion;
+    resources.set(raw.id, { ...raw, versions, rules: raw.rules ?? [], current });
+  }
+  return { ...root, resources };
+}
+
+function fieldsOf(schema: Record<string, unknown>): FieldDef[] {
+  const properties = (schema.properties ?? {}) as Record<string, SchemaProperty>;
+  const required = new Set((schema.required ?? []) as string[]);
+  return Object.entries(properties).map(([code, p]) => {
+    const x = p['x-guiji'] ?? {};
+    const field: FieldDef = {
+      code,
+      title: p.title ?? code,
+      kind: x.kind ?? 'text',
+      required: required.has(code),
+      aliases: x.aliases ?? [],
+      sensitive: x.sensitive ?? false,
+      multi: x.multi ?? false,
+    };
+    if (p.maxLength !== undefined) field.maxLength = p.maxLength;
+    if (p.format !== undefined) field.format = p.format;
+    if (x.codeList !== undefined) field.codeList = x.codeList;
+    return field;
+  });
+}
+
+export function departmentName(catalog: Catalog, code: string): string {
+  return catalog.departments.find((d) => d.code === code)?.name ?? code;
+}

@@ -1,0 +1,117 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { parse } from 'csv-parse';
+import iconv from 'iconv-lite';
+import type { CellValue } from '../../lib/types.js';
+
+export type CsvEncoding = 'utf8' | 'utf16le' | 'utf16be' | 'gb18030';
+
+export interface SheetRow {
+  /** 1-based line number of the row in the file, as a clerk sees it. */
+  rowNumber: number;
+  cells: CellValue[];
+}
+
+export interface CsvFormat {
+  encoding: CsvEncoding;
+  delimiter: ',' | '\t' | ';';
+}
+
+export class CsvFormatError extends Error {}
+
+/**
+ * Sniffs a CSV's encoding and separator from its first 64 KB: a BOM decides (UTF-8, or UTF-16 as Excel's
+ * "Unicode text" writes it); otherwise valid UTF-8 is UTF-8 and anything else is taken as GB18030 (a superset
+ * of GBK and GB2312, what Chinese Excel writes by default). NUL bytes outside UTF-16 mean a binary file.
+ */
+export async function sniffCsv(path: string): Promise<CsvFormat> {
+  const handle = await open(path, 'r');
+  let head: Buffer;
+  try {
+    const buffer = Buffer.alloc(65536);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    head = buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  if (head.length === 0) throw new CsvFormatError('the file is empty');
+  let encoding: CsvEncoding;
+  let text: string;
+  if (head[0] === 0xff && head[1] === 0xfe) {
+    encoding = 'utf16le';
+    text = head.subarray(2).toString('utf16le');
+  } else if (head[0] === 0xfe && head[1] === 0xff) {
+    encoding = 'utf16be';
+    text = iconv.decode(head.subarray(2), 'utf-16be');
+  } else {
+    if (head.includes(0)) throw new CsvFormatError('binary content (NUL bytes): this is not a text CSV file');
+    const body = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? head.subarray(3) : head;
+    if (isUtf8(body, head.length === 65536)) {
+      encoding = 'utf8';
+      text = body.toString('utf8');
+    } else {
+      encoding = 'gb18030';
+      text = iconv.decode(body, 'gb18030');
+    }
+  }
+  if (/[\u0000-\u0008\u000e-\u001f]/.test(text.slice(0, 4096))) {
+    throw new CsvFormatError('binary content (control characters): this is not a text CSV file');
+  }
+  const firstLine = text.split(/\r?\n/, 1)[0] ?? '';
+  const counts = { ',': count(firstLine, ','), '\t': count(firstLine, '\t'), ';': count(firstLine, ';') };
+  const delimiter = (Object.entries(counts).sort((a, b) => b[1] - a[1])[0]?.[0] ?? ',') as CsvFormat['delimiter'];
+  return { encoding, delimiter: counts[delimiter] > 0 ? delimiter : ',' };
+}
+
+function count(text: string, ch: string): number {
+  let n = 0;
+  for (let i = text.indexOf(ch); i !== -1; i = text.indexOf(ch, i + 1)) n++;
+  return n;
+}
+
+/** Valid UTF-8, allowing a character cut off at the end of a truncated sample. */
+function isUtf8(bytes: Buffer, truncated: boolean): boolean {
+  let end = bytes.length;
+  if (truncated) {
+    // step back over a possibly incomplete last character
+    let i = end - 1;
+    while (i >= 0 && i > end - 4 && ((bytes[i] as number) & 0xc0) === 0x80) i--;
+    end = i >= 0 ? i : end;
+  }
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, end));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Streams a CSV file's rows (every value a string), whatever its encoding and separator. */
+export async function* readCsv(path: string, format?: CsvFormat): AsyncGenerator<SheetRow> {
+  const { encoding, delimiter } = format ?? (await sniffCsv(path));
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  let input: Readable = file;
+  if (encoding !== 'utf8') {
+    input = file.pipe(iconv.decodeStream(encoding === 'utf16le' ? 'utf-16le' : encoding === 'utf16be' ? 'utf-16be' : 'gb18030')) as unknown as Readable;
+    file.on('error', (error) => input.destroy(error));
+  }
+  const parser = input.pipe(
+    parse({
+      delimiter,
+      bom: true,
+      relax_column_count: true,
+      relax_quotes: true,
+      skip_empty_lines: false,
+      info: true,
+    }),
+  );
+  input.on('error', (error) => parser.destroy(error));
+  let previousLine = 0;
+  for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    const rowNumber = previousLine + 1;
+    previousLine = info.lines;
+    if (record.length === 1 && record[0] === '') continue;
+    yield { rowNumber, cells: record };
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * PostgreSQL COPY text format: columns separated by tabs, rows by newlines, NULL as \N, and backslash, tab,
+ * newline and carriage return escaped. Fast path: most values need no escaping at all.
+ */
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
+export function copyValue(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = typeof value === 'string' ? value : String(value);
+  if (!NEEDS_ESCAPE.test(text)) return text;
+  return text.replace(/[\\\t\n\r]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\t' ? '\\t' : ch === '\n' ? '\\n' : '\\r'));
+}
+
+export function copyRow(values: readonly (string | number | null | undefined)[]): string {
+  let line = '';
+  for (let i = 0; i < values.length; i++) {
+    if (i) line += '\t';
+    line += copyValue(values[i]);
+  }
+  return `${line}\n`;
+}
+
+/** Joins rows into buffers of about 64 KB: one write per row halves COPY throughput (DESIGN.md). */
+export function toChunks(lines: readonly string[], target = 1 << 16): Buffer[] {
+  const chunks: Buffer[] = [];
+  let pending = '';
+  for (const line of lines) {
+    pending += line;
+    if (pending.length >= target) {
+      chunks.push(Buffer.from(pending, 'utf8'));
+      pending = '';
+    }
+  }
+  if (pending) chunks.push(Buffer.from(pending, 'utf8'));
+  return chunks;
+}

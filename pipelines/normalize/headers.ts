@@ -1,0 +1,108 @@
+import type { Catalog, FieldDef, Resource, ResourceVersion } from '../../catalog/load.js';
+import type { CellValue } from '../../lib/types.js';
+
+/**
+ * Column titles come as the standard's Chinese names (often with full-width brackets, a `*` required mark or a
+ * `行政相对人代码_1(…)` prefix), as field codes in either case, or as a platform's own English names. Each is
+ * folded to one key: NFKC (full-width → half-width), lower case, no spaces, quotes or required marks.
+ */
+export function headerKey(header: string): string {
+  return header
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[\s\u200b\ufeff"'“”*＊]/g, '');
+}
+
+/** The keys a header may be known by: itself, without its bracketed suffix, and what the brackets hold. */
+function candidateKeys(header: string): string[] {
+  const key = headerKey(header);
+  const keys = [key];
+  const bracket = /^(.*?)[([](.+)[)\]]$/.exec(key);
+  if (bracket?.[1]) keys.push(bracket[1]);
+  if (bracket?.[2]) keys.push(bracket[2]);
+  return keys;
+}
+
+export interface HeaderIndexEntry {
+  resource: Resource;
+  version: ResourceVersion;
+  byKey: Map<string, FieldDef>;
+  required: FieldDef[];
+}
+
+export function buildHeaderIndex(catalog: Catalog): HeaderIndexEntry[] {
+  const entries: HeaderIndexEntry[] = [];
+  for (const resource of catalog.resources.values()) {
+    for (const version of resource.versions) {
+      const byKey = new Map<string, FieldDef>();
+      for (const field of version.fields) {
+        for (const name of [field.code, field.title, ...field.aliases]) {
+          const key = headerKey(name);
+          if (!byKey.has(key)) byKey.set(key, field);
+        }
+        // "罚款金额（万元）" is also known as "罚款金额"
+        const short = /^(.*?)[([].*[)\]]$/.exec(headerKey(field.title))?.[1];
+        if (short && !byKey.has(short)) byKey.set(short, field);
+      }
+      entries.push({ resource, version, byKey, required: version.fields.filter((f) => f.required) });
+    }
+  }
+  return entries;
+}
+
+export interface HeaderMatch {
+  resource: Resource;
+  version: ResourceVersion;
+  /** For each column, the field it holds, or null for a column the resource does not know. */
+  columns: (FieldDef | null)[];
+  /** Column titles no field claimed (kept in provenance, reported as extra cells). */
+  unknown: string[];
+  /** Required fields with no column. */
+  missing: FieldDef[];
+  /** Share of the required fields present, 0–1. */
+  score: number;
+}
+
+/** The resource whose fields best explain a header row, or null when none explains at least 60% of its required fields. */
+export function matchHeader(index: readonly HeaderIndexEntry[], header: readonly CellValue[]): HeaderMatch | null {
+  let best: HeaderMatch | null = null;
+  let bestMapped = 0;
+  for (const entry of index) {
+    const used = new Set<string>();
+    const unknown: string[] = [];
+    const columns = header.map((cell) => {
+      const text = cell === null ? '' : String(cell).trim();
+      if (!text) return null;
+      for (const key of candidateKeys(text)) {
+        const field = entry.byKey.get(key);
+        if (field && !used.has(field.code)) {
+          used.add(field.code);
+          return field;
+        }
+      }
+      unknown.push(text);
+      return null;
+    });
+    const missing = entry.required.filter((f) => !used.has(f.code));
+    const score = entry.required.length ? 1 - missing.length / entry.required.length : 0;
+    if (score < 0.6) continue;
+    if (!best || score > best.score || (score === best.score && used.size > bestMapped)) {
+      best = { resource: entry.resource, version: entry.version, columns, unknown, missing, score };
+      bestMapped = used.size;
+    }
+  }
+  return best;
+}
+
+/** Looks for the header row among the first rows (title rows above it are skipped). */
+export function findHeaderRow(
+  index: readonly HeaderIndexEntry[],
+  rows: readonly (readonly CellValue[])[],
+): { rowIndex: number; match: HeaderMatch } | null {
+  let found: { rowIndex: number; match: HeaderMatch } | null = null;
+  rows.forEach((row, rowIndex) => {
+    const match = matchHeader(index, row);
+    if (match && (!found || match.score > found.match.score)) found = { rowIndex, match };
+  });
+  return found;
+}

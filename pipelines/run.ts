@@ -1,0 +1,206 @@
+import { hostname } from 'node:os';
+import type { Catalog } from '../catalog/load.js';
+import type { Config } from '../lib/config.js';
+import type { Warehouse } from '../lib/db.js';
+import { GuijiError, LockedError, messageOf } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { createAjv } from '../schemas/ajv.js';
+import { DROPS_SOURCE, type FileOutcome, runDrops } from './sources/drops.js';
+import { migrate } from './warehouse/migrate.js';
+
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
+
+/** One source's line of the run ledger (the `--json` contract of `guiji run` and `guiji status`). */
+export interface SourceSummary {
+  source: string;
+  status: RunStatus;
+  read: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  quarantined: number;
+  duplicates: number;
+  unmatched: number;
+  error: string | null;
+}
+
+export interface RunSummary {
+  runId: number;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt: string | null;
+  sources: SourceSummary[];
+}
+
+export interface RunResult {
+  summary: RunSummary;
+  files: FileOutcome[];
+}
+
+export const SOURCES = [DROPS_SOURCE] as const;
+
+export interface RunOptions {
+  config: Readonly<Config>;
+  db: Warehouse;
+  catalog: Catalog;
+  logger: Logger;
+  sources?: readonly string[];
+  kind?: string;
+}
+
+/**
+ * One run of the pipeline: takes the "one run at a time" lock, marks runs that died before it as interrupted,
+ * then runs each source; a source that fails is recorded as failed and the others still load.
+ */
+export async function runPipeline(options: RunOptions): Promise<RunResult> {
+  const { db, config, catalog } = options;
+  const sources = options.sources?.length ? options.sources : SOURCES;
+  for (const source of sources) {
+    if (!(SOURCES as readonly string[]).includes(source)) {
+      throw new GuijiError('GUIJI_ERR_USAGE', `unknown source "${source}" (known: ${SOURCES.join(', ')})`);
+    }
+  }
+  await migrate(db.knex, db.schema);
+  const release = await db.tryRunLock('run');
+  if (!release) throw new LockedError('another guiji run holds the warehouse run lock; this run was not started');
+  try {
+    await markInterrupted(db);
+    const [run] = await db.query<{ id: string }>(
+      `INSERT INTO runs (kind, host, pid) VALUES ($1, $2, $3) RETURNING id`,
+      [options.kind ?? 'run', hostname(), process.pid],
+    );
+    const runId = Number(run?.id);
+    const logger = options.logger.child({ runId });
+    logger.info({ sources }, 'run started');
+    const files: FileOutcome[] = [];
+    const ajv = createAjv();
+    for (const source of sources) {
+      const log = logger.child({ source });
+      await db.query(`INSERT INTO source_runs (run_id, source) VALUES ($1, $2)`, [runId, source]);
+      const started = Date.now();
+      try {
+        files.push(
+          ...(await runDrops({
+            db,
+            ajv,
+            catalog,
+            logger: log,
+            runId,
+            dropDir: config.dropDir,
+            batchSize: config.batchSize,
+          })),
+        );
+        await db.query(
+          `UPDATE source_runs SET status = 'succeeded', finished_at = now() WHERE run_id = $1 AND source = $2`,
+          [runId, source],
+        );
+        log.info({ ms: Date.now() - started }, 'source done');
+      } catch (error) {
+        log.error({ err: messageOf(error) }, 'source failed');
+        await db.query(
+          `UPDATE source_runs SET status = 'failed', error = $3, finished_at = now() WHERE run_id = $1 AND source = $2`,
+          [runId, source, messageOf(error)],
+        );
+      }
+    }
+    await db.query(
+      `UPDATE runs SET finished_at = now(), status = CASE
+         WHEN NOT EXISTS (SELECT 1 FROM source_runs WHERE run_id = $1 AND status <> 'succeeded') THEN 'succeeded'
+         WHEN EXISTS (SELECT 1 FROM source_runs WHERE run_id = $1 AND status = 'succeeded') THEN 'partial'
+         ELSE 'failed' END
+       WHERE id = $1`,
+      [runId],
+    );
+    const summary = await getRun(db, runId);
+    if (!summary) throw new GuijiError('GUIJI_ERR_DB', `run ${runId} vanished`);
+    logger.info({ status: summary.status }, 'run finished');
+    return { summary, files };
+  } finally {
+    await release();
+  }
+}
+
+/** Runs still marked running while we hold the lock died (killed, crashed): say so. */
+async function markInterrupted(db: Warehouse): Promise<void> {
+  await db.query(
+    `UPDATE source_runs SET status = 'interrupted', finished_at = coalesce(finished_at, now()) WHERE status = 'running'`,
+  );
+  await db.query(
+    `UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, now()) WHERE status = 'running'`,
+  );
+}
+
+interface RunRow {
+  id: string;
+  status: RunStatus;
+  started_at: Date | string;
+  finished_at: Date | string | null;
+}
+
+interface SourceRunRow {
+  run_id: string;
+  source: string;
+  status: RunStatus;
+  read: string;
+  inserted: string;
+  updated: string;
+  unchanged: string;
+  quarantined: string;
+  duplicates: string;
+  unmatched: string;
+  error: string | null;
+}
+
+function iso(value: Date | string | null): string | null {
+  if (value === null) return null;
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+function toSummary(run: RunRow, sources: SourceRunRow[]): RunSummary {
+  return {
+    runId: Number(run.id),
+    status: run.status,
+    startedAt: iso(run.started_at) as string,
+    finishedAt: iso(run.finished_at),
+    sources: sources.map((s) => ({
+      source: s.source,
+      status: s.status,
+      read: Number(s.read),
+      inserted: Number(s.inserted),
+      updated: Number(s.updated),
+      unchanged: Number(s.unchanged),
+      quarantined: Number(s.quarantined),
+      duplicates: Number(s.duplicates),
+      unmatched: Number(s.unmatched),
+      error: s.error,
+    })),
+  };
+}
+
+export async function getRun(db: Warehouse, runId: number): Promise<RunSummary | null> {
+  const runs = await db.query<RunRow>('SELECT id, status, started_at, finished_at FROM runs WHERE id = $1', [runId]);
+  const run = runs[0];
+  if (!run) return null;
+  const sources = await db.query<SourceRunRow>('SELECT * FROM source_runs WHERE run_id = $1 ORDER BY source', [runId]);
+  return toSummary(run, sources);
+}
+
+/** The most recent runs, newest first, each with its ledger. */
+export async function recentRuns(db: Warehouse, limit = 20): Promise<RunSummary[]> {
+  await migrate(db.knex, db.schema);
+  const runs = await db.query<RunRow>(
+    'SELECT id, status, started_at, finished_at FROM runs ORDER BY id DESC LIMIT $1',
+    [limit],
+  );
+  if (!runs.length) return [];
+  const sources = await db.query<SourceRunRow>(
+    'SELECT * FROM source_runs WHERE run_id = ANY($1::bigint[]) ORDER BY source',
+    [runs.map((r) => r.id)],
+  );
+  return runs.map((run) =>
+    toSummary(
+      run,
+      sources.filter((s) => s.run_id === run.id || Number(s.run_id) === Number(run.id)),
+    ),
+  );
+}

@@ -1,0 +1,362 @@
+import { createHash } from 'node:crypto';
+import { relative } from 'node:path';
+import type { Catalog } from '../../catalog/load.js';
+import {
+  type DropFile,
+  type DropTable,
+  isSupported,
+  listIncoming,
+  moveDropFile,
+  readTables,
+  type SheetRow,
+} from '../../connectors/spreadsheet/drop-folder.js';
+import type { SqlTx, Warehouse } from '../../lib/db.js';
+import { messageOf } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import type { CellValue, Issue, Provenance } from '../../lib/types.js';
+import type { Ajv } from '../../schemas/ajv.js';
+import { writeFeedbackWorkbook } from '../feedback/workbook.js';
+import { type Batch, type BatchCounts, type LoadRecord, loadBatch, type RejectedRow } from '../load/loader.js';
+import { buildHeaderIndex, findHeaderRow, type HeaderIndexEntry } from '../normalize/headers.js';
+import { compileRowValidator } from '../validate/row-validator.js';
+
+export const DROPS_SOURCE = 'drops';
+
+/** How many leading rows may hold titles above the header row. */
+const HEADER_SEARCH_ROWS = 12;
+
+export interface DropsContext {
+  db: Warehouse;
+  ajv: Ajv;
+  catalog: Catalog;
+  logger: Logger;
+  runId: number;
+  dropDir: string;
+  batchSize: number;
+}
+
+export interface FileOutcome {
+  file: string;
+  status: 'loaded' | 'rejected' | 'skipped';
+  resources: string[];
+  read: number;
+  quarantined: number;
+  message?: string;
+  feedback?: string;
+}
+
+/**
+ * The spreadsheet-drop source: every file in incoming/ is read, each sheet recognised by its header, every
+ * row validated, and the records loaded in batches. A file is done when its last batch commits together with
+ * its SHA-256 (so the same file is never loaded twice, and a killed run re-reads it from the start); it then
+ * moves to archive/ — with a feedback workbook beside it when rows were rejected — or, when it cannot be read
+ * at all, to rejected/ with the reason. A bad file never stops the others.
+ */
+export async function runDrops(ctx: DropsContext): Promise<FileOutcome[]> {
+  const index = buildHeaderIndex(ctx.catalog);
+  const files = await listIncoming(ctx.dropDir);
+  const seen = new Map<string, string>();
+  const outcomes: FileOutcome[] = [];
+  const ordered = await orderForMatching(files, index);
+  for (const file of ordered) {
+    const log = ctx.logger.child({ file: file.name });
+    const known = await ctx.db.query<{ status: string }>('SELECT status FROM drop_files WHERE sha256 = $1', [
+      file.sha256,
+    ]);
+    if (known[0]) {
+      const to = known[0].status === 'rejected' ? 'rejected' : 'archive';
+      moveDropFile(ctx.dropDir, file, to);
+      log.info({ sha256: file.sha256 }, 'file already processed (same SHA-256): not loaded again');
+      outcomes.push({
+        file: file.name,
+        status: 'skipped',
+        resources: [],
+        read: 0,
+        quarantined: 0,
+        message: 'same content already processed',
+      });
+      continue;
+    }
+    try {
+      const outcome = await loadFile(ctx, index, file, seen, log);
+      outcomes.push(outcome);
+    } catch (error) {
+      const message = clerkMessage(error);
+      log.warn({ err: messageOf(error) }, 'file rejected');
+      await ctx.db.transaction(async (tx) => {
+        await markFile(tx, ctx.runId, file, 'rejected', [], 0, 0, message);
+        await tx.query('UPDATE source_runs SET files_rejected = files_rejected + 1 WHERE run_id = $1 AND source = $2', [
+          ctx.runId,
+          DROPS_SOURCE,
+        ]);
+      });
+      moveDropFile(ctx.dropDir, file, 'rejected');
+      outcomes.push({ file: file.name, status: 'rejected', resources: [], read: 0, quarantined: 0, message });
+    }
+  }
+  return outcomes;
+}
+
+/** The enterprise register goes first, so that records dropped beside it match the enterprises it adds. */
+async function orderForMatching(files: DropFile[], index: HeaderIndexEntry[]): Promise<DropFile[]> {
+  const registers = new Set<DropFile>();
+  for (const file of files) {
+    if (!isSupported(file)) continue;
+    try {
+      for await (const table of readTables(file)) {
+        const head = await firstRows(table.rows, HEADER_SEARCH_ROWS);
+        if (findHeaderRow(index, head.map((r) => r.cells))?.match.resource.id === 'enterprise') registers.add(file);
+        break;
+      }
+    } catch {
+      // unreadable files are reported when they are loaded
+    }
+  }
+  return [...files.filter((f) => registers.has(f)), ...files.filter((f) => !registers.has(f))];
+}
+
+async function firstRows(rows: AsyncIterable<SheetRow>, n: number): Promise<SheetRow[]> {
+  const out: SheetRow[] = [];
+  if (n <= 0) return out;
+  for await (const row of rows) {
+    out.push(row);
+    if (out.length >= n) break;
+  }
+  return out;
+}
+
+async function loadFile(
+  ctx: DropsContext,
+  index: HeaderIndexEntry[],
+  file: DropFile,
+  seen: Map<string, string>,
+  log: Logger,
+): Promise<FileOutcome> {
+  if (!isSupported(file)) {
+    throw new DropFileProblem(
+      `unsupported file type "${file.name}": send .csv, .txt (tab-separated) or .xlsx`,
+      `不支持的文件类型“${file.name}”：请提交 .csv、.txt（制表符分隔）或 .xlsx 文件`,
+    );
+  }
+  const resources = new Set<string>();
+  const totals = { read: 0, quarantined: 0, duplicates: 0 };
+  const unmatchedSheets: string[] = [];
+  let tables = 0;
+  let pending: Batch = newBatch();
+  const flush = async (finalize?: (tx: SqlTx) => Promise<void>) => {
+    if (finalize) pending.finalize = finalize;
+    const counts: BatchCounts = await loadBatch(ctx.db, ctx.runId, pending, ctx.catalog.resources);
+    totals.read += counts.read;
+    totals.quarantined += counts.quarantined;
+    totals.duplicates += counts.duplicates;
+    pending = newBatch();
+  };
+
+  for await (const table of readTables(file)) {
+    tables++;
+    const loaded = await loadTable(ctx, index, file, table, seen, () => pending, flush);
+    if (loaded) resources.add(loaded);
+    else unmatchedSheets.push(table.sheet ?? file.name);
+  }
+  if (tables === 0 || resources.size === 0) {
+    const what = tables === 0 ? 'the file holds no sheet' : 'no header row matches a resource of the catalog';
+    throw new DropFileProblem(
+      `${what}: the first ${HEADER_SEARCH_ROWS} rows must hold the column titles of a catalog resource (行政许可, 行政处罚, 企业登记…)`,
+      tables === 0
+        ? '文件中没有工作表或数据'
+        : `未识别出表头：前 ${HEADER_SEARCH_ROWS} 行中应有资源目录规定的列名（如“行政相对人名称”“统一社会信用代码”等），请使用标准模板`,
+    );
+  }
+  const resourceList = [...resources];
+  const last = pending.quarantined.length + pending.duplicates.length;
+  const rowsRead = totals.read + pending.records.length + last;
+  const rowsRejected = totals.quarantined + totals.duplicates + last;
+  await flush(async (tx) => {
+    await markFile(tx, ctx.runId, file, 'loaded', resourceList, rowsRead, rowsRejected);
+    await tx.query('UPDATE source_runs SET files_done = files_done + 1 WHERE run_id = $1 AND source = $2', [
+      ctx.runId,
+      DROPS_SOURCE,
+    ]);
+  });
+  const archived = moveDropFile(ctx.dropDir, file, 'archive');
+  let feedback: string | undefined;
+  if (totals.quarantined + totals.duplicates > 0) {
+    feedback = await writeFeedbackWorkbook(ctx.db, file.sha256, archived);
+  }
+  if (unmatchedSheets.length) log.info({ sheets: unmatchedSheets }, 'sheets without a recognised header were skipped');
+  log.info({ resources: resourceList, read: totals.read, quarantined: totals.quarantined }, 'file loaded');
+  const outcome: FileOutcome = {
+    file: file.name,
+    status: 'loaded',
+    resources: resourceList,
+    read: totals.read,
+    quarantined: totals.quarantined + totals.duplicates,
+  };
+  if (feedback) outcome.feedback = relative(ctx.dropDir, feedback);
+  return outcome;
+}
+
+function newBatch(): Batch {
+  return { source: DROPS_SOURCE, records: [], quarantined: [], duplicates: [] };
+}
+
+/** Loads one table; returns its resource id, or null when its header matches no resource. */
+async function loadTable(
+  ctx: DropsContext,
+  index: HeaderIndexEntry[],
+  file: DropFile,
+  table: DropTable,
+  seen: Map<string, string>,
+  batch: () => Batch,
+  flush: () => Promise<void>,
+): Promise<string | null> {
+  const iterator = table.rows[Symbol.asyncIterator]();
+  const head: SheetRow[] = [];
+  while (head.length < HEADER_SEARCH_ROWS) {
+    const next = await iterator.next();
+    if (next.done) break;
+    head.push(next.value);
+  }
+  const found = findHeaderRow(
+    index,
+    head.map((r) => r.cells),
+  );
+  if (!found) {
+    await iterator.return?.();
+    return null;
+  }
+  const { match } = found;
+  const headerRow = head[found.rowIndex] as SheetRow;
+  const headers = headerRow.cells.map((c) => (c === null ? '' : String(c).trim()));
+  const validate = compileRowValidator(ctx.ajv, ctx.catalog, match.resource, match.version, match.columns);
+  const resourceId = match.resource.id;
+  const base: Provenance = { source: DROPS_SOURCE, file: file.name, sha256: file.sha256 };
+  if (table.sheet !== null) base.sheet = table.sheet;
+
+  const handle = async (row: SheetRow) => {
+    if (isBlank(row.cells)) return;
+    const provenance: Provenance = { ...base, row: row.rowNumber };
+    const rowRef = `${DROPS_SOURCE}:${file.sha256}:${table.sheet ?? ''}:${row.rowNumber}`;
+    const result = validate(row.cells);
+    const current = batch();
+    if (!result.ok) {
+      const issues = extraCellIssues(row.cells, headers).concat(result.issues);
+      current.quarantined.push({ rowRef, resource: resourceId, provenance, raw: rawRow(headers, row.cells), issues });
+    } else {
+      const key = keyDigest(resourceId, result.value.naturalKey);
+      const first = seen.get(key);
+      if (first !== undefined) {
+        current.duplicates.push(duplicateRow(rowRef, resourceId, provenance, headers, row.cells, first, result.value.naturalKey));
+      } else {
+        seen.set(key, `${file.name}${table.sheet ? `/${table.sheet}` : ''}#${row.rowNumber}`);
+        const record: LoadRecord = { record: result.value, provenance };
+        current.records.push(record);
+      }
+    }
+    const b = batch();
+    if (b.records.length + b.quarantined.length + b.duplicates.length >= ctx.batchSize) await flush();
+  };
+
+  for (const row of head.slice(found.rowIndex + 1)) await handle(row);
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) await handle(next.value);
+  return resourceId;
+}
+
+function isBlank(cells: readonly CellValue[]): boolean {
+  for (const c of cells) if (c !== null && c !== '' && !(typeof c === 'string' && c.trim() === '')) return false;
+  return true;
+}
+
+/** Cells beyond the header's columns would be lost silently: they are an issue of their own. */
+function extraCellIssues(cells: readonly CellValue[], headers: readonly string[]): Issue[] {
+  const issues: Issue[] = [];
+  for (let i = headers.length; i < cells.length; i++) {
+    const v = cells[i];
+    if (v === null || v === '' || v === undefined) continue;
+    issues.push({
+      type: 'extra-cell',
+      field: null,
+      value: String(v),
+      message: `column ${i + 1} has a value but no title`,
+      messageZh: `第 ${i + 1} 列有值但没有列名`,
+    });
+  }
+  return issues;
+}
+
+function rawRow(headers: readonly string[], cells: readonly CellValue[]): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  const width = Math.max(headers.length, cells.length);
+  for (let i = 0; i < width; i++) {
+    const v = cells[i] ?? null;
+    if (v === null || v === '') continue;
+    const title = headers[i] || `第${i + 1}列`;
+    raw[title in raw ? `${title}#${i + 1}` : title] = v instanceof Date ? v.toISOString() : v;
+  }
+  return raw;
+}
+
+function duplicateRow(
+  rowRef: string,
+  resource: string,
+  provenance: Provenance,
+  headers: readonly string[],
+  cells: readonly CellValue[],
+  first: string,
+  naturalKey: string,
+): RejectedRow {
+  return {
+    rowRef,
+    resource,
+    provenance,
+    raw: rawRow(headers, cells),
+    issues: [
+      {
+        type: 'duplicate-row',
+        field: null,
+        value: naturalKey,
+        message: `the same record (natural key ${naturalKey}) was already read in this run at ${first}`,
+        messageZh: `与本批次已读取的记录重复（${first}），同一决定文书号和相对人只应报送一行`,
+      },
+    ],
+  };
+}
+
+/** 96 bits of the key are enough to tell a million keys apart, at a fraction of the memory of the keys. */
+function keyDigest(resource: string, naturalKey: string): string {
+  return createHash('md5').update(resource).update('\u0000').update(naturalKey).digest('base64').slice(0, 16);
+}
+
+async function markFile(
+  tx: SqlTx,
+  runId: number,
+  file: DropFile,
+  status: 'loaded' | 'rejected',
+  resources: string[],
+  rowsRead: number,
+  rowsQuarantined: number,
+  error?: string,
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO drop_files (sha256, name, size, status, resources, rows_read, rows_quarantined, error, run_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (sha256) DO NOTHING`,
+    [file.sha256, file.name, file.size, status, resources, rowsRead, rowsQuarantined, error ?? null, runId],
+  );
+}
+
+/** A problem with a whole file, told to the clerk in Chinese and to the engineer in English. */
+export class DropFileProblem extends Error {
+  constructor(
+    message: string,
+    readonly messageZh: string,
+  ) {
+    super(message);
+  }
+}
+
+function clerkMessage(error: unknown): string {
+  if (error instanceof DropFileProblem) return `${error.message} / ${error.messageZh}`;
+  const text = messageOf(error);
+  return `cannot read the file: ${text} / 文件无法读取（${text}），请确认文件完整并重新导出后提交`;
+}

@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import type { Catalog, FieldDef, Resource, ResourceVersion } from '../../catalog/load.js';
+import type { CellValue, Issue, Result } from '../../lib/types.js';
+import type { Ajv, ErrorObject } from '../../schemas/ajv.js';
+import { checkId, type IdKind, isPlaceholderUscc } from '../../schemas/identifiers.js';
+import {
+  normalizeAmount,
+  normalizeCode,
+  normalizeCodeList,
+  normalizeDate,
+  normalizeDateTime,
+  normalizeDocNumber,
+  normalizeText,
+} from '../normalize/values.js';
+
+/** A row that passed every check, as the warehouse stores it. */
+export interface ValidRecord {
+  resource: string;
+  schemaVersion: string;
+  naturalKey: string;
+  /** Field code → normalised value; empty fields are absent. */
+  data: Record<string, string>;
+  contentHash: string;
+  uscc: string | null;
+  subjectName: string | null;
+  department: string | null;
+  producedDate: string | null;
+}
+
+export type RowValidator = (cells: readonly CellValue[]) => Result<ValidRecord>;
+
+const FORMAT_KIND: Record<string, IdKind> = {
+  uscc: 'uscc',
+  'uscc-or-placeholder': 'uscc',
+  'org-code': 'org',
+  regno: 'regno',
+  idcard: 'idcard',
+};
+
+/**
+ * Compiles the checks of one resource version for a file whose columns hold `columns`: normalise each cell by
+ * its field's kind, validate the record with the version's JSON Schema, apply the catalog's rules, and build the
+ * natural key. Every issue of the row is collected, not just the first.
+ */
+export function compileRowValidator(
+  ajv: Ajv,
+  catalog: Catalog,
+  resource: Resource,
+  version: ResourceVersion,
+  columns: readonly (FieldDef | null)[],
+): RowValidator {
+  const validate = ajv.getSchema(String(version.schema.$id)) ?? ajv.compile(version.schema);
+  const fieldsByCode = new Map(version.fields.map((f) => [f.code, f]));
+  const normalizers = columns.map((field) => (field ? normalizerFor(catalog, field) : null));
+  const { subject } = resource;
+
+  return (cells) => {
+    const data: Record<string, string> = {};
+    const issues: Issue[] = [];
+    const failed = new Set<string>();
+    for (let i = 0; i < columns.length; i++) {
+      const field = columns[i];
+      const normalize = normalizers[i];
+      if (!field || !normalize) continue;
+      const raw = cells[i] ?? null;
+      if (raw === null || raw === '') continue;
+      const result = normalize(raw);
+      if (result.ok) {
+        if (result.value !== null) data[field.code] = result.value;
+      } else {
+        failed.add(field.code);
+        issues.push({ ...result.issue, field: field.code });
+      }
+    }
+
+    if (!validate(data)) {
+      for (const error of validate.errors ?? []) {
+        const issue = issueFromAjv(error, data, fieldsByCode);
+        if (issue && !(issue.field && failed.has(issue.field))) {
+          if (issue.field) failed.add(issue.field);
+          issues.push(issue);
+        }
+      }
+    }
+
+    for (const rule of resource.rules) {
+      const value = data[rule.when.field];
+      if (value === undefined || data[rule.require] !== undefined || failed.has(rule.require)) continue;
+      const kinds = value.split(';');
+      const hit = rule.when.includes
+        ? kinds.includes(rule.when.includes)
+        : (rule.when.includesAny ?? []).some((k) => kinds.includes(k));
+      if (!hit) continue;
+      const required = fieldsByCode.get(rule.require);
+      const title = required?.title ?? rule.require;
+      issues.push({
+        type: 'rule-error',
+        field: rule.require,
+        value: null,
+        message: `${rule.require} is required when ${rule.when.field} is "${value}"`,
+        messageZh: `${fieldsByCode.get(rule.when.field)?.title ?? rule.when.field}为“${value}”时，“${title}”必填`,
+      });
+    }
+
+    const uscc = data[subject.uscc] ?? null;
+    if (uscc && isPlaceholderUscc(uscc) && subject.regNo && !data[subject.regNo] && !failed.has(subject.regNo)) {
+      issues.push({
+        type: 'rule-error',
+        field: subject.regNo,
+        value: null,
+        message: `the placeholder credit code ${uscc} needs a registration number in ${subject.regNo}`,
+        messageZh: `统一社会信用代码为占位码 ${uscc} 时，须填写工商注册号`,
+      });
+    }
+
+    if (issues.length) return { ok: false, issues };
+
+    const keyParts = resource.naturalKey.map((part) => (part === '$subject' ? subjectKey(data, resource) : data[part]));
+    const naturalKey = keyParts.map((p) => p ?? '').join('|');
+    const department = resource.departmentField ? (data[resource.departmentField] ?? null) : null;
+    return {
+      ok: true,
+      value: {
+        resource: resource.id,
+        schemaVersion: version.version,
+        naturalKey,
+        data,
+        contentHash: hashRecord(data),
+        uscc: uscc && !isPlaceholderUscc(uscc) ? uscc : null,
+        subjectName: data[subject.name] ?? null,
+        department,
+        producedDate: data[resource.producedDate] ?? null,
+      },
+    };
+  };
+}
+
+/** Who a record is about, for its natural key: the credit code, else the registration number, ID number or name. */
+function subjectKey(data: Record<string, string>, resource: Resource): string {
+  const { subject } = resource;
+  const uscc = data[subject.uscc];
+  if (uscc && !isPlaceholderUscc(uscc)) return uscc;
+  for (const field of [subject.regNo, subject.orgCode, subject.idNumber, subject.name]) {
+    const value = field ? data[field] : undefined;
+    if (value) return value;
+  }
+  return '';
+}
+
+/** A stable hash of a record's content: keys in catalog order as inserted, values as normalised. */
+export function hashRecord(data: Record<string, string>): string {
+  const hash = createHash('md5');
+  for (const key of Object.keys(data).sort()) {
+    hash.update(key);
+    hash.update('\u0001');
+    hash.update(data[key] as string);
+    hash.update('\u0002');
+  }
+  return hash.digest('base64url');
+}
+
+type Normalizer = (
+  v: CellValue,
+) => { ok: true; value: string | null } | { ok: false; issue: Omit<Issue, 'field'> };
+
+function normalizerFor(catalog: Catalog, field: FieldDef): Normalizer {
+  switch (field.kind) {
+    case 'code':
+      return normalizeCode;
+    case 'docno':
+      return normalizeDocNumber;
+    case 'date':
+      return normalizeDate;
+    case 'datetime':
+      return normalizeDateTime;
+    case 'amount':
+      return normalizeAmount;
+    case 'enum': {
+      const list = field.codeList ? catalog.codeLists[field.codeList] : undefined;
+      if (!list) return normalizeText;
+      const options = { multi: field.multi };
+      return (v) => normalizeCodeList(v, list, options);
+    }
+    default:
+      return normalizeText;
+  }
+}
+
+function issueFromAjv(
+  error: ErrorObject,
+  data: Record<string, string>,
+  fields: Map<string, FieldDef>,
+): Issue | null {
+  const params = error.params as Record<string, unknown>;
+  if (error.keyword === 'required') {
+    const code = String(params.missingProperty);
+    const title = fields.get(code)?.title ?? code;
+    return {
+      type: 'missing-cell',
+      field: code,
+      value: null,
+      message: `required field ${code} (${title}) is empty`,
+      messageZh: `必填项“${title}”（${code}）为空`,
+    };
+  }
+  if (error.keyword === 'if' || error.keyword === 'allOf') return null;
+  const code = error.instancePath.replace(/^\//, '');
+  const title = fields.get(code)?.title ?? code;
+  const value = data[code] ?? null;
+  switch (error.keyword) {
+    case 'maxLength':
+      return {
+        type: 'constraint-error',
+        field: code,
+        value,
+        message: `${code} is longer than ${params.limit} characters`,
+        messageZh: `“${title}”超过 ${params.limit} 个字符`,
+      };
+    case 'format': {
+      const kind = FORMAT_KIND[String(params.format)];
+      if (kind && value !== null) {
+        const check = checkId(value, kind, { allowPlaceholder: params.format === 'uscc-or-placeholder' });
+        return {
+          type: 'format-error',
+          field: code,
+          value,
+          message: `${code} "${value}" is not a valid ${kind}: ${check.reason ?? 'invalid'}`,
+          messageZh: `“${title}”的值“${value}”无效：${check.reasonZh ?? '格式不正确'}`,
+        };
+      }
+      return {
+        type: 'format-error',
+        field: code,
+        value,
+        message: `${code} "${value}" does not match format ${params.format}`,
+        messageZh: `“${title}”的值“${value}”格式不正确`,
+      };
+    }
+    default:
+      return {
+        type: 'constraint-error',
+        field: code || null,
+        value,
+        message: `${code || 'row'} ${error.message ?? 'is invalid'}`,
+        messageZh: `“${title || '本行'}”不符合要求（${error.message ?? ''}）`,
+      };
+  }
+}
