@@ -64,7 +64,14 @@ export interface Resource {
   versions: ResourceVersion[];
   rules: Rule[];
   /** For the enterprise register: which fields fill the `enterprises` table that matching reads. */
-  register?: { name: string; regNo?: string; legalRep?: string; regDate?: string; status?: string; address?: string };
+  register?: {
+    name: string;
+    regNo?: string;
+    legalRep?: string;
+    regDate?: string;
+    status?: string;
+    address?: string;
+  };
   /** The version new records are validated against and stored in. */
   current: ResourceVersion;
 }
@@ -88,7 +95,13 @@ interface SchemaProperty {
   title?: string;
   maxLength?: number;
   format?: string;
-  'x-guiji'?: { kind?: FieldKind; aliases?: string[]; sensitive?: boolean; codeList?: string; multi?: boolean };
+  'x-guiji'?: {
+    kind?: FieldKind;
+    aliases?: string[];
+    sensitive?: boolean;
+    codeList?: string;
+    multi?: boolean;
+  };
 }
 
 function readJson(path: string): Record<string, unknown> {
@@ -112,7 +125,8 @@ export function loadCatalog(catalogDir: string, schemasDir: string): Catalog {
       versions: { version: string; from: string; to?: string; schema: string }[];
       rules?: Rule[];
     };
-    if (!raw.versions?.length) throw new GuijiError('GUIJI_ERR_CATALOG', `${path}: a resource needs at least one version`);
+    if (!raw.versions?.length)
+      throw new GuijiError('GUIJI_ERR_CATALOG', `${path}: a resource needs at least one version`);
     const versions = raw.versions.map((v): ResourceVersion => {
       const schemaFile = join(schemasDir, v.schema);
       const schema = readJson(schemaFile);

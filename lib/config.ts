@@ -32,20 +32,60 @@ interface Setting {
 
 /** Every setting, its environment variables and what it means (printed by `guiji --help` and the README). */
 export const SETTINGS: readonly Setting[] = [
-  { key: 'home', env: ['GUIJI_HOME'], type: 'string', help: 'state folder; holds the embedded warehouse (default ./.guiji)' },
+  {
+    key: 'home',
+    env: ['GUIJI_HOME'],
+    type: 'string',
+    help: 'state folder; holds the embedded warehouse (default ./.guiji)',
+  },
   {
     key: 'databaseUrl',
     env: ['GUIJI_DATABASE_URL', 'DATABASE_URL'],
     type: 'string',
     help: 'PostgreSQL URL; unset = embedded PGlite warehouse under GUIJI_HOME',
   },
-  { key: 'dbSchema', env: ['GUIJI_DB_SCHEMA'], type: 'string', help: 'PostgreSQL schema for guiji tables (default public)' },
-  { key: 'dropDir', env: ['GUIJI_DROP_DIR'], type: 'string', help: 'spreadsheet drop folder (default ./drops)' },
-  { key: 'reportDir', env: ['GUIJI_REPORT_DIR'], type: 'string', help: 'quality report folder (default ./reports)' },
-  { key: 'batchSize', env: ['GUIJI_BATCH_SIZE'], type: 'integer', help: 'rows per load transaction (default 20000)' },
-  { key: 'logLevel', env: ['GUIJI_LOG_LEVEL'], type: 'string', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
-  { key: 'catalogDir', env: ['GUIJI_CATALOG_DIR'], type: 'string', help: 'resource catalog folder (default the bundled catalog/)' },
-  { key: 'schemasDir', env: ['GUIJI_SCHEMAS_DIR'], type: 'string', help: 'JSON Schema folder (default the bundled schemas/)' },
+  {
+    key: 'dbSchema',
+    env: ['GUIJI_DB_SCHEMA'],
+    type: 'string',
+    help: 'PostgreSQL schema for guiji tables (default public)',
+  },
+  {
+    key: 'dropDir',
+    env: ['GUIJI_DROP_DIR'],
+    type: 'string',
+    help: 'spreadsheet drop folder (default ./drops)',
+  },
+  {
+    key: 'reportDir',
+    env: ['GUIJI_REPORT_DIR'],
+    type: 'string',
+    help: 'quality report folder (default ./reports)',
+  },
+  {
+    key: 'batchSize',
+    env: ['GUIJI_BATCH_SIZE'],
+    type: 'integer',
+    help: 'rows per load transaction (default 20000)',
+  },
+  {
+    key: 'logLevel',
+    env: ['GUIJI_LOG_LEVEL'],
+    type: 'string',
+    help: 'fatal|error|warn|info|debug|trace|silent (default info)',
+  },
+  {
+    key: 'catalogDir',
+    env: ['GUIJI_CATALOG_DIR'],
+    type: 'string',
+    help: 'resource catalog folder (default the bundled catalog/)',
+  },
+  {
+    key: 'schemasDir',
+    env: ['GUIJI_SCHEMAS_DIR'],
+    type: 'string',
+    help: 'JSON Schema folder (default the bundled schemas/)',
+  },
 ];
 
 const packageRoot = resolve(import.meta.dirname, '..');
@@ -128,7 +168,10 @@ function readConfigFile(path: string): Partial<Config> {
   try {
     const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Config>;
     if ('databaseUrl' in parsed) {
-      throw new ConfigError(path, 'databaseUrl may carry a password: set GUIJI_DATABASE_URL in the environment instead');
+      throw new ConfigError(
+        path,
+        'databaseUrl may carry a password: set GUIJI_DATABASE_URL in the environment instead',
+      );
     }
     return parsed;
   } catch (error) {

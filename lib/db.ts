@@ -50,7 +50,8 @@ export async function openWarehouse(options: OpenOptions): Promise<Warehouse> {
 }
 
 function quoteIdent(name: string): string {
-  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new GuijiError('GUIJI_ERR_DB', `not a safe identifier: ${name}`);
+  if (!/^[a-z_][a-z0-9_]*$/.test(name))
+    throw new GuijiError('GUIJI_ERR_DB', `not a safe identifier: ${name}`);
   return `"${name}"`;
 }
 
@@ -65,10 +66,14 @@ async function openPostgres(url: string, schema: string): Promise<Warehouse> {
     await knex.raw(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
   } catch (error) {
     await knex.destroy();
-    throw new GuijiError('GUIJI_ERR_DB', `cannot reach PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`, {
-      cause: error,
-      context: { setting: 'GUIJI_DATABASE_URL' },
-    });
+    throw new GuijiError(
+      'GUIJI_ERR_DB',
+      `cannot reach PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`,
+      {
+        cause: error,
+        context: { setting: 'GUIJI_DATABASE_URL' },
+      },
+    );
   }
 
   const withConnection = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
@@ -122,7 +127,10 @@ async function openPostgres(url: string, schema: string): Promise<Warehouse> {
     async tryRunLock(name) {
       const client = (await knex.client.acquireConnection()) as pg.Client;
       const key = `guiji:${schema}:${name}`;
-      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key]);
+      const { rows } = await client.query<{ ok: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtext($1)) AS ok',
+        [key],
+      );
       if (!rows[0]?.ok) {
         await knex.client.releaseConnection(client);
         return null;
@@ -142,14 +150,23 @@ async function openPglite(dataDir: string, schema: string, lockPath: string): Pr
   let pglite: PGlite;
   try {
     pglite = await PGlite.create(dataDir);
-    await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}; SET search_path TO ${quoteIdent(schema)}`);
+    await pglite.exec(
+      `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}; SET search_path TO ${quoteIdent(schema)}`,
+    );
   } catch (error) {
     releaseFile();
-    throw new GuijiError('GUIJI_ERR_DB', `cannot open the embedded warehouse in ${dataDir}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new GuijiError(
+      'GUIJI_ERR_DB',
+      `cannot open the embedded warehouse in ${dataDir}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
-  const knex = knexFactory({ client: ClientPgLite as unknown as typeof knexFactory.Client, connection: { pglite } as never });
+  const knex = knexFactory({
+    client: ClientPgLite as unknown as typeof knexFactory.Client,
+    connection: { pglite } as never,
+  });
   let closed = false;
   return {
     kind: 'pglite',

@@ -1,4 +1,5 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -17,15 +18,22 @@ export const REDACT_PATHS = [
   '*.connectionString',
 ];
 
-/** The root logger: JSON lines on stderr (stdout is for results and `--json`). */
+/**
+ * The root logger, on stderr (stdout is for results and `--json`): JSON lines for machines, a readable line
+ * per event when stderr is a terminal.
+ */
 export function createLogger(level: string, destination: NodeJS.WritableStream = process.stderr): Logger {
-  return pino(
-    {
-      level,
-      base: { app: 'guiji' },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-    },
-    destination as pino.DestinationStream,
-  );
+  const options = {
+    level,
+    base: { app: 'guiji' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  if ((destination as NodeJS.WriteStream).isTTY) {
+    return pino(
+      options,
+      pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,app' }),
+    );
+  }
+  return pino(options, destination as pino.DestinationStream);
 }

@@ -62,7 +62,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   }
   await migrate(db.knex, db.schema);
   const release = await db.tryRunLock('run');
-  if (!release) throw new LockedError('another guiji run holds the warehouse run lock; this run was not started');
+  if (!release)
+    throw new LockedError('another guiji run holds the warehouse run lock; this run was not started');
   try {
     await markInterrupted(db);
     const [run] = await db.query<{ id: string }>(
@@ -178,10 +179,15 @@ function toSummary(run: RunRow, sources: SourceRunRow[]): RunSummary {
 }
 
 export async function getRun(db: Warehouse, runId: number): Promise<RunSummary | null> {
-  const runs = await db.query<RunRow>('SELECT id, status, started_at, finished_at FROM runs WHERE id = $1', [runId]);
+  const runs = await db.query<RunRow>('SELECT id, status, started_at, finished_at FROM runs WHERE id = $1', [
+    runId,
+  ]);
   const run = runs[0];
   if (!run) return null;
-  const sources = await db.query<SourceRunRow>('SELECT * FROM source_runs WHERE run_id = $1 ORDER BY source', [runId]);
+  const sources = await db.query<SourceRunRow>(
+    'SELECT * FROM source_runs WHERE run_id = $1 ORDER BY source',
+    [runId],
+  );
   return toSummary(run, sources);
 }
 

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 
 export type { Ajv };
+
 import { identifierFormats } from './identifiers.js';
 
 export type { ErrorObject, ValidateFunction };

@@ -60,7 +60,8 @@ export async function sniffCsv(path: string): Promise<CsvFormat> {
   }
   const firstLine = text.split(/\r?\n/, 1)[0] ?? '';
   const counts = { ',': count(firstLine, ','), '\t': count(firstLine, '\t'), ';': count(firstLine, ';') };
-  const delimiter = (Object.entries(counts).sort((a, b) => b[1] - a[1])[0]?.[0] ?? ',') as CsvFormat['delimiter'];
+  const delimiter = (Object.entries(counts).sort((a, b) => b[1] - a[1])[0]?.[0] ??
+    ',') as CsvFormat['delimiter'];
   return { encoding, delimiter: counts[delimiter] > 0 ? delimiter : ',' };
 }
 
@@ -93,7 +94,11 @@ export async function* readCsv(path: string, format?: CsvFormat): AsyncGenerator
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   let input: Readable = file;
   if (encoding !== 'utf8') {
-    input = file.pipe(iconv.decodeStream(encoding === 'utf16le' ? 'utf-16le' : encoding === 'utf16be' ? 'utf-16be' : 'gb18030')) as unknown as Readable;
+    input = file.pipe(
+      iconv.decodeStream(
+        encoding === 'utf16le' ? 'utf-16le' : encoding === 'utf16be' ? 'utf-16be' : 'gb18030',
+      ),
+    ) as unknown as Readable;
     file.on('error', (error) => input.destroy(error));
   }
   const parser = input.pipe(
@@ -108,7 +113,10 @@ export async function* readCsv(path: string, format?: CsvFormat): AsyncGenerator
   );
   input.on('error', (error) => parser.destroy(error));
   let previousLine = 0;
-  for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+  for await (const { record, info } of parser as AsyncIterable<{
+    record: string[];
+    info: { lines: number };
+  }>) {
     const rowNumber = previousLine + 1;
     previousLine = info.lines;
     if (record.length === 1 && record[0] === '') continue;

@@ -36,11 +36,18 @@ export async function listIncoming(dropDir: string): Promise<DropFile[]> {
   const incoming = join(dropDir, 'incoming');
   const files: DropFile[] = [];
   for (const name of readdirSync(incoming).sort()) {
-    if (name.startsWith('.') || name.startsWith('~$') || name.endsWith('.part') || name.endsWith('.tmp')) continue;
+    if (name.startsWith('.') || name.startsWith('~$') || name.endsWith('.part') || name.endsWith('.tmp'))
+      continue;
     const path = join(incoming, name);
     const stat = statSync(path);
     if (!stat.isFile()) continue;
-    files.push({ path, name, size: stat.size, sha256: await sha256File(path), format: await sniffFormat(path) });
+    files.push({
+      path,
+      name,
+      size: stat.size,
+      sha256: await sha256File(path),
+      format: await sniffFormat(path),
+    });
   }
   return files;
 }

@@ -1,4 +1,4 @@
-import { dirname, extname, basename, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import ExcelJS from 'exceljs';
 import type { Warehouse } from '../../lib/db.js';
 import type { Issue } from '../../lib/types.js';
@@ -14,7 +14,11 @@ interface QuarantineRow {
  * The workbook handed back to a department: every rejected row of one file with its row number, every reason
  * in Chinese and the row as it was sent, so the clerk can correct and resend it. Written beside the archived file.
  */
-export async function writeFeedbackWorkbook(db: Warehouse, sha256: string, archivedPath: string): Promise<string> {
+export async function writeFeedbackWorkbook(
+  db: Warehouse,
+  sha256: string,
+  archivedPath: string,
+): Promise<string> {
   const rows = await db.query<QuarantineRow>(
     `SELECT sheet, row_number, raw, issues FROM quarantine WHERE sha256 = $1 ORDER BY sheet NULLS FIRST, row_number`,
     [sha256],

@@ -210,6 +210,15 @@ async function mergeEnterprises(tx: SqlTx, runId: number, enterprise: Resource |
      WHERE (enterprises.name, enterprises.reg_no, enterprises.legal_rep, enterprises.reg_date, enterprises.status,
             enterprises.address) IS DISTINCT FROM
            (EXCLUDED.name, EXCLUDED.reg_no, EXCLUDED.legal_rep, EXCLUDED.reg_date, EXCLUDED.status, EXCLUDED.address)`,
-    [runId, f.name, f.regNo ?? '', f.legalRep ?? '', f.regDate ?? '', f.status ?? '', f.address ?? '', enterprise.id],
+    [
+      runId,
+      f.name,
+      f.regNo ?? '',
+      f.legalRep ?? '',
+      f.regDate ?? '',
+      f.status ?? '',
+      f.address ?? '',
+      enterprise.id,
+    ],
   );
 }

@@ -64,7 +64,10 @@ export interface HeaderMatch {
 }
 
 /** The resource whose fields best explain a header row, or null when none explains at least 60% of its required fields. */
-export function matchHeader(index: readonly HeaderIndexEntry[], header: readonly CellValue[]): HeaderMatch | null {
+export function matchHeader(
+  index: readonly HeaderIndexEntry[],
+  header: readonly CellValue[],
+): HeaderMatch | null {
   let best: HeaderMatch | null = null;
   let bestMapped = 0;
   for (const entry of index) {

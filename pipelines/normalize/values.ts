@@ -43,7 +43,6 @@ const DATE_FORMATS_ZH = 'YYYY-MM-DD、YYYY/MM/DD、YYYYMMDD 或 YYYY年M月D日'
 const DATE_FORMATS_EN = 'YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or YYYY年M月D日';
 const DATETIME_FORMATS_ZH = 'YYYY-MM-DD HH:mm:ss（也可为 YYYY/MM/DD HH:mm:ss、YYYYMMDDHHmmss 或只填日期）';
 const DATETIME_FORMATS_EN = 'YYYY-MM-DD HH:mm:ss (or YYYY/MM/DD HH:mm:ss, YYYYMMDDHHmmss, or a date only)';
-const AS_TEXT_ZH = '请先把该列单元格格式设置为“文本”，再重新录入代码';
 const AS_TEXT_EN = 'format the column as text before entering codes';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -129,7 +128,12 @@ function booleanText(v: boolean): string {
 }
 
 function invalidDateIssue(v: Date): NormalizeResult {
-  return fail('type-error', received(v), 'the cell holds an invalid date', '单元格中的日期无效，请检查该单元格');
+  return fail(
+    'type-error',
+    received(v),
+    'the cell holds an invalid date',
+    '单元格中的日期无效，请检查该单元格',
+  );
 }
 
 function pad2(n: number): string {
@@ -353,21 +357,30 @@ function looksRoundTripped(s: string): boolean {
   return !(n === 18 && isValidAllDigitUscc(s));
 }
 
-function storedAsNumber(raw: string, shown: string): NormalizeResult {
+/** What is being normalised, for messages: a code or a document number. */
+interface What {
+  en: string;
+  zh: string;
+}
+
+const CODE: What = { en: 'code', zh: '代码' };
+const DOC_NUMBER: What = { en: 'document number', zh: '文书号' };
+
+function storedAsNumber(raw: string, shown: string, what: What): NormalizeResult {
   return fail(
     'code-stored-as-number',
     raw,
-    `the code "${shown}" was stored as a number by the spreadsheet and has lost digits (a number keeps 15 significant digits; a code with the letter E is read as an exponent); ${AS_TEXT_EN}`,
-    `代码“${shown}”被电子表格当成数字保存，原代码已丢失位数、无法还原（数字只保留15位有效数字，含字母E的代码会被当成科学计数法）。${AS_TEXT_ZH}`,
+    `the ${what.en} "${shown}" was stored as a number by the spreadsheet and has lost digits (a number keeps 15 significant digits; a code with the letter E is read as an exponent); ${AS_TEXT_EN}`,
+    `${what.zh}“${shown}”被电子表格当成数字保存，原${what.zh}已丢失位数、无法还原（数字只保留15位有效数字，含字母E的${what.zh}会被当成科学计数法）。请先把该列单元格格式设置为“文本”，再重新录入${what.zh}`,
   );
 }
 
-function numberNotCode(raw: string, shown: string): NormalizeResult {
+function numberNotCode(raw: string, shown: string, what: What): NormalizeResult {
   return fail(
     'code-stored-as-number',
     raw,
-    `the code "${shown}" was stored as a number by the spreadsheet and is not a code; ${AS_TEXT_EN}`,
-    `代码“${shown}”被电子表格存成了数字，不是有效的代码。${AS_TEXT_ZH}`,
+    `the ${what.en} "${shown}" was stored as a number by the spreadsheet and is not a valid ${what.en}; ${AS_TEXT_EN}`,
+    `${what.zh}“${shown}”被电子表格存成了数字，不是有效的${what.zh}。请先把该列单元格格式设置为“文本”，再重新录入${what.zh}`,
   );
 }
 
@@ -375,17 +388,17 @@ function trailingZerosLost(raw: string, shown: string): NormalizeResult {
   return fail(
     'code-stored-as-number',
     raw,
-    `the code "${shown}" ends in zeros where a spreadsheet that stored it as a number dropped digits; ${AS_TEXT_EN}, and enter the original code`,
-    `代码“${shown}”末尾是一串0，很可能是电子表格把代码当成数字保存后丢失了后几位（数字只保留15位有效数字）。${AS_TEXT_ZH}，并填写原代码`,
+    `the code "${shown}" ends in zeros where a spreadsheet that stored it as a number dropped digits; format the column as text and enter the original code`,
+    `代码“${shown}”末尾是一串0，很可能是电子表格把代码当成数字保存后丢失了后几位（数字只保留15位有效数字）。请先把该列单元格格式设置为“文本”，再重新录入原代码`,
   );
 }
 
 /** A JS number where a code was expected: safe integers of at most 15 digits are their digits. */
-function codeFromNumber(v: number): NormalizeResult {
+function codeFromNumber(v: number, what: What): NormalizeResult {
   const raw = String(v);
   if (Number.isInteger(v) && v >= 0 && v < 1e15) return ok(raw);
-  if (!Number.isFinite(v) || (Number.isInteger(v) && v >= 1e15)) return storedAsNumber(raw, raw);
-  return numberNotCode(raw, numberToDecimal(v));
+  if (!Number.isFinite(v) || (Number.isInteger(v) && v >= 1e15)) return storedAsNumber(raw, raw, what);
+  return numberNotCode(raw, numberToDecimal(v), what);
 }
 
 function codeNotDate(v: Date, what: string, whatZh: string): NormalizeResult {
@@ -422,16 +435,16 @@ function codeNotBoolean(v: boolean, what: string, whatZh: string): NormalizeResu
  */
 export function normalizeCode(v: CellValue): NormalizeResult {
   if (v === null) return EMPTY;
-  if (typeof v === 'number') return codeFromNumber(v);
+  if (typeof v === 'number') return codeFromNumber(v, CODE);
   if (typeof v === 'boolean') return codeNotBoolean(v, 'code', '代码');
   if (v instanceof Date) return codeNotDate(v, 'code', '代码');
   const s = cleanCode(v);
   if (s.length === 0) return EMPTY;
   const first = s.charCodeAt(0);
   if (isDigitAscii(first) || first === 0x2b || first === 0x2d) {
-    if (isScientific(s)) return storedAsNumber(v, s);
+    if (isScientific(s)) return storedAsNumber(v, s, CODE);
     const digits = integerRendering(s);
-    if (digits !== null) return digits.length <= 15 ? ok(digits) : storedAsNumber(v, s);
+    if (digits !== null) return digits.length <= 15 ? ok(digits) : storedAsNumber(v, s, CODE);
     if (looksRoundTripped(s)) return trailingZerosLost(v, s);
   }
   return ok(s);
@@ -459,7 +472,7 @@ function docNeedsChange(c: number): boolean {
  */
 export function normalizeDocNumber(v: CellValue): NormalizeResult {
   if (v === null) return EMPTY;
-  if (typeof v === 'number') return codeFromNumber(v);
+  if (typeof v === 'number') return codeFromNumber(v, DOC_NUMBER);
   if (typeof v === 'boolean') return codeNotBoolean(v, 'document number', '文书号');
   if (v instanceof Date) return codeNotDate(v, 'document number', '文书号');
   const n = v.length;
@@ -480,7 +493,7 @@ export function normalizeDocNumber(v: CellValue): NormalizeResult {
     (s.indexOf('E') > 0 || s.indexOf('e') > 0) &&
     isScientific(s.toUpperCase())
   ) {
-    return storedAsNumber(v, s);
+    return storedAsNumber(v, s, DOC_NUMBER);
   }
   return ok(s);
 }
@@ -517,7 +530,9 @@ function civilFromDays(days: number): [number, number, number] {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
@@ -540,7 +555,7 @@ type DateError =
   | { kind: 'unrecognised' }
   | { kind: 'calendar'; detailZh: string; detailEn: string }
   | { kind: 'time'; detailZh: string; detailEn: string }
-  | { kind: 'range'; shown: string }
+  | { kind: 'range'; shown: string; serial?: true }
   | { kind: 'fake-leap' }
   | { kind: 'serial-range' }
   | { kind: 'year-only' };
@@ -640,7 +655,14 @@ function checkRange(days: number, y: number, m: number, d: number): DateError | 
   return days < MIN_DAYS || days > MAX_DAYS ? { kind: 'range', shown: ymd(y, m, d) } : null;
 }
 
-function partsFrom(y: number, m: number, d: number, hh: number, mi: number, ss: number): DateParts | DateError {
+function partsFrom(
+  y: number,
+  m: number,
+  d: number,
+  hh: number,
+  mi: number,
+  ss: number,
+): DateParts | DateError {
   const calendar = checkCalendar(y, m, d);
   if (calendar) return calendar;
   const time = checkTime(hh, mi, ss);
@@ -681,15 +703,24 @@ function partsFromSerial(serial: number): DateParts | DateError {
   day = day < 60 ? day + 1 : day; // before the fake leap day every serial is one day early
   const days = day - SERIAL_UNIX_EPOCH;
   const [y, m, d] = civilFromDays(days);
-  const range = checkRange(days, y, m, d);
-  if (range) return range;
-  return { y, m, d, hh: Math.floor(secOfDay / 3600), mi: Math.floor((secOfDay % 3600) / 60), ss: secOfDay % 60 };
+  if (days < MIN_DAYS || days > MAX_DAYS) return { kind: 'range', shown: ymd(y, m, d), serial: true };
+  return {
+    y,
+    m,
+    d,
+    hh: Math.floor(secOfDay / 3600),
+    mi: Math.floor((secOfDay % 3600) / 60),
+    ss: secOfDay % 60,
+  };
 }
 
 /** A number cell: YYYYMMDD or YYYYMMDDHHmmss typed as a number, else an Excel serial. */
 function partsFromNumber(v: number): DateParts | DateError {
   if (!Number.isFinite(v)) return SERIAL_RANGE;
-  if (Number.isInteger(v) && ((v >= 19000101 && v <= 20991231) || (v >= 19000101000000 && v <= 20991231235959))) {
+  if (
+    Number.isInteger(v) &&
+    ((v >= 19000101 && v <= 20991231) || (v >= 19000101000000 && v <= 20991231235959))
+  ) {
     return partsFromDigits(String(v));
   }
   return partsFromSerial(v);
@@ -746,7 +777,8 @@ function parseDateString(s: string): DateParts | DateError {
     const save = pos;
     skipSpaces();
     const c = s.charCodeAt(pos);
-    if (c === 0x65e5 || c === 0x53f7) pos++; // 日, 号
+    if (c === 0x65e5 || c === 0x53f7)
+      pos++; // 日, 号
     else pos = save;
   }
   let hh = 0;
@@ -755,7 +787,8 @@ function parseDateString(s: string): DateParts | DateError {
   let zone: number | null = null;
   if (pos < n) {
     const c = s.charCodeAt(pos);
-    if (c === 0x54 || c === 0x74) pos++; // T
+    if (c === 0x54 || c === 0x74)
+      pos++; // T
     else if (!isSpace(c)) return UNRECOGNISED;
     skipSpaces();
     hh = readDigits(1, 2);
@@ -861,13 +894,25 @@ function dateIssue(raw: string, shown: string, error: DateError, withTime: boole
         `"${shown}" is only a year; expected a full ${whatEn}: ${formatsEn}`,
         `“${shown}”只有年份，请填写完整的${what}，应为 ${formatsZh}`,
       );
-    case 'range':
+    case 'range': {
+      const same = shown.startsWith(error.shown);
+      const asEn = error.serial
+        ? ` (as a spreadsheet date serial: ${error.shown})`
+        : same
+          ? ''
+          : ` (${error.shown})`;
+      const asZh = error.serial
+        ? `（按 Excel 日期序号换算为 ${error.shown}）`
+        : same
+          ? ''
+          : `（即 ${error.shown}）`;
       return fail(
         'constraint-error',
         raw,
-        `the ${whatEn} "${shown}" (${error.shown}) is outside ${MIN_DATE} to ${MAX_DATE}`,
-        `${what}“${shown}”（即 ${error.shown}）超出范围，应在 ${MIN_DATE} 至 ${MAX_DATE} 之间（长期有效请填 ${LONG_TERM_DATE}）`,
+        `the ${whatEn} "${shown}"${asEn} is outside ${MIN_DATE} to ${MAX_DATE}`,
+        `${what}“${shown}”${asZh}超出范围，应在 ${MIN_DATE} 至 ${MAX_DATE} 之间（长期有效请填 ${LONG_TERM_DATE}）`,
       );
+    }
   }
 }
 
@@ -964,7 +1009,9 @@ export function normalizeDateTime(v: CellValue): NormalizeResult {
     parts = dateFromJs(v);
     if ('kind' in parts) return dateIssue(received(v), received(v), parts, true);
   }
-  return ok(ymd(parts.y, parts.m, parts.d) + ' ' + pad2(parts.hh) + ':' + pad2(parts.mi) + ':' + pad2(parts.ss));
+  return ok(
+    ymd(parts.y, parts.m, parts.d) + ' ' + pad2(parts.hh) + ':' + pad2(parts.mi) + ':' + pad2(parts.ss),
+  );
 }
 
 function isCanonicalDateTime(s: string): boolean {
@@ -1361,7 +1408,11 @@ export function normalizeCodeList(
     }
     let matched = 0;
     let label: string | undefined;
-    for (let j = Math.min(parts.length, i + 1 + lookup.maxSeparators); j > i + 1 && label === undefined; j--) {
+    for (
+      let j = Math.min(parts.length, i + 1 + lookup.maxSeparators);
+      j > i + 1 && label === undefined;
+      j--
+    ) {
       let joined = parts[i] ?? '';
       for (let k = i + 1; k < j; k++) joined += (seps[k - 1] ?? '') + (parts[k] ?? '');
       label = findLabel(lookup, trimCell(joined));

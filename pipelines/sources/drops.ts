@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Catalog } from '../../catalog/load.js';
 import {
@@ -16,7 +17,13 @@ import type { Logger } from '../../lib/logger.js';
 import type { CellValue, Issue, Provenance } from '../../lib/types.js';
 import type { Ajv } from '../../schemas/ajv.js';
 import { writeFeedbackWorkbook } from '../feedback/workbook.js';
-import { type Batch, type BatchCounts, type LoadRecord, loadBatch, type RejectedRow } from '../load/loader.js';
+import {
+  type Batch,
+  type BatchCounts,
+  type LoadRecord,
+  loadBatch,
+  type RejectedRow,
+} from '../load/loader.js';
 import { buildHeaderIndex, findHeaderRow, type HeaderIndexEntry } from '../normalize/headers.js';
 import { compileRowValidator } from '../validate/row-validator.js';
 
@@ -81,16 +88,17 @@ export async function runDrops(ctx: DropsContext): Promise<FileOutcome[]> {
       const outcome = await loadFile(ctx, index, file, seen, log);
       outcomes.push(outcome);
     } catch (error) {
-      const message = clerkMessage(error);
+      const message = clerkMessage(error, file);
       log.warn({ err: messageOf(error) }, 'file rejected');
       await ctx.db.transaction(async (tx) => {
         await markFile(tx, ctx.runId, file, 'rejected', [], 0, 0, message);
-        await tx.query('UPDATE source_runs SET files_rejected = files_rejected + 1 WHERE run_id = $1 AND source = $2', [
-          ctx.runId,
-          DROPS_SOURCE,
-        ]);
+        await tx.query(
+          'UPDATE source_runs SET files_rejected = files_rejected + 1 WHERE run_id = $1 AND source = $2',
+          [ctx.runId, DROPS_SOURCE],
+        );
       });
-      moveDropFile(ctx.dropDir, file, 'rejected');
+      const moved = moveDropFile(ctx.dropDir, file, 'rejected');
+      writeFileSync(`${moved}.错误说明.txt`, `${message}\n`);
       outcomes.push({ file: file.name, status: 'rejected', resources: [], read: 0, quarantined: 0, message });
     }
   }
@@ -105,7 +113,13 @@ async function orderForMatching(files: DropFile[], index: HeaderIndexEntry[]): P
     try {
       for await (const table of readTables(file)) {
         const head = await firstRows(table.rows, HEADER_SEARCH_ROWS);
-        if (findHeaderRow(index, head.map((r) => r.cells))?.match.resource.id === 'enterprise') registers.add(file);
+        if (
+          findHeaderRow(
+            index,
+            head.map((r) => r.cells),
+          )?.match.resource.id === 'enterprise'
+        )
+          registers.add(file);
         break;
       }
     } catch {
@@ -183,7 +197,8 @@ async function loadFile(
   if (totals.quarantined + totals.duplicates > 0) {
     feedback = await writeFeedbackWorkbook(ctx.db, file.sha256, archived);
   }
-  if (unmatchedSheets.length) log.info({ sheets: unmatchedSheets }, 'sheets without a recognised header were skipped');
+  if (unmatchedSheets.length)
+    log.info({ sheets: unmatchedSheets }, 'sheets without a recognised header were skipped');
   log.info({ resources: resourceList, read: totals.read, quarantined: totals.quarantined }, 'file loaded');
   const outcome: FileOutcome = {
     file: file.name,
@@ -241,12 +256,20 @@ async function loadTable(
     const current = batch();
     if (!result.ok) {
       const issues = extraCellIssues(row.cells, headers).concat(result.issues);
-      current.quarantined.push({ rowRef, resource: resourceId, provenance, raw: rawRow(headers, row.cells), issues });
+      current.quarantined.push({
+        rowRef,
+        resource: resourceId,
+        provenance,
+        raw: rawRow(headers, row.cells),
+        issues,
+      });
     } else {
       const key = keyDigest(resourceId, result.value.naturalKey);
       const first = seen.get(key);
       if (first !== undefined) {
-        current.duplicates.push(duplicateRow(rowRef, resourceId, provenance, headers, row.cells, first, result.value.naturalKey));
+        current.duplicates.push(
+          duplicateRow(rowRef, resourceId, provenance, headers, row.cells, first, result.value.naturalKey),
+        );
       } else {
         seen.set(key, `${file.name}${table.sheet ? `/${table.sheet}` : ''}#${row.rowNumber}`);
         const record: LoadRecord = { record: result.value, provenance };
@@ -263,7 +286,8 @@ async function loadTable(
 }
 
 function isBlank(cells: readonly CellValue[]): boolean {
-  for (const c of cells) if (c !== null && c !== '' && !(typeof c === 'string' && c.trim() === '')) return false;
+  for (const c of cells)
+    if (c !== null && c !== '' && !(typeof c === 'string' && c.trim() === '')) return false;
   return true;
 }
 
@@ -355,8 +379,9 @@ export class DropFileProblem extends Error {
   }
 }
 
-function clerkMessage(error: unknown): string {
+function clerkMessage(error: unknown, file: DropFile): string {
   if (error instanceof DropFileProblem) return `${error.message} / ${error.messageZh}`;
-  const text = messageOf(error);
+  // the clerk knows the file by its name, and the server's folders are nobody's business
+  const text = messageOf(error).replaceAll(file.path, file.name);
   return `cannot read the file: ${text} / 文件无法读取（${text}），请确认文件完整并重新导出后提交`;
 }

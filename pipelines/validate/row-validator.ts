@@ -103,7 +103,13 @@ export function compileRowValidator(
     }
 
     const uscc = data[subject.uscc] ?? null;
-    if (uscc && isPlaceholderUscc(uscc) && subject.regNo && !data[subject.regNo] && !failed.has(subject.regNo)) {
+    if (
+      uscc &&
+      isPlaceholderUscc(uscc) &&
+      subject.regNo &&
+      !data[subject.regNo] &&
+      !failed.has(subject.regNo)
+    ) {
       issues.push({
         type: 'rule-error',
         field: subject.regNo,
@@ -115,7 +121,9 @@ export function compileRowValidator(
 
     if (issues.length) return { ok: false, issues };
 
-    const keyParts = resource.naturalKey.map((part) => (part === '$subject' ? subjectKey(data, resource) : data[part]));
+    const keyParts = resource.naturalKey.map((part) =>
+      part === '$subject' ? subjectKey(data, resource) : data[part],
+    );
     const naturalKey = keyParts.map((p) => p ?? '').join('|');
     const department = resource.departmentField ? (data[resource.departmentField] ?? null) : null;
     return {

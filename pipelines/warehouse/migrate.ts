@@ -5,7 +5,9 @@ import * as foundation from '../../migrations/001_foundation.js';
  * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
  * an ESM project). Forward-only: append to this list, never edit a landed migration.
  */
-const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void> }]> = [['001_foundation', foundation]];
+const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void> }]> = [
+  ['001_foundation', foundation],
+];
 
 const source: Knex.MigrationSource<string> = {
   getMigrations: async () => MIGRATIONS.map(([name]) => name),

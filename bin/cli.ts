@@ -1,0 +1,209 @@
+import { Command, Option } from 'commander';
+import { loadCatalog } from '../catalog/load.js';
+import { type Config, loadConfig, SETTINGS } from '../lib/config.js';
+import { openWarehouse, type Warehouse } from '../lib/db.js';
+import { exitCodeOf, GuijiError, messageOf } from '../lib/errors.js';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { runDemo } from '../pipelines/demo/demo.js';
+import { printRun, printRuns } from '../pipelines/output.js';
+import { listQuarantine, printQuarantine } from '../pipelines/quarantine.js';
+import { type RunSummary, recentRuns, runPipeline, SOURCES } from '../pipelines/run.js';
+import { migrate } from '../pipelines/warehouse/migrate.js';
+import { checkId, type IdKind } from '../schemas/identifiers.js';
+
+const settingsHelp = `\nSettings (environment; flags win over environment, environment over guiji.config.json):\n${SETTINGS.map(
+  (s) => `  ${s.env.join(' | ').padEnd(34)} ${s.help}`,
+).join(
+  '\n',
+)}\n\nExit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 another run holds the lock, 4 partly done.\n`;
+
+interface Context {
+  config: Readonly<Config>;
+  logger: Logger;
+}
+
+function context(overrides: Partial<Config> = {}): Context {
+  const config = loadConfig({ overrides });
+  const logger = createLogger(config.logLevel, process.stderr);
+  return { config, logger };
+}
+
+async function withWarehouse<T>(ctx: Context, fn: (db: Warehouse) => Promise<T>): Promise<T> {
+  const db = await openWarehouse({
+    home: ctx.config.home,
+    databaseUrl: ctx.config.databaseUrl,
+    schema: ctx.config.dbSchema,
+  });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+function exitCodeForRun(summary: RunSummary): number {
+  return summary.status === 'succeeded' ? 0 : summary.status === 'partial' ? 4 : 1;
+}
+
+function writeJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+const program = new Command();
+program
+  .name('guiji')
+  .description(
+    '归集 — collects enterprise information from departments and platforms into one regulatory warehouse',
+  )
+  .addHelpText('after', settingsHelp)
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('run')
+  .description('run the pipeline over the sources (default: every source)')
+  .addOption(new Option('--source <source...>', 'only these sources').choices([...SOURCES]))
+  .option('--drop-dir <dir>', 'the spreadsheet drop folder (GUIJI_DROP_DIR)')
+  .option('--json', 'print the run as JSON')
+  .action(async (opts: { source?: string[]; dropDir?: string; json?: boolean }) => {
+    const ctx = context(opts.dropDir ? { dropDir: opts.dropDir } : {});
+    const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
+    const result = await withWarehouse(ctx, (db) =>
+      runPipeline({
+        config: ctx.config,
+        db,
+        catalog,
+        logger: ctx.logger,
+        ...(opts.source ? { sources: opts.source } : {}),
+      }),
+    );
+    if (opts.json) writeJson(result.summary);
+    else printRun(result.summary, result.files);
+    process.exitCode = exitCodeForRun(result.summary);
+  });
+
+program
+  .command('status')
+  .description('recent runs with their ledger, newest first')
+  .option('--limit <n>', 'how many runs', '10')
+  .option('--json', 'print { runs: [...] } as JSON')
+  .action(async (opts: { limit: string; json?: boolean }) => {
+    const ctx = context();
+    const runs = await withWarehouse(ctx, (db) => recentRuns(db, Number(opts.limit) || 10));
+    if (opts.json) writeJson({ runs });
+    else printRuns(runs);
+  });
+
+program
+  .command('migrate')
+  .description('apply pending warehouse migrations (run applies them too)')
+  .action(async () => {
+    const ctx = context();
+    const applied = await withWarehouse(ctx, (db) => migrate(db.knex, db.schema));
+    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'the warehouse is up to date');
+  });
+
+const quarantine = program.command('quarantine').description('rejected rows, kept with every reason');
+quarantine
+  .command('list')
+  .description('list rejected rows with their reasons and where they came from')
+  .option('--run <id>', 'only rows rejected by this run')
+  .option('--file <name>', 'only rows of this file')
+  .option('--limit <n>', 'at most this many rows', '100')
+  .option('--json', 'print one JSON object per row (the quarantine record contract)')
+  .action(async (opts: { run?: string; file?: string; limit: string; json?: boolean }) => {
+    const ctx = context();
+    const rows = await withWarehouse(ctx, async (db) => {
+      await migrate(db.knex, db.schema);
+      return listQuarantine(db, {
+        limit: Number(opts.limit) || 100,
+        ...(opts.run ? { runId: Number(opts.run) } : {}),
+        ...(opts.file ? { file: opts.file } : {}),
+      });
+    });
+    if (opts.json) for (const row of rows) writeJson(row);
+    else printQuarantine(rows);
+  });
+
+const id = program.command('id').description('identifier tools');
+id.command('check')
+  .description('check unified social credit codes, organisation codes, registration numbers or resident IDs')
+  .addOption(
+    new Option('--kind <kind>', 'the kind of identifier (default: guessed)').choices([
+      'uscc',
+      'org',
+      'regno',
+      'idcard',
+    ]),
+  )
+  .option('--json', 'one JSON line per code: { input, kind, valid, reason }')
+  .argument('[codes...]', 'codes to check (default: one a line on stdin)')
+  .action(async (codes: string[], opts: { kind?: IdKind; json?: boolean }) => {
+    const inputs = codes.length ? codes : (await readStdin()).split(/\r?\n/).filter((l) => l.trim() !== '');
+    let invalid = 0;
+    for (const input of inputs) {
+      const check = checkId(input, opts.kind);
+      if (!check.valid) invalid++;
+      if (opts.json)
+        writeJson({
+          input,
+          kind: check.kind,
+          valid: check.valid,
+          reason: check.reason,
+          reasonZh: check.reasonZh,
+        });
+      else
+        console.log(
+          `${check.valid ? 'valid  ' : 'INVALID'}  ${check.kind.padEnd(6)}  ${input}${check.valid ? '' : `  — ${check.reason} (${check.reasonZh})`}`,
+        );
+    }
+    process.exitCode = invalid ? 1 : 0;
+  });
+
+program
+  .command('demo')
+  .description(
+    'write realistic sample spreadsheets into the drop folder, run the pipeline, and show what happened',
+  )
+  .option('--seed <n>', 'random seed (the same seed writes the same files)', '20200101')
+  .option('--records <n>', 'penalty records to generate', '600')
+  .option('--json', 'print the run as JSON')
+  .action(async (opts: { seed: string; records: string; json?: boolean }) => {
+    const ctx = context();
+    const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
+    const result = await withWarehouse(ctx, (db) =>
+      runDemo({
+        config: ctx.config,
+        db,
+        catalog,
+        logger: ctx.logger,
+        seed: Number(opts.seed),
+        records: Number(opts.records),
+        json: opts.json ?? false,
+      }),
+    );
+    process.exitCode = exitCodeForRun(result.summary);
+  });
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const code = (error as { code?: string }).code;
+  if (typeof code === 'string' && code.startsWith('commander.')) {
+    // commander has printed help or the usage error already
+    process.exitCode = code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : 2;
+  } else {
+    const context = error instanceof GuijiError ? error.context : {};
+    process.stderr.write(`guiji: ${messageOf(error)}\n`);
+    if (!(error instanceof GuijiError) && process.env.GUIJI_LOG_LEVEL === 'debug') console.error(error);
+    void context;
+    process.exitCode = exitCodeOf(error);
+  }
+}

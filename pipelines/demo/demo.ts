@@ -1,0 +1,136 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import ExcelJS from 'exceljs';
+import type { Catalog } from '../../catalog/load.js';
+import { ensureDropDirs } from '../../connectors/spreadsheet/drop-folder.js';
+import type { Config } from '../../lib/config.js';
+import type { Warehouse } from '../../lib/db.js';
+import type { Logger } from '../../lib/logger.js';
+import { printRun } from '../output.js';
+import { type RunResult, runPipeline } from '../run.js';
+import {
+  createRandom,
+  ENTERPRISE_HEADER,
+  enterpriseRow,
+  generateEnterprises,
+  generateLicences,
+  generatePenalties,
+  LICENCE_HEADER,
+  PENALTY_HEADER,
+  type Random,
+  writeDelimited,
+} from './generate.js';
+
+export interface DemoFiles {
+  files: string[];
+  penalties: number;
+}
+
+/**
+ * Writes a department's week of files into incoming/: the enterprise register (UTF-8 CSV with BOM), market
+ * regulation's penalties (GB18030 CSV, as Chinese Excel saves it), emergency management's penalties (Excel's
+ * "Unicode text": UTF-16LE, tab-separated), approval licences (xlsx with a title row above the header) and
+ * one damaged workbook. A share of rows carries the faults departments really make.
+ */
+export async function writeDemoFiles(dropDir: string, seed: number, penalties: number): Promise<DemoFiles> {
+  ensureDropDirs(dropDir);
+  const incoming = join(dropDir, 'incoming');
+  const random = createRandom(seed);
+  const enterprises = generateEnterprises(random, Math.max(50, Math.round(penalties / 3)));
+  const day = `${seed}`.slice(-4);
+  const files: string[] = [];
+
+  const register = join(incoming, `企业登记信息_市场监管局_${day}.csv`);
+  await writeDelimited(
+    register,
+    ENTERPRISE_HEADER,
+    enterprises.map((e) => enterpriseRow(random, e)),
+    { encoding: 'utf8-bom' },
+  );
+  files.push(register);
+
+  const market = Math.round(penalties * 0.7);
+  const cf1 = join(incoming, `行政处罚_市场监管局_${day}.csv`);
+  await writeDelimited(cf1, PENALTY_HEADER, generatePenalties(random, enterprises, market).rows, {
+    encoding: 'gb18030',
+  });
+  files.push(cf1);
+
+  const cf2 = join(incoming, `行政处罚_应急管理局_${day}.txt`);
+  await writeDelimited(cf2, PENALTY_HEADER, generatePenalties(random, enterprises, penalties - market).rows, {
+    encoding: 'utf16le',
+    delimiter: '\t',
+  });
+  files.push(cf2);
+
+  const xk = join(incoming, `行政许可_行政审批局_${day}.xlsx`);
+  await writeLicenceWorkbook(xk, generateLicences(random, enterprises, Math.round(penalties / 2)), random);
+  files.push(xk);
+
+  const broken = join(incoming, `行政处罚_生态环境分局_${day}.xlsx`);
+  await writeLicenceWorkbook(broken, generateLicences(random, enterprises, 20), random);
+  const whole = readFileSync(broken);
+  writeFileSync(broken, whole.subarray(0, Math.floor(whole.length / 2)));
+  files.push(broken);
+  return { files, penalties };
+}
+
+async function writeLicenceWorkbook(path: string, rows: string[][], random: Random): Promise<void> {
+  const workbook = new ExcelJS.Workbook();
+  const sheet = workbook.addWorksheet('行政许可');
+  sheet.addRow(['界首市行政审批局行政许可信息报送表']);
+  sheet.mergeCells(1, 1, 1, LICENCE_HEADER.length);
+  sheet.addRow(LICENCE_HEADER);
+  const dateColumns = new Set([10, 11, 12]);
+  for (const row of rows) {
+    // real Excel dates for most rows, text dates for some, as clerks type them
+    sheet.addRow(row.map((v, i) => (dateColumns.has(i) && random() < 0.8 ? new Date(`${v}T00:00:00Z`) : v)));
+  }
+  for (const i of dateColumns) sheet.getColumn(i + 1).numFmt = 'yyyy-mm-dd';
+  await workbook.xlsx.writeFile(path);
+}
+
+export interface DemoOptions {
+  config: Readonly<Config>;
+  db: Warehouse;
+  catalog: Catalog;
+  logger: Logger;
+  seed: number;
+  records: number;
+  json: boolean;
+}
+
+export async function runDemo(options: DemoOptions): Promise<RunResult> {
+  const { config } = options;
+  const written = await writeDemoFiles(config.dropDir, options.seed, options.records);
+  if (!options.json) {
+    console.log(
+      `guiji demo: wrote ${written.files.length} sample files into ${relative(process.cwd(), join(config.dropDir, 'incoming')) || '.'}`,
+    );
+    for (const f of written.files) console.log(`  ${relative(config.dropDir, f)}`);
+    console.log('');
+  }
+  const result = await runPipeline({
+    config,
+    db: options.db,
+    catalog: options.catalog,
+    logger: options.logger,
+    kind: 'demo',
+  });
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(result.summary)}\n`);
+    return result;
+  }
+  printRun(result.summary, result.files);
+  const where =
+    options.db.kind === 'pglite'
+      ? `the embedded warehouse in ${relative(process.cwd(), config.home) || config.home}`
+      : 'PostgreSQL';
+  console.log(`
+Loaded into ${where}. Next:
+  npx guiji status                 the run ledger
+  npx guiji quarantine list        every rejected row with its reasons
+  ls ${relative(process.cwd(), config.dropDir)}/archive ${relative(process.cwd(), config.dropDir)}/rejected     processed files; *.退回说明.xlsx go back to the departments
+  npx guiji id check 91341282MA2NXXXX1X   check a credit code`);
+  return result;
+}
