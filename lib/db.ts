@@ -120,10 +120,8 @@ async function openPostgres(url: string, schema: string): Promise<Warehouse> {
           throw error;
         }
       }),
-    async query<T>(sql: string, params?: unknown[]) {
-      const result = await knex.raw(sql, (params ?? []) as Knex.RawBinding[]);
-      return result.rows as T[];
-    },
+    query: <T>(sql: string, params?: unknown[]) =>
+      withConnection(async (client) => (await client.query(sql, params as unknown[])).rows as T[]),
     async tryRunLock(name) {
       const client = (await knex.client.acquireConnection()) as pg.Client;
       const key = `guiji:${schema}:${name}`;

@@ -317,6 +317,7 @@ export function generatePenalties(
   const rows: string[][] = [];
   let unknownSubjects = 0;
   let serial = 0;
+  let lastClean = false;
   while (rows.length < count) {
     const authority = options.authority ?? pick(random, AUTHORITIES.slice(0, 4));
     const unknown = random() < unknownShare;
@@ -359,7 +360,8 @@ export function generatePenalties(
     ];
     if (random() < faultShare) {
       const fault = pick(random, FAULTS);
-      if (fault === 'duplicate' && rows.length === 0) continue;
+      // a duplicate repeats a clean row, so that it is rejected as a duplicate and for nothing else
+      if (fault === 'duplicate' && !lastClean) continue;
       if ((fault === 'fine-missing' || fault === 'yuan-amount') && !withFine) continue;
       faults[fault]++;
       if (fault === 'duplicate') {
@@ -367,8 +369,10 @@ export function generatePenalties(
         continue;
       }
       applyFault(fault, row);
-    } else if (unknown) {
-      unknownSubjects++;
+      lastClean = false;
+    } else {
+      if (unknown) unknownSubjects++;
+      lastClean = true;
     }
     rows.push(row);
   }

@@ -1,0 +1,149 @@
+/**
+ * One scenario of `npm run bench`, in a process of its own so that its peak RSS is the pipeline's alone: runs
+ * the real pipeline (`runPipeline`) once over a drop folder and prints one JSON line (`ChildResult`) on stdout.
+ *
+ *   GUIJI_BENCH_DATABASE_URL=postgres://… node bin/run-ts.js scripts/bench-child.ts --drop <dir> --schema <name>
+ *
+ * The warehouse handle is wrapped to time what the pipeline waits for PostgreSQL (per kind of statement), so
+ * the bench can tell Node's work (parse, validate, build COPY text) from the database's. Nothing else differs
+ * from `guiji run`.
+ */
+import { parseArgs } from 'node:util';
+import { loadCatalog } from '../catalog/load.js';
+import { loadConfig } from '../lib/config.js';
+import { openWarehouse, type SqlTx, type Warehouse } from '../lib/db.js';
+import { messageOf } from '../lib/errors.js';
+import { createLogger } from '../lib/logger.js';
+import { type RunSummary, runPipeline } from '../pipelines/run.js';
+import type { FileOutcome } from '../pipelines/sources/drops.js';
+
+export interface StatementTiming {
+  calls: number;
+  ms: number;
+}
+
+export interface ChildResult {
+  seconds: number;
+  maxRssKb: number;
+  batchSize: number;
+  summary: RunSummary;
+  files: FileOutcome[];
+  /** Time spent waiting for PostgreSQL: whole load transactions, and each kind of statement. */
+  db: { transactions: number; transactionMs: number; statements: Record<string, StatementTiming> };
+}
+
+/** A short, stable name for a statement: its first words, without the run's values. */
+function statementKind(sql: string): string {
+  const text = sql.replace(/\s+/g, ' ').trim();
+  if (text.startsWith('WITH up AS')) return 'merge into records';
+  const words = text.split(' ');
+  const verb = (words[0] ?? '').toUpperCase();
+  if (verb === 'COPY') return `COPY ${words[1] ?? ''}`;
+  if (verb === 'INSERT') return `INSERT INTO ${words[2] ?? ''}`;
+  if (verb === 'UPDATE') return `UPDATE ${words[1] ?? ''}`;
+  if (verb === 'CREATE') return 'CREATE TEMP TABLE';
+  if (verb === 'SELECT' && text.includes('FROM guiji_staging')) return 'SELECT unmatched';
+  if (verb === 'SELECT' && text.includes('FROM quarantine')) return 'SELECT quarantine (feedback)';
+  return `${verb} ${words.slice(1, 4).join(' ')}`.trim();
+}
+
+function timedWarehouse(db: Warehouse, timings: ChildResult['db']): Warehouse {
+  const add = (kind: string, ms: number) => {
+    const t = timings.statements[kind] ?? { calls: 0, ms: 0 };
+    t.calls++;
+    t.ms += ms;
+    timings.statements[kind] = t;
+  };
+  const timed = async <T>(kind: string, work: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    try {
+      return await work();
+    } finally {
+      add(kind, performance.now() - start);
+    }
+  };
+  return {
+    kind: db.kind,
+    schema: db.schema,
+    knex: db.knex,
+    query: (sql, params) => timed(statementKind(sql), () => db.query(sql, params)),
+    tryRunLock: (name) => db.tryRunLock(name),
+    close: () => db.close(),
+    async transaction(fn) {
+      const start = performance.now();
+      try {
+        return await db.transaction((tx) => {
+          const inner: SqlTx = {
+            query: (sql, params) => timed(statementKind(sql), () => tx.query(sql, params)),
+            copyText: (table, columns, chunks) =>
+              timed(`COPY ${table}`, () => tx.copyText(table, columns, chunks)),
+          };
+          return fn(inner);
+        });
+      } finally {
+        timings.transactions++;
+        timings.transactionMs += performance.now() - start;
+      }
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { drop: { type: 'string' }, schema: { type: 'string' }, home: { type: 'string' } },
+  });
+  const databaseUrl = process.env.GUIJI_BENCH_DATABASE_URL;
+  if (!values.drop || !values.schema || !databaseUrl) {
+    process.stderr.write(
+      'usage: GUIJI_BENCH_DATABASE_URL=postgres://… bench-child.ts --drop <dir> --schema <name> [--home <dir>]\n',
+    );
+    return 2;
+  }
+  const config = loadConfig({
+    overrides: {
+      databaseUrl,
+      dbSchema: values.schema,
+      dropDir: values.drop,
+      home: values.home ?? values.drop,
+      logLevel: 'warn',
+    },
+  });
+  const logger = createLogger('warn');
+  const catalog = loadCatalog(config.catalogDir, config.schemasDir);
+  const db = await openWarehouse({
+    home: config.home,
+    databaseUrl: config.databaseUrl,
+    schema: config.dbSchema,
+  });
+  const timings: ChildResult['db'] = { transactions: 0, transactionMs: 0, statements: {} };
+  try {
+    const start = performance.now();
+    const { summary, files } = await runPipeline({
+      config,
+      db: timedWarehouse(db, timings),
+      catalog,
+      logger,
+      kind: 'bench',
+    });
+    const seconds = (performance.now() - start) / 1000;
+    const result: ChildResult = {
+      seconds,
+      maxRssKb: process.resourceUsage().maxRSS,
+      batchSize: config.batchSize,
+      summary,
+      files,
+      db: timings,
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return summary.status === 'succeeded' ? 0 : 1;
+  } finally {
+    await db.close();
+  }
+}
+
+try {
+  process.exitCode = await main();
+} catch (error) {
+  process.stderr.write(`bench-child: ${messageOf(error)}\n`);
+  process.exitCode = 1;
+}
