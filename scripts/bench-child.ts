@@ -28,8 +28,36 @@ export interface ChildResult {
   batchSize: number;
   summary: RunSummary;
   files: FileOutcome[];
+  /** Peaks of `process.memoryUsage()` sampled every 50 ms, in MB: what the RSS is made of. */
+  memory: MemoryPeaks;
   /** Time spent waiting for PostgreSQL: whole load transactions, and each kind of statement. */
   db: { transactions: number; transactionMs: number; statements: Record<string, StatementTiming> };
+}
+
+export interface MemoryPeaks {
+  heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
+  arrayBuffersMb: number;
+}
+
+/** Samples the heap and off-heap memory until stopped; returns the peaks seen. */
+function sampleMemory(intervalMs = 50): () => MemoryPeaks {
+  const peaks: MemoryPeaks = { heapUsedMb: 0, heapTotalMb: 0, externalMb: 0, arrayBuffersMb: 0 };
+  const sample = () => {
+    const m = process.memoryUsage();
+    peaks.heapUsedMb = Math.max(peaks.heapUsedMb, m.heapUsed / 1048576);
+    peaks.heapTotalMb = Math.max(peaks.heapTotalMb, m.heapTotal / 1048576);
+    peaks.externalMb = Math.max(peaks.externalMb, m.external / 1048576);
+    peaks.arrayBuffersMb = Math.max(peaks.arrayBuffersMb, m.arrayBuffers / 1048576);
+  };
+  const timer = setInterval(sample, intervalMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    sample();
+    return peaks;
+  };
 }
 
 /** A short, stable name for a statement: its first words, without the run's values. */
@@ -117,6 +145,7 @@ async function main(): Promise<number> {
   });
   const timings: ChildResult['db'] = { transactions: 0, transactionMs: 0, statements: {} };
   try {
+    const stopSampling = sampleMemory();
     const start = performance.now();
     const { summary, files } = await runPipeline({
       config,
@@ -132,6 +161,7 @@ async function main(): Promise<number> {
       batchSize: config.batchSize,
       summary,
       files,
+      memory: stopSampling(),
       db: timings,
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);

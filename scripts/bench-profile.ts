@@ -64,7 +64,9 @@ function functionLabel(frame: CallFrame): string {
   if (!frame.url) return frame.functionName || place;
   const name = frame.functionName || '(anonymous)';
   const file = frame.url.startsWith('file://') ? relative(root, fileURLToPath(frame.url)) : frame.url;
-  const shortFile = file.includes('/node_modules/') ? file.slice(file.lastIndexOf('/node_modules/') + 14) : file;
+  const shortFile = file.includes('/node_modules/')
+    ? file.slice(file.lastIndexOf('/node_modules/') + 14)
+    : file;
   return `${name}  ${shortFile}:${frame.lineNumber + 1}`;
 }
 

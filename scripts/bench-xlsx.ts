@@ -9,10 +9,10 @@
  * Generated workbooks are cached in the directory (default: <tmp>/guiji-bench-xlsx) and reused.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { createWriteStream, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import ExcelJS from 'exceljs';
 import { openXlsx } from '../connectors/spreadsheet/xlsx-reader.js';
@@ -75,10 +75,36 @@ function rnd(n: number): number {
   seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
   return (seed >>> 8) % n;
 }
-const SURNAMES = '王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈';
+const SURNAMES =
+  '王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈';
 const GIVEN = '伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英建华文辉志强永健世杰晓东海燕国庆';
-const CITIES = ['广州', '深圳', '珠海', '汕头', '佛山', '韶关', '湛江', '肇庆', '江门', '茂名', '惠州', '梅州'];
-const TRADES = ['科技', '贸易', '餐饮管理', '建设工程', '物流', '医药', '文化传媒', '电子', '食品', '环保', '房地产开发'];
+const CITIES = [
+  '广州',
+  '深圳',
+  '珠海',
+  '汕头',
+  '佛山',
+  '韶关',
+  '湛江',
+  '肇庆',
+  '江门',
+  '茂名',
+  '惠州',
+  '梅州',
+];
+const TRADES = [
+  '科技',
+  '贸易',
+  '餐饮管理',
+  '建设工程',
+  '物流',
+  '医药',
+  '文化传媒',
+  '电子',
+  '食品',
+  '环保',
+  '房地产开发',
+];
 const FORMS = ['有限公司', '股份有限公司', '有限责任公司', '个体工商户'];
 const KINDS = ['普通', '特许', '认可', '核准', '登记'];
 const DEPTS = ['市市场监督管理局', '市生态环境局', '市交通运输局', '市卫生健康委员会', '市住房和城乡建设局'];
@@ -145,7 +171,8 @@ const HEADER = [
 
 async function writeCsv(path: string, rows: number): Promise<void> {
   const out = createWriteStream(path);
-  const quote = (v: string | number) => (typeof v === 'number' ? String(v) : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  const quote = (v: string | number) =>
+    typeof v === 'number' ? String(v) : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
   let buf = `${HEADER.join(',')}\n`;
   for (let i = 1; i <= rows; i++) {
     buf += `${record(i).map(quote).join(',')}\n`;
@@ -159,7 +186,11 @@ async function writeCsv(path: string, rows: number): Promise<void> {
 }
 
 async function writeWithExceljs(path: string, rows: number): Promise<void> {
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useSharedStrings: true, useStyles: true });
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
+    filename: path,
+    useSharedStrings: true,
+    useStyles: true,
+  });
   const ws = wb.addWorksheet('Sheet1');
   ws.addRow(HEADER).commit();
   for (let i = 1; i <= rows; i++) {
@@ -213,7 +244,9 @@ if (args.child) {
   const rows = Number(args.rows);
   const soffice = hasSoffice();
   const writers =
-    args.writer === 'both' ? ['libreoffice', 'exceljs'] : [args.writer || (soffice ? 'libreoffice' : 'exceljs')];
+    args.writer === 'both'
+      ? ['libreoffice', 'exceljs']
+      : [args.writer || (soffice ? 'libreoffice' : 'exceljs')];
   if (writers.includes('libreoffice') && !soffice) throw new Error('soffice is not installed');
   const script = resolve(import.meta.dirname, 'bench-xlsx.ts');
   const runTs = resolve(import.meta.dirname, '..', 'bin', 'run-ts.js');
@@ -230,7 +263,13 @@ if (args.child) {
         console.log(`${writer} / ${reader}: failed (${res.status})\n${res.stderr.slice(-2000)}`);
         continue;
       }
-      const r = JSON.parse(line) as { rows: number; cells: number; ms: number; firstRowMs: number; maxRssMb: number };
+      const r = JSON.parse(line) as {
+        rows: number;
+        cells: number;
+        ms: number;
+        firstRowMs: number;
+        maxRssMb: number;
+      };
       const rate = Math.round(r.rows / (r.ms / 1000));
       const sheetRate = Math.round(r.rows / ((r.ms - r.firstRowMs) / 1000));
       console.log(

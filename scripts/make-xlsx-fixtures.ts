@@ -86,10 +86,18 @@ async function writeExceljsWorkbook(path: string): Promise<void> {
 }
 
 async function writeExceljsStream(path: string): Promise<void> {
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useSharedStrings: false, useStyles: true });
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({
+    filename: path,
+    useSharedStrings: false,
+    useStyles: true,
+  });
   const ws = wb.addWorksheet('Sheet1');
   ws.addRow(['编号', '名称', '说明']).commit();
-  ws.addRow([1, '内联字符串', { richText: [{ text: '富文本', font: { italic: true } }, { text: '内联' }] }]).commit();
+  ws.addRow([
+    1,
+    '内联字符串',
+    { richText: [{ text: '富文本', font: { italic: true } }, { text: '内联' }] },
+  ]).commit();
   ws.addRow([2, 'A&B <C>', null]).commit();
   ws.commit();
   await wb.commit();
@@ -99,7 +107,7 @@ async function writeExceljsStream(path: string): Promise<void> {
 function flatOds(): string {
   const s = (text: string) =>
     `<table:table-cell office:value-type="string"><text:p>${text}</text:p></table:table-cell>`;
-  const f = (value: number) =>
+  const f = (value: number | string) =>
     `<table:table-cell office:value-type="float" office:value="${value}"><text:p>${value}</text:p></table:table-cell>`;
   const d = (iso: string) =>
     `<table:table-cell table:style-name="ceDate" office:value-type="date" office:date-value="${iso}"><text:p>${iso}</text:p></table:table-cell>`;
@@ -127,7 +135,7 @@ function flatOds(): string {
   <table:table table:name="许可信息">
    ${row(s('2024年行政许可信息汇总表'))}
    ${row(s('统一社会信用代码'), s('企业名称'), s('许可日期'), s('金额'), s('备注'))}
-   ${row(f(911589460454873025), s('广州市某某餐饮管理有限公司'), d('2024-03-15'), f(5000), s('<text:span text:style-name="T1">重点</text:span>监管'))}
+   ${row(f('911589460454873025'), s('广州市某某餐饮管理有限公司'), d('2024-03-15'), f(5000), s('<text:span text:style-name="T1">重点</text:span>监管'))}
    ${row(s('91110000100003962T'), empty(2), f(12345.67), s('第一行</text:p><text:p>第二行'))}
    ${row(empty(5))}
    ${row(s('91440300MA5FXXXX0X'), s('A&amp;B &lt;公司&gt;'), d('2023-12-31'), empty(), s('末列'))}

@@ -7,8 +7,8 @@ import {
   excelSerialToDate,
   isDateFormatCode,
   openXlsx,
-  type XlsxOpenOptions,
   XlsxFormatError,
+  type XlsxOpenOptions,
   type XlsxRow,
 } from '../connectors/spreadsheet/xlsx-reader.js';
 
@@ -17,7 +17,8 @@ const fixture = (name: string) => join(FIXTURES, name);
 const tmp = mkdtempSync(join(tmpdir(), 'guiji-xlsx-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const utc = (y: number, m: number, d: number, h = 0, mi = 0, s = 0) => new Date(Date.UTC(y, m - 1, d, h, mi, s));
+const utc = (y: number, m: number, d: number, h = 0, mi = 0, s = 0) =>
+  new Date(Date.UTC(y, m - 1, d, h, mi, s));
 
 async function readSheet(path: string, sheet: string, options?: XlsxOpenOptions): Promise<XlsxRow[]> {
   const wb = await openXlsx(path, options);
@@ -270,7 +271,10 @@ describe('openXlsx on workbooks written by LibreOffice', () => {
       { rowNumber: 1, cells: ['2024年行政许可信息汇总表'] },
       { rowNumber: 2, cells: ['统一社会信用代码', '企业名称', '许可日期', '金额', '备注'] },
       // LibreOffice keeps 15 digits of the 18-digit code: 9.11589460454873E+017
-      { rowNumber: 3, cells: [911589460454873000, '广州市某某餐饮管理有限公司', utc(2024, 3, 15), 5000, '重点监管'] },
+      {
+        rowNumber: 3,
+        cells: [911589460454873000, '广州市某某餐饮管理有限公司', utc(2024, 3, 15), 5000, '重点监管'],
+      },
       { rowNumber: 4, cells: ['91110000100003962T', null, null, 12345.67, '第一行\n第二行'] },
       // row 5 was empty
       { rowNumber: 6, cells: ['91440300MA5FXXXX0X', 'A&B <公司>', utc(2023, 12, 31), null, '末列'] },
@@ -290,8 +294,14 @@ describe('openXlsx on workbooks written by LibreOffice', () => {
       { rowNumber: 1, cells: ['统一社会信用代码', '企业名称', '成立日期', '注册资本（万元）', '备注'] },
       { rowNumber: 2, cells: [911589460454873000, '某某建设工程有限公司', utc(2014, 10, 1), 500] },
       // "9124072911152E5384" was read as a number and overflowed
-      { rowNumber: 3, cells: [1.7976931348623157e308, '某某物流有限公司', utc(2019, 5, 20), null, '科学计数法被误读'] },
-      { rowNumber: 4, cells: ['91110000100003962T', '某某"引号"有限公司', utc(2020, 2, 29), 1000.5, '含,逗号'] },
+      {
+        rowNumber: 3,
+        cells: [1.7976931348623157e308, '某某物流有限公司', utc(2019, 5, 20), null, '科学计数法被误读'],
+      },
+      {
+        rowNumber: 4,
+        cells: ['91110000100003962T', '某某"引号"有限公司', utc(2020, 2, 29), 1000.5, '含,逗号'],
+      },
     ]);
   });
 
@@ -317,7 +327,18 @@ describe('openXlsx on hand-made workbooks', () => {
       ],
     },
     // row 5 is self-closing, the commented-out row 99 does not exist
-    { rowNumber: 6, cells: [false, null, '#DIV/0!', utc(2024, 2, 29, 8, 30), 'a<b>', null, 'line1\r\nline2 _x000D_ 中中&\'"'] },
+    {
+      rowNumber: 6,
+      cells: [
+        false,
+        null,
+        '#DIV/0!',
+        utc(2024, 2, 29, 8, 30),
+        'a<b>',
+        null,
+        'line1\r\nline2 _x000D_ 中中&\'"',
+      ],
+    },
     { rowNumber: 7, cells: ['<raw> & tail'] }, // B7: a formula without a cached value
     { rowNumber: 8, cells: [null, null, 'emoji 😀 𠀀 end'] }, // <si/> and <t/> are empty strings: null
     // row 9: only empty strings: not yielded
@@ -351,10 +372,14 @@ describe('openXlsx on hand-made workbooks', () => {
   it('reads a workbook without shared strings or styles, and stops early when asked', async () => {
     const rows = Array.from(
       { length: 500 },
-      (_, i) => `<row r="${i + 1}"><c r="A${i + 1}"><v>${i}</v></c><c r="B${i + 1}" t="inlineStr"><is><t>行${i}</t></is></c></row>`,
+      (_, i) =>
+        `<row r="${i + 1}"><c r="A${i + 1}"><v>${i}</v></c><c r="B${i + 1}" t="inlineStr"><is><t>行${i}</t></is></c></row>`,
     ).join('');
     const path = join(tmp, 'plain.xlsx');
-    writeFileSync(path, makeZip(workbookFiles(`<worksheet xmlns="${NS}"><sheetData>${rows}</sheetData></worksheet>`)));
+    writeFileSync(
+      path,
+      makeZip(workbookFiles(`<worksheet xmlns="${NS}"><sheetData>${rows}</sheetData></worksheet>`)),
+    );
     const wb = await openXlsx(path, { chunkSize: 256 });
     const seen: XlsxRow[] = [];
     for await (const row of wb.rows('S')) {
@@ -409,7 +434,9 @@ describe('openXlsx on files that are not workbooks', () => {
     writeFileSync(path, '统一社会信用代码,企业名称\n91110000100003962T,某某公司\n');
     const err = await openError(path);
     expect(err.code).toBe('not-zip');
-    expect(err.message).toMatch(/^not a valid \.xlsx \(zip\) file: .*junk\.xlsx does not start with a zip signature/);
+    expect(err.message).toMatch(
+      /^not a valid \.xlsx \(zip\) file: .*junk\.xlsx does not start with a zip signature/,
+    );
   });
 
   it('rejects an empty file', async () => {
@@ -430,7 +457,13 @@ describe('openXlsx on files that are not workbooks', () => {
 
   it('rejects a zip without xl/workbook.xml, naming what it is', async () => {
     const path = join(tmp, 'ods.xlsx');
-    writeFileSync(path, makeZip([['mimetype', 'application/vnd.oasis.opendocument.spreadsheet', true], ['content.xml', '<x/>']]));
+    writeFileSync(
+      path,
+      makeZip([
+        ['mimetype', 'application/vnd.oasis.opendocument.spreadsheet', true],
+        ['content.xml', '<x/>'],
+      ]),
+    );
     const err = await openError(path);
     expect(err.code).toBe('not-xlsx');
     expect(err.message).toMatch(/^not a valid \.xlsx file: .*ods\.xlsx is an OpenDocument spreadsheet/);
@@ -460,7 +493,12 @@ describe('openXlsx on files that are not workbooks', () => {
 
     // a sheet whose XML stops before </sheetData>
     const cut = join(tmp, 'cut.xlsx');
-    writeFileSync(cut, makeZip(workbookFiles(`<worksheet xmlns="${NS}"><sheetData><row r="1"><c><v>1</v></c></row><row r="2"><c>`)));
+    writeFileSync(
+      cut,
+      makeZip(
+        workbookFiles(`<worksheet xmlns="${NS}"><sheetData><row r="1"><c><v>1</v></c></row><row r="2"><c>`),
+      ),
+    );
     const wb2 = await openXlsx(cut);
     await expect(collect(wb2.rows('S'))).rejects.toThrow(/ends before its <\/sheetData>: damaged file/);
     await wb2.close();
@@ -496,7 +534,17 @@ describe('date formats and serials', () => {
     ]) {
       expect(isDateFormatCode(code), code).toBe(true);
     }
-    for (const code of ['General', '0.00', '#,##0.00 "元"', '0.00E+00', '[Red]0.00', '"d"0', '0\\d', '@', '#,##0_);(#,##0)']) {
+    for (const code of [
+      'General',
+      '0.00',
+      '#,##0.00 "元"',
+      '0.00E+00',
+      '[Red]0.00',
+      '"d"0',
+      '0\\d',
+      '@',
+      '#,##0_);(#,##0)',
+    ]) {
       expect(isDateFormatCode(code), code).toBe(false);
     }
   });

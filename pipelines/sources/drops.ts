@@ -62,7 +62,6 @@ export interface FileOutcome {
 export async function runDrops(ctx: DropsContext): Promise<FileOutcome[]> {
   const index = buildHeaderIndex(ctx.catalog);
   const files = await listIncoming(ctx.dropDir);
-  const seen = new Map<string, string>();
   const outcomes: FileOutcome[] = [];
   const ordered = await orderForMatching(files, index);
   for (const file of ordered) {
@@ -85,7 +84,7 @@ export async function runDrops(ctx: DropsContext): Promise<FileOutcome[]> {
       continue;
     }
     try {
-      const outcome = await loadFile(ctx, index, file, seen, log);
+      const outcome = await loadFile(ctx, index, file, log);
       outcomes.push(outcome);
     } catch (error) {
       const message = clerkMessage(error, file);
@@ -143,7 +142,6 @@ async function loadFile(
   ctx: DropsContext,
   index: HeaderIndexEntry[],
   file: DropFile,
-  seen: Map<string, string>,
   log: Logger,
 ): Promise<FileOutcome> {
   if (!isSupported(file)) {
@@ -156,6 +154,9 @@ async function loadFile(
   const totals = { read: 0, quarantined: 0, duplicates: 0 };
   const unmatchedSheets: string[] = [];
   let tables = 0;
+  // A repeated natural key within one file is a duplicate row (the first one stands). Across files a later
+  // row is a correction: it updates the record. Either way the outcome does not depend on where runs split.
+  const seen = new Map<string, string>();
   let pending: Batch = newBatch();
   const flush = async (finalize?: (tx: SqlTx) => Promise<void>) => {
     if (finalize) pending.finalize = finalize;
@@ -346,8 +347,8 @@ function duplicateRow(
         type: 'duplicate-row',
         field: null,
         value: naturalKey,
-        message: `the same record (natural key ${naturalKey}) was already read in this run at ${first}`,
-        messageZh: `与本批次已读取的记录重复（${first}），同一决定文书号和相对人只应报送一行`,
+        message: `the same record (natural key ${naturalKey}) was already read in this file at ${first}`,
+        messageZh: `与本文件中已读取的记录重复（${first}），同一决定文书号和相对人只应报送一行`,
       },
     ],
   };

@@ -1,0 +1,695 @@
+/**
+ * `npm run bench` — the pipeline against `psql \copy` of the same file on the same PostgreSQL server
+ * (DESIGN.md, "Performance and memory").
+ *
+ *   npm run bench [-- --rows N] [--repeat K] [--quick] [--profile] [--help]
+ *
+ * Data: a 行政处罚 CSV of N rows (default 1,000,000; `--quick` 100,000) written by the demo generator into
+ * bench-data/ (reused when present), a GB18030 copy of the same rows, and the enterprise register of their
+ * subjects. Scenarios, each pipeline run in a fresh child process (scripts/bench-child.ts) so that peak RSS is
+ * its own:
+ *   1. UTF-8 CSV, first run into an empty schema (the register loaded first, untimed, so matching works)
+ *   2. the same rows again (a copy with one more newline, so its SHA-256 differs): every record unchanged
+ *   3. GB18030 CSV, first run into an empty schema
+ *   4. `psql \copy` of the UTF-8 file into a plain table of text columns — the ceiling
+ * Targets are printed with MISSED when missed; the exit code is non-zero only when a scenario failed.
+ *
+ * Environment: GUIJI_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/guiji_bench; the database
+ * is created when missing), GUIJI_BENCH_SCHEMA (default `bench`; dropped and recreated between scenarios),
+ * GUIJI_BATCH_SIZE (passed to the pipeline as usual).
+ */
+import { type SpawnOptions, spawn } from 'node:child_process';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { redactUrl } from '../lib/config.js';
+import {
+  createRandom,
+  ENTERPRISE_HEADER,
+  enterpriseRow,
+  type Fault,
+  generateEnterprises,
+  generatePenalties,
+  PENALTY_HEADER,
+  writeDelimited,
+} from '../pipelines/demo/generate.js';
+import type { SourceSummary } from '../pipelines/run.js';
+import type { ChildResult } from './bench-child.js';
+import { formatProfile, summariseProfile } from './bench-profile.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const DATA_DIR = join(ROOT, 'bench-data');
+const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/guiji_bench';
+const COPY_TABLE = 'bench_copy_penalties';
+/** Bump when the generated data changes, so that old files in bench-data/ are not reused. */
+const DATA_VERSION = 1;
+const SEED = 20240601;
+const FAULT_SHARE = 0.02;
+
+const TARGETS = {
+  pipelineVsCopy: 0.5,
+  pipelineHardMinimum: 0.25,
+  gb18030VsCopy: 0.45,
+  rerunVsFirst: 1.5,
+  peakRssMb: 400,
+};
+
+// ---------------------------------------------------------------------------------------------- options
+
+interface Options {
+  rows: number;
+  repeat: number;
+  profile: boolean;
+  url: string;
+  schema: string;
+}
+
+const USAGE = `usage: npm run bench [-- --rows N] [--repeat K] [--quick] [--profile]
+  --rows N     rows in the benchmark file (default 1000000)
+  --quick      100000 rows (a smoke run)
+  --repeat K   run every scenario K times and print median and min–max (default 1)
+  --profile    run the pipeline children under node --cpu-prof and summarise their self time
+environment: GUIJI_BENCH_DATABASE_URL (default ${DEFAULT_URL}), GUIJI_BENCH_SCHEMA (default bench),
+             GUIJI_BATCH_SIZE`;
+
+function parseOptions(argv: string[]): Options | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rows: { type: 'string' },
+      repeat: { type: 'string' },
+      quick: { type: 'boolean' },
+      profile: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return null;
+  const rows = Number(values.rows ?? (values.quick ? 100_000 : 1_000_000));
+  const repeat = Number(values.repeat ?? 1);
+  if (!Number.isInteger(rows) || rows < 1)
+    throw new UsageError(`--rows: a whole number ≥ 1, got ${values.rows}`);
+  if (!Number.isInteger(repeat) || repeat < 1)
+    throw new UsageError(`--repeat: a whole number ≥ 1, got ${values.repeat}`);
+  const schema = process.env.GUIJI_BENCH_SCHEMA || 'bench';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw new UsageError(`GUIJI_BENCH_SCHEMA: not a plain name: ${schema}`);
+  return {
+    rows,
+    repeat,
+    profile: values.profile ?? false,
+    url: process.env.GUIJI_BENCH_DATABASE_URL || DEFAULT_URL,
+    schema,
+  };
+}
+
+class UsageError extends Error {}
+
+// ------------------------------------------------------------------------------------------- processes
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs a command to its end; stdout (and stderr, unless inherited) collected. */
+function run(command: string, args: string[], options: SpawnOptions & { inheritStderr?: boolean } = {}) {
+  return new Promise<Finished>((resolvePromise, reject) => {
+    const start = performance.now();
+    const child = spawn(command, args, {
+      ...options,
+      stdio: ['ignore', 'pipe', options.inheritStderr ? 'inherit' : 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr, ms: performance.now() - start }));
+  });
+}
+
+async function psql(url: string, commands: string[]): Promise<Finished> {
+  const args = [url, '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1'];
+  for (const c of commands) args.push('-c', c);
+  const done = await run('psql', args, { env: { ...process.env, PGCLIENTENCODING: 'UTF8' } });
+  if (done.code !== 0) throw new Error(`psql failed (${done.code}): ${done.stderr.trim()}`);
+  return done;
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+async function ensureDatabase(url: string): Promise<string> {
+  const parsed = new URL(url);
+  const name = decodeURIComponent(parsed.pathname.slice(1));
+  if (!name) throw new UsageError('GUIJI_BENCH_DATABASE_URL names no database');
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const found = await psql(admin.toString(), [
+    `SELECT 1 FROM pg_database WHERE datname = '${name.replaceAll("'", "''")}'`,
+  ]);
+  if (found.stdout.trim() !== '1') {
+    await psql(admin.toString(), [`CREATE DATABASE ${quoteIdent(name)}`]);
+    console.log(`created database ${name}`);
+  }
+  const version = await psql(url, ['SHOW server_version']);
+  return version.stdout.trim();
+}
+
+async function resetSchema(options: Options): Promise<void> {
+  const schema = quoteIdent(options.schema);
+  await psql(options.url, [`DROP SCHEMA IF EXISTS ${schema} CASCADE`, `CREATE SCHEMA ${schema}`]);
+}
+
+/** Flushes the previous scenario's dirty pages, so that its checkpoint does not land in the next one. */
+async function checkpoint(url: string): Promise<void> {
+  await psql(url, ['CHECKPOINT']);
+}
+
+// ------------------------------------------------------------------------------------------------- data
+
+interface DataSet {
+  version: number;
+  rows: number;
+  seed: number;
+  faultShare: number;
+  enterprises: number;
+  faults: Record<Fault, number>;
+  register: string;
+  utf8: string;
+  gb18030: string;
+  sizes: Record<string, number>;
+}
+
+function fileSize(path: string): number | null {
+  return existsSync(path) ? statSync(path).size : null;
+}
+
+async function ensureData(rows: number): Promise<DataSet> {
+  mkdirSync(DATA_DIR, { recursive: true });
+  const base = join(DATA_DIR, `penalties-${rows}`);
+  const metaPath = `${base}.json`;
+  if (existsSync(metaPath)) {
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as DataSet;
+    const intact = [meta.register, meta.utf8, meta.gb18030].every(
+      (p) => fileSize(p) !== null && fileSize(p) === meta.sizes[p],
+    );
+    if (meta.version === DATA_VERSION && meta.rows === rows && intact) {
+      console.log(`data: reusing ${relativeToRoot(meta.utf8)} (${rows.toLocaleString('en-US')} rows)`);
+      return meta;
+    }
+  }
+  const started = performance.now();
+  process.stdout.write(`data: generating ${rows.toLocaleString('en-US')} rows into bench-data/ … `);
+  const random = createRandom(SEED);
+  // the generator's names run out at ~12,000 enterprises; a few thousand subjects are plenty
+  const enterprises = generateEnterprises(random, Math.min(5000, Math.max(50, Math.round(rows / 200))));
+  const meta: DataSet = {
+    version: DATA_VERSION,
+    rows,
+    seed: SEED,
+    faultShare: FAULT_SHARE,
+    enterprises: enterprises.length,
+    faults: {} as Record<Fault, number>,
+    register: `${base}.enterprises.csv`,
+    utf8: `${base}.utf8.csv`,
+    gb18030: `${base}.gb18030.csv`,
+    sizes: {},
+  };
+  await writeDelimited(
+    meta.register,
+    ENTERPRISE_HEADER,
+    enterprises.map((e) => enterpriseRow(random, e)),
+  );
+  const plan = generatePenalties(random, enterprises, rows, { faultShare: FAULT_SHARE });
+  meta.faults = plan.faults;
+  await writeDelimited(meta.utf8, PENALTY_HEADER, plan.rows);
+  await writeDelimited(meta.gb18030, PENALTY_HEADER, plan.rows, { encoding: 'gb18030' });
+  for (const p of [meta.register, meta.utf8, meta.gb18030]) meta.sizes[p] = statSync(p).size;
+  writeFileSync(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
+  console.log(`${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return meta;
+}
+
+function relativeToRoot(path: string): string {
+  return path.startsWith(`${ROOT}/`) ? path.slice(ROOT.length + 1) : path;
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+}
+
+// -------------------------------------------------------------------------------------------- scenarios
+
+type ScenarioId = 'first' | 'rerun' | 'gb18030' | 'copy';
+
+interface Measurement {
+  rows: number;
+  seconds: number;
+  rssMb: number | null;
+  child?: ChildResult;
+  profile?: string;
+}
+
+interface Scenario {
+  id: ScenarioId;
+  title: string;
+  measurements: Measurement[];
+  failures: string[];
+}
+
+interface DropEntry {
+  source: string;
+  name: string;
+  /** Append a newline to a copy, so that the same rows come in a file of another SHA-256. */
+  touch?: boolean;
+}
+
+/** A drop folder whose incoming/ holds the given files (hard links where possible). */
+function prepareDrop(label: string, entries: DropEntry[]): string {
+  const dir = join(DATA_DIR, 'work', label);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'incoming'), { recursive: true });
+  for (const entry of entries) {
+    const target = join(dir, 'incoming', entry.name);
+    if (entry.touch) {
+      copyFileSync(entry.source, target);
+      appendFileSync(target, '\n');
+      continue;
+    }
+    try {
+      linkSync(entry.source, target);
+    } catch {
+      copyFileSync(entry.source, target);
+    }
+  }
+  return dir;
+}
+
+interface ChildRun {
+  result: ChildResult | null;
+  error: string | null;
+  profile: string | null;
+}
+
+async function runChild(options: Options, label: string, entries: DropEntry[]): Promise<ChildRun> {
+  const drop = prepareDrop(label, entries);
+  const profileDir = join(DATA_DIR, 'profiles', label);
+  const nodeFlags: string[] = [];
+  if (options.profile) {
+    rmSync(profileDir, { recursive: true, force: true });
+    nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
+  }
+  const done = await run(
+    process.execPath,
+    [...nodeFlags, 'bin/run-ts.js', 'scripts/bench-child.ts', '--drop', drop, '--schema', options.schema],
+    {
+      cwd: ROOT,
+      env: { ...process.env, GUIJI_BENCH_DATABASE_URL: options.url },
+      inheritStderr: true,
+    },
+  );
+  rmSync(drop, { recursive: true, force: true });
+  const lastLine = done.stdout.trim().split('\n').pop() ?? '';
+  let result: ChildResult | null = null;
+  try {
+    result = lastLine ? (JSON.parse(lastLine) as ChildResult) : null;
+  } catch {
+    result = null;
+  }
+  const profile = options.profile ? largestProfile(profileDir) : null;
+  if (done.code !== 0 || !result) {
+    const status = result ? `run ${result.summary.status}` : 'no result';
+    return { result, profile, error: `child exited with ${done.code} (${status})` };
+  }
+  return { result, profile, error: null };
+}
+
+/** The main thread's profile: the tsx loader thread may write a small one beside it. */
+function largestProfile(dir: string): string | null {
+  if (!existsSync(dir)) return null;
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).size - statSync(a).size);
+  return files[0] ?? null;
+}
+
+function ledgerOf(result: ChildResult | null): SourceSummary | undefined {
+  return result?.summary.sources[0];
+}
+
+/** What must hold for the run to count: it loaded every row of the file and its ledger balances. */
+function checkRun(run: ChildRun, rows: number, expect: 'first' | 'rerun', firstInserted?: number): string[] {
+  const problems: string[] = [];
+  if (run.error) problems.push(run.error);
+  const result = run.result;
+  if (!result) return problems;
+  const file = result.files.find((f) => f.resources.length > 0) ?? result.files[0];
+  if (!file) problems.push('no file was processed');
+  else if (file.status !== 'loaded') problems.push(`file ${file.status}: ${file.message ?? ''}`);
+  const s = ledgerOf(result);
+  if (!s) return [...problems, 'no ledger line'];
+  if (s.status !== 'succeeded') problems.push(`source ${s.status}: ${s.error ?? ''}`);
+  if (s.read !== rows) problems.push(`read ${s.read} rows of ${rows}`);
+  if (s.read !== s.inserted + s.updated + s.unchanged + s.quarantined + s.duplicates)
+    problems.push('the ledger does not balance');
+  if (expect === 'first' && (s.updated !== 0 || s.unchanged !== 0 || s.inserted === 0))
+    problems.push(`a first run into an empty schema inserted ${s.inserted}, updated ${s.updated}`);
+  if (expect === 'rerun') {
+    if (s.inserted !== 0 || s.updated !== 0)
+      problems.push(`the unchanged re-run inserted ${s.inserted} and updated ${s.updated} records`);
+    if (firstInserted !== undefined && s.unchanged !== firstInserted)
+      problems.push(
+        `the re-run found ${s.unchanged} unchanged records, the first run inserted ${firstInserted}`,
+      );
+  }
+  return problems;
+}
+
+function measurement(run: ChildRun, rows: number): Measurement | null {
+  if (!run.result) return null;
+  const m: Measurement = {
+    rows: ledgerOf(run.result)?.read ?? rows,
+    seconds: run.result.seconds,
+    rssMb: run.result.maxRssKb / 1024,
+    child: run.result,
+  };
+  if (run.profile) m.profile = run.profile;
+  return m;
+}
+
+async function loadRegister(options: Options, data: DataSet, rep: number): Promise<void> {
+  await resetSchema(options);
+  const run = await runChild(options, `register-${rep}`, [
+    { source: data.register, name: '企业登记信息_市场监管局_bench.csv' },
+  ]);
+  const s = ledgerOf(run.result);
+  if (run.error || !s || s.status !== 'succeeded' || s.inserted === 0) {
+    throw new Error(`loading the enterprise register failed: ${run.error ?? s?.error ?? 'nothing inserted'}`);
+  }
+  console.log(
+    `  register loaded (untimed): ${s.inserted.toLocaleString('en-US')} enterprises in ${run.result?.seconds.toFixed(1)} s`,
+  );
+}
+
+async function copyScenario(
+  options: Options,
+  data: DataSet,
+): Promise<{ m: Measurement | null; error?: string }> {
+  const columns = PENALTY_HEADER.map((_, i) => `c${i + 1} text`).join(', ');
+  await psql(options.url, [
+    `DROP TABLE IF EXISTS public.${COPY_TABLE}`,
+    `CREATE TABLE public.${COPY_TABLE} (${columns})`,
+  ]);
+  await checkpoint(options.url);
+  const path = data.utf8.replaceAll("'", "''");
+  // timed with the same clock as the children: the whole psql process, connection included
+  const done = await run(
+    'psql',
+    [
+      options.url,
+      '-X',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-c',
+      `\\copy public.${COPY_TABLE} FROM '${path}' WITH (FORMAT csv, HEADER true)`,
+    ],
+    {
+      env: { ...process.env, PGCLIENTENCODING: 'UTF8' },
+    },
+  );
+  if (done.code !== 0) return { m: null, error: `psql \\copy failed: ${done.stderr.trim()}` };
+  const copied = Number(/COPY (\d+)/.exec(done.stdout)?.[1] ?? Number.NaN);
+  if (copied !== data.rows) return { m: null, error: `psql \\copy loaded ${copied} rows of ${data.rows}` };
+  return { m: { rows: copied, seconds: done.ms / 1000, rssMb: null } };
+}
+
+// -------------------------------------------------------------------------------------------- reporting
+
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function stat(values: number[]): Stat | null {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median =
+    sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return { median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number };
+}
+
+function fmtStat(s: Stat | null, digits: number, repeat: number): string {
+  if (!s) return '—';
+  const f = (v: number) => (digits === 0 ? Math.round(v).toLocaleString('en-US') : v.toFixed(digits));
+  return repeat > 1 ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : f(s.median);
+}
+
+function table(head: string[], rows: string[][], right: Set<number>): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'ok' : 'MISSED';
+}
+
+function report(options: Options, scenarios: Record<ScenarioId, Scenario>): void {
+  const rate = (s: Scenario) => stat(s.measurements.map((m) => m.rows / m.seconds));
+  const copyRate = rate(scenarios.copy)?.median ?? null;
+  const firstRate = rate(scenarios.first)?.median ?? null;
+  const rows: string[][] = [];
+  for (const s of Object.values(scenarios)) {
+    const r = rate(s);
+    const ratio = r && copyRate ? r.median / copyRate : null;
+    const rss = stat(s.measurements.flatMap((m) => (m.rssMb === null ? [] : [m.rssMb])));
+    const targets: string[] = [];
+    if (s.failures.length) targets.push('FAILED');
+    else if (r) {
+      if (s.id === 'first' && ratio !== null) {
+        targets.push(
+          `≥${TARGETS.pipelineVsCopy}× \\copy: ${ratio < TARGETS.pipelineHardMinimum ? 'MISSED (below the hard minimum 0.25×)' : verdict(ratio >= TARGETS.pipelineVsCopy)}`,
+        );
+      }
+      if (s.id === 'gb18030' && ratio !== null)
+        targets.push(`≥${TARGETS.gb18030VsCopy}× \\copy: ${verdict(ratio >= TARGETS.gb18030VsCopy)}`);
+      if (s.id === 'rerun' && firstRate) {
+        const vsFirst = r.median / firstRate;
+        targets.push(
+          `≥${TARGETS.rerunVsFirst}× first run (${vsFirst.toFixed(2)}×): ${verdict(vsFirst >= TARGETS.rerunVsFirst)}`,
+        );
+      }
+      if (rss) targets.push(`≤${TARGETS.peakRssMb} MB: ${verdict(rss.max <= TARGETS.peakRssMb)}`);
+      if (s.id === 'copy') targets.push('the ceiling');
+    }
+    rows.push([
+      s.title,
+      s.measurements[0] ? s.measurements[0].rows.toLocaleString('en-US') : '—',
+      fmtStat(stat(s.measurements.map((m) => m.seconds)), 2, options.repeat),
+      fmtStat(r, 0, options.repeat),
+      ratio === null ? '—' : `${ratio.toFixed(2)}×`,
+      rss ? (options.repeat > 1 ? `${rss.max.toFixed(0)} (max)` : rss.max.toFixed(0)) : '—',
+      targets.join('; '),
+    ]);
+  }
+  console.log('');
+  console.log(
+    table(
+      ['scenario', 'rows', 'seconds', 'rows/s', '× \\copy', 'peak RSS MB', 'targets (DESIGN.md)'],
+      rows,
+      new Set([1, 2, 3, 4, 5]),
+    ),
+  );
+  if (options.repeat > 1) console.log(`(${options.repeat} repetitions: median, then min–max)`);
+
+  console.log('\nrun ledger (last repetition):');
+  const ledger: string[][] = [];
+  for (const s of [scenarios.first, scenarios.rerun, scenarios.gb18030]) {
+    const l = ledgerOf(s.measurements[s.measurements.length - 1]?.child ?? null);
+    if (!l) {
+      ledger.push([s.title, '—']);
+      continue;
+    }
+    const balanced = l.read === l.inserted + l.updated + l.unchanged + l.quarantined + l.duplicates;
+    ledger.push([
+      s.title,
+      l.status,
+      ...[l.read, l.inserted, l.updated, l.unchanged, l.quarantined, l.duplicates, l.unmatched].map((n) =>
+        n.toLocaleString('en-US'),
+      ),
+      balanced ? 'yes' : 'NO',
+    ]);
+  }
+  console.log(
+    table(
+      [
+        'scenario',
+        'status',
+        'read',
+        'inserted',
+        'updated',
+        'unchanged',
+        'quarantined',
+        'duplicates',
+        'unmatched',
+        'balances',
+      ],
+      ledger,
+      new Set([2, 3, 4, 5, 6, 7, 8]),
+    ),
+  );
+
+  console.log(
+    '\nwhere the pipeline waits for PostgreSQL (last repetition; the rest is Node: read, parse, validate, COPY text):',
+  );
+  for (const s of [scenarios.first, scenarios.rerun, scenarios.gb18030]) {
+    const child = s.measurements[s.measurements.length - 1]?.child;
+    if (!child) continue;
+    const total = child.seconds * 1000;
+    const statements = Object.entries(child.db.statements).sort((a, b) => b[1].ms - a[1].ms);
+    const dbMs = statements.reduce((sum, [, t]) => sum + t.ms, 0);
+    console.log(
+      `  ${s.title}: ${(total / 1000).toFixed(1)} s total — PostgreSQL ${(dbMs / 1000).toFixed(1)} s (${pct(dbMs, total)}), ` +
+        `Node ${((total - dbMs) / 1000).toFixed(1)} s (${pct(total - dbMs, total)}); ` +
+        `${child.db.transactions} transactions of ≤${child.batchSize} rows, ${(child.db.transactionMs / 1000).toFixed(1)} s in them`,
+    );
+    const mem = child.memory;
+    console.log(
+      `      memory peaks: RSS ${(child.maxRssKb / 1024).toFixed(0)} MB; V8 heap ${mem.heapTotalMb.toFixed(0)} MB ` +
+        `(used ${mem.heapUsedMb.toFixed(0)} MB); off-heap external ${mem.externalMb.toFixed(0)} MB ` +
+        `(array buffers ${mem.arrayBuffersMb.toFixed(0)} MB)`,
+    );
+    for (const [kind, t] of statements.slice(0, 8)) {
+      console.log(
+        `      ${(t.ms / 1000).toFixed(2).padStart(7)} s  ${String(t.calls).padStart(5)}×  ${kind}`,
+      );
+    }
+  }
+
+  if (options.profile) {
+    for (const s of [scenarios.first, scenarios.rerun, scenarios.gb18030]) {
+      const m = s.measurements[s.measurements.length - 1];
+      if (!m?.profile) continue;
+      console.log(`\nCPU profile of ${s.title} (${relativeToRoot(m.profile)}):`);
+      console.log(formatProfile(summariseProfile(m.profile, 20)));
+    }
+  }
+}
+
+function pct(part: number, whole: number): string {
+  return whole > 0 ? `${((part / whole) * 100).toFixed(0)}%` : '—';
+}
+
+// ------------------------------------------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  if (!options) {
+    console.log(USAGE);
+    return 0;
+  }
+  const server = await ensureDatabase(options.url);
+  const data = await ensureData(options.rows);
+  const planned = Object.entries(data.faults)
+    .filter(([, n]) => n > 0)
+    .map(([f, n]) => `${f} ${n}`)
+    .join(', ');
+  console.log(
+    `bench: ${options.rows.toLocaleString('en-US')} rows × ${PENALTY_HEADER.length} columns ` +
+      `(UTF-8 ${mb(data.sizes[data.utf8] ?? 0)}, GB18030 ${mb(data.sizes[data.gb18030] ?? 0)}; ` +
+      `${data.enterprises} enterprises; planted faults: ${planned})`,
+  );
+  console.log(
+    `       PostgreSQL ${server} at ${redactUrl(options.url)}, schema ${options.schema}; Node ${process.version}; ` +
+      `repeat ${options.repeat}${options.profile ? '; CPU-profiled (slower)' : ''}`,
+  );
+
+  const utf8Name = '行政处罚_市场监管局_bench.csv';
+  const scenarios: Record<ScenarioId, Scenario> = {
+    first: { id: 'first', title: '1 UTF-8 CSV, first run', measurements: [], failures: [] },
+    rerun: { id: 'rerun', title: '2 unchanged re-run', measurements: [], failures: [] },
+    gb18030: { id: 'gb18030', title: '3 GB18030 CSV, first run', measurements: [], failures: [] },
+    copy: { id: 'copy', title: '4 psql \\copy (UTF-8)', measurements: [], failures: [] },
+  };
+  const record = (s: Scenario, rep: number, m: Measurement | null, problems: string[]) => {
+    if (m) s.measurements.push(m);
+    for (const p of problems) s.failures.push(`repetition ${rep}: ${p}`);
+    const shown = m
+      ? `${m.seconds.toFixed(2)} s, ${Math.round(m.rows / m.seconds).toLocaleString('en-US')} rows/s${m.rssMb === null ? '' : `, ${m.rssMb.toFixed(0)} MB`}`
+      : 'no measurement';
+    console.log(`  ${s.title}: ${shown}${problems.length ? ` — FAILED: ${problems.join('; ')}` : ''}`);
+  };
+
+  for (let rep = 1; rep <= options.repeat; rep++) {
+    console.log(`\nrepetition ${rep}/${options.repeat}`);
+    await loadRegister(options, data, rep);
+    await checkpoint(options.url);
+    const first = await runChild(options, `first-${rep}`, [{ source: data.utf8, name: utf8Name }]);
+    record(scenarios.first, rep, measurement(first, data.rows), checkRun(first, data.rows, 'first'));
+
+    await checkpoint(options.url);
+    const rerun = await runChild(options, `rerun-${rep}`, [
+      { source: data.utf8, name: utf8Name, touch: true },
+    ]);
+    record(
+      scenarios.rerun,
+      rep,
+      measurement(rerun, data.rows),
+      checkRun(rerun, data.rows, 'rerun', ledgerOf(first.result)?.inserted),
+    );
+
+    await loadRegister(options, data, rep);
+    await checkpoint(options.url);
+    const gb = await runChild(options, `gb18030-${rep}`, [
+      { source: data.gb18030, name: '行政处罚_市场监管局_bench_gb18030.csv' },
+    ]);
+    record(scenarios.gb18030, rep, measurement(gb, data.rows), checkRun(gb, data.rows, 'first'));
+
+    const copy = await copyScenario(options, data);
+    record(scenarios.copy, rep, copy.m, copy.error ? [copy.error] : []);
+  }
+  await psql(options.url, [`DROP TABLE IF EXISTS public.${COPY_TABLE}`]);
+  rmSync(join(DATA_DIR, 'work'), { recursive: true, force: true });
+
+  report(options, scenarios);
+  const failures = Object.values(scenarios).flatMap((s) => s.failures.map((f) => `${s.title}: ${f}`));
+  if (failures.length) {
+    console.log(`\n${failures.length} failure(s):`);
+    for (const f of failures) console.log(`  ${f}`);
+    return 1;
+  }
+  return 0;
+}
+
+try {
+  process.exitCode = await main();
+} catch (error) {
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+}
