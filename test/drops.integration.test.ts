@@ -32,9 +32,14 @@ describe(`spreadsheet drops into the warehouse (${WAREHOUSE_KIND})`, () => {
     enterprises = generateEnterprises(random, 60);
     plan = generatePenalties(random, enterprises.slice(0, 50), 400, { faultShare: 0.15, unknownShare: 0.05 });
     mkdirSync(incoming(), { recursive: true });
-    await writeDelimited(join(incoming(), '企业登记.csv'), ENTERPRISE_HEADER, enterprises.map((e) => enterpriseRow(random, e)), {
-      encoding: 'utf8-bom',
-    });
+    await writeDelimited(
+      join(incoming(), '企业登记.csv'),
+      ENTERPRISE_HEADER,
+      enterprises.map((e) => enterpriseRow(random, e)),
+      {
+        encoding: 'utf8-bom',
+      },
+    );
   });
 
   afterEach(async () => {
@@ -46,7 +51,9 @@ describe(`spreadsheet drops into the warehouse (${WAREHOUSE_KIND})`, () => {
   const faulty = () => FAULTS.filter((f) => f !== 'duplicate').reduce((n, f) => n + plan.faults[f], 0);
 
   it('loads valid rows, quarantines every faulty row with its reasons, flags unmatched subjects', async () => {
-    await writeDelimited(join(incoming(), '行政处罚.csv'), PENALTY_HEADER, plan.rows, { encoding: 'gb18030' });
+    await writeDelimited(join(incoming(), '行政处罚.csv'), PENALTY_HEADER, plan.rows, {
+      encoding: 'gb18030',
+    });
     const { summary, files } = await env.run(db);
     expect(summary.status).toBe('succeeded');
     const drops = summary.sources[0]!;
@@ -62,7 +69,15 @@ describe(`spreadsheet drops into the warehouse (${WAREHOUSE_KIND})`, () => {
     // every planted fault is named by its issue type
     const rows = await listQuarantine(db, { limit: 10_000 });
     const types = new Set(rows.flatMap((r) => r.issues.map((i) => i.type)));
-    for (const t of ['missing-cell', 'format-error', 'type-error', 'rule-error', 'code-stored-as-number', 'constraint-error', 'duplicate-row']) {
+    for (const t of [
+      'missing-cell',
+      'format-error',
+      'type-error',
+      'rule-error',
+      'code-stored-as-number',
+      'constraint-error',
+      'duplicate-row',
+    ]) {
       expect(types, t).toContain(t);
     }
     const sample = rows.find((r) => r.issues.some((i) => i.type === 'code-stored-as-number'))!;
@@ -97,11 +112,21 @@ describe(`spreadsheet drops into the warehouse (${WAREHOUSE_KIND})`, () => {
     expect(loaded).toBeGreaterThan(300);
 
     const variants: [string, () => Promise<void>][] = [
-      ['b.csv', () => writeDelimited(join(incoming(), 'b.csv'), PENALTY_HEADER, plan.rows, { encoding: 'utf8-bom' })],
-      ['c.csv', () => writeDelimited(join(incoming(), 'c.csv'), PENALTY_HEADER, plan.rows, { encoding: 'gb18030' })],
+      [
+        'b.csv',
+        () => writeDelimited(join(incoming(), 'b.csv'), PENALTY_HEADER, plan.rows, { encoding: 'utf8-bom' }),
+      ],
+      [
+        'c.csv',
+        () => writeDelimited(join(incoming(), 'c.csv'), PENALTY_HEADER, plan.rows, { encoding: 'gb18030' }),
+      ],
       [
         'd.txt',
-        () => writeDelimited(join(incoming(), 'd.txt'), PENALTY_HEADER, plan.rows, { encoding: 'utf16le', delimiter: '\t' }),
+        () =>
+          writeDelimited(join(incoming(), 'd.txt'), PENALTY_HEADER, plan.rows, {
+            encoding: 'utf16le',
+            delimiter: '\t',
+          }),
       ],
       ['e.xlsx', () => writeWorkbook(join(incoming(), 'e.xlsx'), plan.rows)],
     ];
@@ -159,7 +184,10 @@ describe(`spreadsheet drops into the warehouse (${WAREHOUSE_KIND})`, () => {
     const good = generatePenalties(createRandom(5), enterprises, 10, { faultShare: 0, unknownShare: 0 });
     await writeDelimited(join(incoming(), 'good.csv'), PENALTY_HEADER, good.rows);
     writeFileSync(join(incoming(), 'empty.csv'), '');
-    writeFileSync(join(incoming(), 'junk.csv'), Buffer.from([0x00, 0x01, 0x02, 0xff, 0xfe, 0x00, 0x13, 0x37, 0, 0, 9]));
+    writeFileSync(
+      join(incoming(), 'junk.csv'),
+      Buffer.from([0x00, 0x01, 0x02, 0xff, 0xfe, 0x00, 0x13, 0x37, 0, 0, 9]),
+    );
     await writeDelimited(join(incoming(), 'header-only.csv'), PENALTY_HEADER, []);
     await writeDelimited(join(incoming(), 'other.csv'), ['姓名', '年龄'], [['张三', '30']]);
     await writeWorkbook(join(env.dir, 'whole.xlsx'), good.rows);

@@ -20,7 +20,11 @@ async function writeInput(env: TestEnv): Promise<void> {
   mkdirSync(incoming, { recursive: true });
   const random = createRandom(99);
   const enterprises = generateEnterprises(random, 300);
-  await writeDelimited(join(incoming, 'register.csv'), ENTERPRISE_HEADER, enterprises.map((e) => enterpriseRow(random, e)));
+  await writeDelimited(
+    join(incoming, 'register.csv'),
+    ENTERPRISE_HEADER,
+    enterprises.map((e) => enterpriseRow(random, e)),
+  );
   const a = generatePenalties(random, enterprises, 3000, { faultShare: 0.05 });
   await writeDelimited(join(incoming, 'penalties-a.csv'), PENALTY_HEADER, a.rows, { encoding: 'gb18030' });
   const b = generatePenalties(random, enterprises, 1500, { faultShare: 0.05 });
@@ -83,7 +87,9 @@ describe(`a run killed with SIGKILL and run again (${WAREHOUSE_KIND})`, () => {
       expect(after.files).toEqual(reference.files);
       await expectLedgerBalanced(db);
       if (killed.signal === 'SIGKILL') {
-        const [interrupted] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM runs WHERE status = 'interrupted'`);
+        const [interrupted] = await db.query<{ n: string }>(
+          `SELECT count(*) AS n FROM runs WHERE status = 'interrupted'`,
+        );
         // a kill before the run row was written leaves nothing to mark
         expect(Number(interrupted!.n)).toBeLessThanOrEqual(1);
       }

@@ -185,10 +185,7 @@ async function loadFile(
   }
   const resourceList = [...resources];
   if (totals.read + pending.records.length + pending.quarantined.length + pending.duplicates.length === 0) {
-    throw new DropFileProblem(
-      'the file has a header row but no data rows',
-      '文件只有表头，没有数据行',
-    );
+    throw new DropFileProblem('the file has a header row but no data rows', '文件只有表头，没有数据行');
   }
   const last = pending.quarantined.length + pending.duplicates.length;
   const rowsRead = totals.read + pending.records.length + last;

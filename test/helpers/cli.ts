@@ -63,7 +63,13 @@ export function startCli(args: string[], env: Record<string, string>, stdin?: st
       new Promise<void>((resolveWait, reject) => {
         if ((seen.get(message) ?? 0) >= count) return resolveWait();
         waiters.push({ message, count, resolve: resolveWait });
-        void done.then((r) => reject(new Error(`guiji exited (${r.code ?? r.signal}) before "${message}" ×${count}\n${r.stderr.slice(-2000)}`)));
+        void done.then((r) =>
+          reject(
+            new Error(
+              `guiji exited (${r.code ?? r.signal}) before "${message}" ×${count}\n${r.stderr.slice(-2000)}`,
+            ),
+          ),
+        );
       }),
   };
 }

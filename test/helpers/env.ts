@@ -31,7 +31,9 @@ export interface TestEnv {
  */
 export async function makeEnv(name: string): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), `guiji-${name}-`));
-  const schema = TEST_DATABASE_URL ? `t_${name.replace(/\W/g, '_')}_${process.pid}_${Date.now() % 100000}` : 'public';
+  const schema = TEST_DATABASE_URL
+    ? `t_${name.replace(/\W/g, '_')}_${process.pid}_${Date.now() % 100000}`
+    : 'public';
   const env: Record<string, string> = {
     GUIJI_HOME: join(dir, 'home'),
     GUIJI_DROP_DIR: join(dir, 'drops'),
@@ -43,7 +45,11 @@ export async function makeEnv(name: string): Promise<TestEnv> {
   const catalog = loadCatalog(config.catalogDir, config.schemasDir);
   const logger = createLogger('silent');
   const open = async () => {
-    const db = await openWarehouse({ home: config.home, databaseUrl: config.databaseUrl, schema: config.dbSchema });
+    const db = await openWarehouse({
+      home: config.home,
+      databaseUrl: config.databaseUrl,
+      schema: config.dbSchema,
+    });
     await migrate(db.knex, db.schema);
     return db;
   };
@@ -92,10 +98,14 @@ export async function snapshot(db: Warehouse): Promise<Record<string, unknown[]>
     history: await db.query(
       `SELECT resource, natural_key, version, content_hash FROM record_history ORDER BY resource, natural_key, version`,
     ),
-    quarantine: await db.query(`SELECT row_ref, resource, file, sheet, row_number, raw, issues FROM quarantine ORDER BY row_ref`),
+    quarantine: await db.query(
+      `SELECT row_ref, resource, file, sheet, row_number, raw, issues FROM quarantine ORDER BY row_ref`,
+    ),
     enterprises: await db.query(
       `SELECT uscc, name, reg_no, org_code, legal_rep, reg_date::text, status, address FROM enterprises ORDER BY uscc`,
     ),
-    files: await db.query(`SELECT sha256, name, status, resources, rows_read, rows_quarantined FROM drop_files ORDER BY sha256`),
+    files: await db.query(
+      `SELECT sha256, name, status, resources, rows_read, rows_quarantined FROM drop_files ORDER BY sha256`,
+    ),
   };
 }
