@@ -563,7 +563,75 @@ class ByteScanner {
   }
 }
 
+/**
+ * Joins the unscanned tail of one chunk (an element cut by the chunk boundary) with the next chunk, in one
+ * reused buffer: no allocation per chunk, and no slice of an old chunk kept alive.
+ */
+class ChunkJoiner {
+  private work = Buffer.alloc(0);
+  private carried = 0;
+  private current = Buffer.alloc(0);
+
+  join(chunk: Buffer): Buffer {
+    if (this.carried === 0) {
+      this.current = chunk;
+      return chunk;
+    }
+    const need = this.carried + chunk.length;
+    if (this.work.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.work.length * 2));
+      this.work.copy(grown, 0, 0, this.carried);
+      this.work = grown;
+    }
+    chunk.copy(this.work, this.carried);
+    this.current = this.work.subarray(0, need);
+    return this.current;
+  }
+
+  /** Keeps the bytes from `from` to the end of the buffer last joined, for the next chunk. */
+  keep(from: number): void {
+    const b = this.current;
+    const len = b.length - from;
+    if (len <= 0) {
+      this.carried = 0;
+      return;
+    }
+    if (this.work.length < len) this.work = Buffer.allocUnsafe(Math.max(len, this.work.length * 2, 65536));
+    b.copy(this.work, 0, from, b.length); // may overlap: Buffer#copy moves
+    this.carried = len;
+  }
+
+  tail(): Buffer {
+    return this.work.subarray(0, this.carried);
+  }
+}
+
 const NAME_SHEETDATA = Buffer.from('sheetData');
+
+const RPR_END = Buffer.from('rPr>');
+const RPH_END = Buffer.from('rPh>');
+
+/**
+ * After an open tag: moves past its end tag `</name>` or `</prefix:name>` (`suffix` is `name>`), found with
+ * a native search. Only for elements that cannot contain themselves (`<rPr>`, `<rPh>`). False: more bytes.
+ */
+function skipTo(sc: ByteScanner, suffix: Buffer): boolean {
+  const b = sc.b;
+  let q = b.indexOf(suffix, sc.pos);
+  while (q >= 0) {
+    let k = q - 1;
+    if (b[k] === 58) {
+      // a prefix: back to the '/' of '</'
+      while (k > sc.pos && b[k] !== 60 && b[k] !== 47) k--;
+    }
+    if (k > 0 && b[k] === 47 && b[k - 1] === 60) {
+      sc.pos = q + suffix.length;
+      return true;
+    }
+    q = b.indexOf(suffix, q + 1);
+  }
+  return false;
+}
 
 /**
  * Reads a rich or plain string (`<si>` of the shared strings, `<is>` of an inline string) after its open
@@ -597,7 +665,10 @@ class RichTextReader {
             sc.pos = p + 5;
             break;
           }
-        } else if (sc.is3(114, 80, 104) && !sc.skipElement()) return null; // <rPh>
+        } else if (sc.is3(114, 80, 114) || sc.is3(114, 80, 104)) {
+          // <rPr> (run formatting) and <rPh> (phonetic run): jump to their end tag
+          if (!skipTo(sc, sc.b[sc.ns + 2] === 114 ? RPR_END : RPH_END)) return null;
+        }
       } else if (tok === TOK_CLOSE && sc.is2(c0, c1)) break;
     }
     const b = sc.b;
@@ -839,9 +910,9 @@ class Workbook implements XlsxWorkbook {
     const rich = new RichTextReader();
     let state = 0; // 0 before <sheetData>, 1 inside, 2 after
     let lastRow = 0;
-    let carry: Buffer | null = null;
+    const joiner = new ChunkJoiner();
     for await (const chunk of entryChunks(this.zip, entry, this.chunkSize)) {
-      const b: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+      const b = joiner.join(chunk);
       sc.reset(b);
       let safe = 0;
       while (state !== 2) {
@@ -997,7 +1068,7 @@ class Workbook implements XlsxWorkbook {
         }
       }
       if (state === 2) break;
-      carry = safe < b.length ? b.subarray(safe) : null;
+      joiner.keep(safe);
     }
     if (state !== 2) {
       throw new XlsxFormatError(`${where} of ${this.path} ends before its </sheetData>: damaged file`);
@@ -1009,9 +1080,9 @@ async function loadSharedStrings(zip: ZipFile, entry: Entry, chunkSize: number):
   const out: string[] = [];
   const sc = new ByteScanner();
   const rich = new RichTextReader();
-  let carry: Buffer | null = null;
+  const joiner = new ChunkJoiner();
   for await (const chunk of entryChunks(zip, entry, chunkSize)) {
-    const b: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const b = joiner.join(chunk);
     sc.reset(b);
     let safe = 0;
     for (;;) {
@@ -1026,9 +1097,9 @@ async function loadSharedStrings(zip: ZipFile, entry: Entry, chunkSize: number):
       }
       safe = sc.pos;
     }
-    carry = safe < b.length ? b.subarray(safe) : null;
+    joiner.keep(safe);
   }
-  if (carry && carry.toString('latin1').trim() !== '') {
+  if (joiner.tail().toString('latin1').trim() !== '') {
     throw new XlsxFormatError(`${entry.fileName} ends in the middle of a string: damaged file`);
   }
   return out;

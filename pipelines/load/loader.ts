@@ -71,7 +71,7 @@ export async function loadBatch(
       record.naturalKey,
       record.schemaVersion,
       record.contentHash,
-      JSON.stringify(record.data),
+      record.json,
       record.uscc,
       record.subjectName,
       record.department,

@@ -18,8 +18,10 @@ export interface ValidRecord {
   resource: string;
   schemaVersion: string;
   naturalKey: string;
-  /** Field code → normalised value; empty fields are absent. */
+  /** Field code → normalised value, keys in code order; empty fields are absent. */
   data: Record<string, string>;
+  /** `data` as JSON, computed once: hashed here, copied into the warehouse by the loader. */
+  json: string;
   contentHash: string;
   uscc: string | null;
   subjectName: string | null;
@@ -52,13 +54,20 @@ export function compileRowValidator(
   const validate = ajv.getSchema(String(version.schema.$id)) ?? ajv.compile(version.schema);
   const fieldsByCode = new Map(version.fields.map((f) => [f.code, f]));
   const normalizers = columns.map((field) => (field ? normalizerFor(catalog, field) : null));
+  // Columns visited in field-code order, so that the same record read from files with other column orders
+  // serialises (and hashes) identically.
+  const order = columns
+    .map((field, i) => ({ field, i }))
+    .filter((c) => c.field !== null)
+    .sort((a, b) => ((a.field as FieldDef).code < (b.field as FieldDef).code ? -1 : 1))
+    .map((c) => c.i);
   const { subject } = resource;
 
   return (cells) => {
     const data: Record<string, string> = {};
     const issues: Issue[] = [];
     const failed = new Set<string>();
-    for (let i = 0; i < columns.length; i++) {
+    for (const i of order) {
       const field = columns[i];
       const normalize = normalizers[i];
       if (!field || !normalize) continue;
@@ -126,6 +135,7 @@ export function compileRowValidator(
     );
     const naturalKey = keyParts.map((p) => p ?? '').join('|');
     const department = resource.departmentField ? (data[resource.departmentField] ?? null) : null;
+    const json = JSON.stringify(data);
     return {
       ok: true,
       value: {
@@ -133,7 +143,8 @@ export function compileRowValidator(
         schemaVersion: version.version,
         naturalKey,
         data,
-        contentHash: hashRecord(data),
+        json,
+        contentHash: createHash('md5').update(json).digest('base64url'),
         uscc: uscc && !isPlaceholderUscc(uscc) ? uscc : null,
         subjectName: data[subject.name] ?? null,
         department,
@@ -153,18 +164,6 @@ function subjectKey(data: Record<string, string>, resource: Resource): string {
     if (value) return value;
   }
   return '';
-}
-
-/** A stable hash of a record's content: keys in catalog order as inserted, values as normalised. */
-export function hashRecord(data: Record<string, string>): string {
-  const hash = createHash('md5');
-  for (const key of Object.keys(data).sort()) {
-    hash.update(key);
-    hash.update('\u0001');
-    hash.update(data[key] as string);
-    hash.update('\u0002');
-  }
-  return hash.digest('base64url');
 }
 
 type Normalizer = (
