@@ -119,7 +119,7 @@ function workbookFiles(sheetXml: string, sharedStrings?: string): [string, strin
 const EDGE_SHEET = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <x:worksheet xmlns:x="${NS}"><x:dimension ref="A1:G8"/><x:sheetData>
 <x:row r="2" spans="2:3"><x:c r="B2" t="s"><x:v>0</x:v></x:c><x:c t="s"><x:v>1</x:v></x:c></x:row>
-<x:row><x:c t="inlineStr"><x:is><x:t xml:space="preserve"> 内联 </x:t><x:rPh sb="0" eb="1"><x:t>ネイ</x:t></x:rPh></x:is></x:c><x:c s="1"><x:v>0</x:v></x:c><x:c s="2"><x:v>1.5</x:v></x:c><x:c s="3"><x:v>1.5E-3</x:v></x:c></x:row>
+<x:row><x:c t="inlineStr"><x:is><x:t xml:space="preserve"> 内联 </x:t><x:rPh sb="0" eb="1"><x:t>ネイ</x:t></x:rPh></x:is></x:c><x:c s="1"><x:v>0</x:v></x:c><x:c s="2"><x:v>1.5</x:v></x:c><x:c s="3"><x:v>1.5E-3</x:v></x:c><x:c t="inlineStr"><x:is><x:r><x:rPr><x:b/><x:rFont val="宋体"/></x:rPr><x:t>粗</x:t></x:r><x:r><x:rPr/><x:t>体</x:t></x:r></x:is></x:c></x:row>
 <x:row r="5" spans="1:3"/>
 <!-- a comment with a fake <x:row r="99"><x:c><x:v>1</x:v></x:c></x:row> -->
 <x:row><x:c r="A6" t="b"><x:v>0</x:v></x:c><x:c r="C6" t="e"><x:v>#DIV/0!</x:v></x:c><x:c r="D6" t="d"><x:v>2024-02-29T08:30:00</x:v></x:c><x:c r="E6" t="str"><x:f>A1&amp;"&gt;"</x:f><x:v>a&lt;b&gt;</x:v></x:c><x:c r="F6" s="1"/><x:c r="G6" t="s"><x:v>2</x:v></x:c></x:row>
@@ -324,6 +324,7 @@ describe('openXlsx on hand-made workbooks', () => {
         utc(1904, 1, 1), // serial 0 in the 1904 system
         utc(1904, 1, 2, 12), // [h]:mm:ss is a date/time format
         0.0015, // 0.00E+00 is not
+        '粗体', // prefixed rich-text runs
       ],
     },
     // row 5 is self-closing, the commented-out row 99 does not exist

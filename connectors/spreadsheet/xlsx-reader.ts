@@ -151,7 +151,7 @@ function openEntryStream(zip: ZipFile, entry: Entry, chunkSize: number): Promise
       }
       const inflate = createInflateRaw({
         chunkSize,
-        readableHighWaterMark: chunkSize * Number(process.env.RA ?? READ_AHEAD_CHUNKS),
+        readableHighWaterMark: chunkSize * READ_AHEAD_CHUNKS,
       } as ZlibOptions);
       // errors of either stream destroy both; the consumer sees them on `inflate`
       pipeline(raw, inflate, () => {});
@@ -568,9 +568,9 @@ class ByteScanner {
  * reused buffer: no allocation per chunk, and no slice of an old chunk kept alive.
  */
 class ChunkJoiner {
-  private work = Buffer.alloc(0);
+  private work: Buffer = Buffer.alloc(0);
   private carried = 0;
-  private current = Buffer.alloc(0);
+  private current: Buffer = Buffer.alloc(0);
 
   join(chunk: Buffer): Buffer {
     if (this.carried === 0) {
@@ -608,29 +608,35 @@ class ChunkJoiner {
 
 const NAME_SHEETDATA = Buffer.from('sheetData');
 
-const RPR_END = Buffer.from('rPr>');
-const RPH_END = Buffer.from('rPh>');
-
 /**
- * After an open tag: moves past its end tag `</name>` or `</prefix:name>` (`suffix` is `name>`), found with
- * a native search. Only for elements that cannot contain themselves (`<rPr>`, `<rPh>`). False: more bytes.
+ * After an open tag: moves past its end tag `</name>` (any prefix), `name` being three letters, without
+ * tokenizing what is in between. Only for elements that cannot contain themselves (`<rPr>`, `<rPh>`).
+ * False: more bytes are needed.
  */
-function skipTo(sc: ByteScanner, suffix: Buffer): boolean {
+function skipToEnd(sc: ByteScanner, c0: number, c1: number, c2: number): boolean {
   const b = sc.b;
-  let q = b.indexOf(suffix, sc.pos);
-  while (q >= 0) {
-    let k = q - 1;
-    if (b[k] === 58) {
-      // a prefix: back to the '/' of '</'
-      while (k > sc.pos && b[k] !== 60 && b[k] !== 47) k--;
+  const end = sc.end;
+  let p = sc.pos;
+  for (;;) {
+    while (p < end && b[p] !== 60) p++;
+    if (p + 1 >= end) return false;
+    if (b[p + 1] === 47) {
+      let k = p + 2;
+      let ls = k;
+      while (k < end && b[k] !== 62 && b[k]! > 32) {
+        if (b[k] === 58) ls = k + 1;
+        k++;
+      }
+      if (k >= end) return false;
+      if (k - ls === 3 && b[ls] === c0 && b[ls + 1] === c1 && b[ls + 2] === c2) {
+        while (k < end && b[k] !== 62) k++;
+        if (k >= end) return false;
+        sc.pos = k + 1;
+        return true;
+      }
     }
-    if (k > 0 && b[k] === 47 && b[k - 1] === 60) {
-      sc.pos = q + suffix.length;
-      return true;
-    }
-    q = b.indexOf(suffix, q + 1);
+    p++;
   }
-  return false;
 }
 
 /**
@@ -667,14 +673,14 @@ class RichTextReader {
           }
         } else if (sc.is3(114, 80, 114) || sc.is3(114, 80, 104)) {
           // <rPr> (run formatting) and <rPh> (phonetic run): jump to their end tag
-          if (!skipTo(sc, sc.b[sc.ns + 2] === 114 ? RPR_END : RPH_END)) return null;
+          if (!skipToEnd(sc, 114, 80, sc.b[sc.ns + 2]!)) return null;
         }
       } else if (tok === TOK_CLOSE && sc.is2(c0, c1)) break;
     }
     const b = sc.b;
     if (n === 0) return '';
     if (n === 1) return decodeText(b, this.starts[0]!, this.ends[0]!, all);
-    if ((all & (F_US | F_MARKUP)) === 0) {
+    if ((all & (F_US | F_MARKUP | F_CR)) === 0) {
       // join the runs' raw bytes, then decode once: one flat string
       let len = 0;
       for (let i = 0; i < n; i++) len += this.ends[i]! - this.starts[i]!;
