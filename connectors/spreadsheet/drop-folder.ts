@@ -83,7 +83,10 @@ export async function* readTables(file: DropFile): AsyncGenerator<DropTable> {
   }
   const workbook = await openXlsx(file.path);
   try {
-    for (const sheet of workbook.sheets) yield { sheet: sheet.name, rows: workbook.rows(sheet.name) };
+    // hidden sheets hold templates' code lists and scratch work, not records
+    for (const sheet of workbook.sheets.filter((s) => s.state === 'visible')) {
+      yield { sheet: sheet.name, rows: workbook.rows(sheet.name) };
+    }
   } finally {
     await workbook.close();
   }
