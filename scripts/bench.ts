@@ -19,6 +19,7 @@
  * GUIJI_BATCH_SIZE (passed to the pipeline as usual).
  */
 import { type SpawnOptions, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   appendFileSync,
   copyFileSync,
@@ -71,15 +72,17 @@ interface Options {
   rows: number;
   repeat: number;
   profile: boolean;
+  nodeFlags: string[];
   url: string;
   schema: string;
 }
 
-const USAGE = `usage: npm run bench [-- --rows N] [--repeat K] [--quick] [--profile]
+const USAGE = `usage: npm run bench [-- --rows N] [--repeat K] [--quick] [--profile] [--node-flag F…]
   --rows N     rows in the benchmark file (default 1000000)
   --quick      100000 rows (a smoke run)
   --repeat K   run every scenario K times and print median and min–max (default 1)
   --profile    run the pipeline children under node --cpu-prof and summarise their self time
+  --node-flag=F  pass a flag to the pipeline children's node (repeatable), e.g. --node-flag=--max-old-space-size=300
 environment: GUIJI_BENCH_DATABASE_URL (default ${DEFAULT_URL}), GUIJI_BENCH_SCHEMA (default bench),
              GUIJI_BATCH_SIZE`;
 
@@ -91,6 +94,7 @@ function parseOptions(argv: string[]): Options | null {
       repeat: { type: 'string' },
       quick: { type: 'boolean' },
       profile: { type: 'boolean' },
+      'node-flag': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -108,6 +112,7 @@ function parseOptions(argv: string[]): Options | null {
     rows,
     repeat,
     profile: values.profile ?? false,
+    nodeFlags: values['node-flag'] ?? [],
     url: process.env.GUIJI_BENCH_DATABASE_URL || DEFAULT_URL,
     schema,
   };
@@ -155,6 +160,31 @@ async function psql(url: string, commands: string[]): Promise<Finished> {
 
 function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Where the pipeline's code lives: a change there during the bench makes its scenarios incomparable. */
+const CODE_DIRS = ['lib', 'catalog', 'schemas', 'connectors', 'pipelines', 'migrations'];
+
+function codeFingerprint(): string {
+  const hash = createHash('sha256');
+  for (const dir of CODE_DIRS) {
+    const files = readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
+      .filter((f) => /\.(ts|json)$/.test(f))
+      .sort();
+    for (const file of files) {
+      hash.update(`${dir}/${file}\u0000`);
+      hash.update(readFileSync(join(ROOT, dir, file)));
+    }
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** The commit the bench runs on, and whether the pipeline's code differs from it. */
+async function describeCode(): Promise<string> {
+  const head = await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT });
+  if (head.code !== 0) return 'not a git checkout';
+  const dirty = await run('git', ['status', '--porcelain', '--', ...CODE_DIRS], { cwd: ROOT });
+  return `commit ${head.stdout.trim()}${dirty.stdout.trim() ? ' + uncommitted changes' : ''}`;
 }
 
 async function ensureDatabase(url: string): Promise<string> {
@@ -267,6 +297,8 @@ interface Measurement {
   rssMb: number | null;
   child?: ChildResult;
   profile?: string;
+  /** The fingerprint of the pipeline's code the scenario ran. */
+  code: string;
 }
 
 interface Scenario {
@@ -305,6 +337,7 @@ function prepareDrop(label: string, entries: DropEntry[]): string {
 }
 
 interface ChildRun {
+  code: string;
   result: ChildResult | null;
   error: string | null;
   profile: string | null;
@@ -312,8 +345,9 @@ interface ChildRun {
 
 async function runChild(options: Options, label: string, entries: DropEntry[]): Promise<ChildRun> {
   const drop = prepareDrop(label, entries);
+  const code = codeFingerprint();
   const profileDir = join(DATA_DIR, 'profiles', label);
-  const nodeFlags: string[] = [];
+  const nodeFlags = [...options.nodeFlags];
   if (options.profile) {
     rmSync(profileDir, { recursive: true, force: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
@@ -338,9 +372,9 @@ async function runChild(options: Options, label: string, entries: DropEntry[]): 
   const profile = options.profile ? largestProfile(profileDir) : null;
   if (done.code !== 0 || !result) {
     const status = result ? `run ${result.summary.status}` : 'no result';
-    return { result, profile, error: `child exited with ${done.code} (${status})` };
+    return { code, result, profile, error: `child exited with ${done.code} (${status})` };
   }
-  return { result, profile, error: null };
+  return { code, result, profile, error: null };
 }
 
 /** The main thread's profile: the tsx loader thread may write a small one beside it. */
@@ -392,6 +426,7 @@ function measurement(run: ChildRun, rows: number): Measurement | null {
     seconds: run.result.seconds,
     rssMb: run.result.maxRssKb / 1024,
     child: run.result,
+    code: run.code,
   };
   if (run.profile) m.profile = run.profile;
   return m;
@@ -440,7 +475,7 @@ async function copyScenario(
   if (done.code !== 0) return { m: null, error: `psql \\copy failed: ${done.stderr.trim()}` };
   const copied = Number(/COPY (\d+)/.exec(done.stdout)?.[1] ?? Number.NaN);
   if (copied !== data.rows) return { m: null, error: `psql \\copy loaded ${copied} rows of ${data.rows}` };
-  return { m: { rows: copied, seconds: done.ms / 1000, rssMb: null } };
+  return { m: { rows: copied, seconds: done.ms / 1000, rssMb: null, code: codeFingerprint() } };
 }
 
 // -------------------------------------------------------------------------------------------- reporting
@@ -627,8 +662,11 @@ async function main(): Promise<number> {
   );
   console.log(
     `       PostgreSQL ${server} at ${redactUrl(options.url)}, schema ${options.schema}; Node ${process.version}; ` +
-      `repeat ${options.repeat}${options.profile ? '; CPU-profiled (slower)' : ''}`,
+      `repeat ${options.repeat}${options.profile ? '; CPU-profiled (slower)' : ''}` +
+      `${options.nodeFlags.length ? `; child flags ${options.nodeFlags.join(' ')}` : ''}`,
   );
+  const codeAtStart = codeFingerprint();
+  console.log(`       pipeline code: ${await describeCode()} (fingerprint ${codeAtStart})`);
 
   const utf8Name = '行政处罚_市场监管局_bench.csv';
   const scenarios: Record<ScenarioId, Scenario> = {
@@ -657,12 +695,12 @@ async function main(): Promise<number> {
     const rerun = await runChild(options, `rerun-${rep}`, [
       { source: data.utf8, name: utf8Name, touch: true },
     ]);
-    record(
-      scenarios.rerun,
-      rep,
-      measurement(rerun, data.rows),
-      checkRun(rerun, data.rows, 'rerun', ledgerOf(first.result)?.inserted),
-    );
+    record(scenarios.rerun, rep, measurement(rerun, data.rows), [
+      ...checkRun(rerun, data.rows, 'rerun', ledgerOf(first.result)?.inserted),
+      ...(rerun.code !== first.code
+        ? ['the pipeline code changed between the first run and the re-run (content hashes may differ)']
+        : []),
+    ]);
 
     await loadRegister(options, data, rep);
     await checkpoint(options.url);
@@ -679,6 +717,13 @@ async function main(): Promise<number> {
 
   report(options, scenarios);
   const failures = Object.values(scenarios).flatMap((s) => s.failures.map((f) => `${s.title}: ${f}`));
+  const codes = new Set(Object.values(scenarios).flatMap((s) => s.measurements.map((m) => m.code)));
+  codes.add(codeAtStart);
+  if (codes.size > 1) {
+    failures.push(
+      `the pipeline's code (${CODE_DIRS.join('/, ')}/) changed while the bench ran: the scenarios ran different code; run it again`,
+    );
+  }
   if (failures.length) {
     console.log(`\n${failures.length} failure(s):`);
     for (const f of failures) console.log(`  ${f}`);

@@ -21,18 +21,3 @@ export function copyRow(values: readonly (string | number | null | undefined)[])
   }
   return `${line}\n`;
 }
-
-/** Joins rows into buffers of about 64 KB: one write per row halves COPY throughput (DESIGN.md). */
-export function toChunks(lines: readonly string[], target = 1 << 16): Buffer[] {
-  const chunks: Buffer[] = [];
-  let pending = '';
-  for (const line of lines) {
-    pending += line;
-    if (pending.length >= target) {
-      chunks.push(Buffer.from(pending, 'utf8'));
-      pending = '';
-    }
-  }
-  if (pending) chunks.push(Buffer.from(pending, 'utf8'));
-  return chunks;
-}

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Catalog } from '../../catalog/load.js';
@@ -17,15 +16,10 @@ import type { Logger } from '../../lib/logger.js';
 import type { CellValue, Issue, Provenance } from '../../lib/types.js';
 import type { Ajv } from '../../schemas/ajv.js';
 import { writeFeedbackWorkbook } from '../feedback/workbook.js';
-import {
-  type Batch,
-  type BatchCounts,
-  type LoadRecord,
-  loadBatch,
-  type RejectedRow,
-} from '../load/loader.js';
+import { Batch, type BatchCounts, loadBatch, type RejectedRow } from '../load/loader.js';
 import { buildHeaderIndex, findHeaderRow, type HeaderIndexEntry } from '../normalize/headers.js';
 import { compileRowValidator } from '../validate/row-validator.js';
+import { SeenKeys } from '../validate/seen-keys.js';
 
 export const DROPS_SOURCE = 'drops';
 
@@ -156,23 +150,40 @@ async function loadFile(
   let tables = 0;
   // A repeated natural key within one file is a duplicate row (the first one stands). Across files a later
   // row is a correction: it updates the record. Either way the outcome does not depend on where runs split.
-  const seen = new Map<string, string>();
-  let pending: Batch = newBatch();
+  const seen = new SeenKeys();
+  let pending = new Batch(DROPS_SOURCE, ctx.catalog.resources);
+  // One batch in flight: the next one is parsed and validated while the database merges this one. Batches
+  // still commit one after the other, each whole or not at all.
+  let inflight: Promise<void> | null = null;
+  const settle = async () => {
+    const loading = inflight;
+    inflight = null;
+    if (loading) await loading;
+  };
   const flush = async (finalize?: (tx: SqlTx) => Promise<void>) => {
-    if (finalize) pending.finalize = finalize;
-    const counts: BatchCounts = await loadBatch(ctx.db, ctx.runId, pending, ctx.catalog.resources);
-    totals.read += counts.read;
-    totals.quarantined += counts.quarantined;
-    totals.duplicates += counts.duplicates;
-    pending = newBatch();
-    log.debug({ ...counts, fileRead: totals.read }, 'batch committed');
+    const batch = pending;
+    pending = new Batch(DROPS_SOURCE, ctx.catalog.resources);
+    if (finalize) batch.finalize = finalize;
+    await settle();
+    inflight = loadBatch(ctx.db, ctx.runId, batch, ctx.catalog.resources).then((counts: BatchCounts) => {
+      totals.read += counts.read;
+      totals.quarantined += counts.quarantined;
+      totals.duplicates += counts.duplicates;
+      log.debug({ ...counts, fileRead: totals.read }, 'batch committed');
+    });
+    // keep a failure observed until settle() rethrows it
+    inflight.catch(() => {});
   };
 
-  for await (const table of readTables(file)) {
-    tables++;
-    const loaded = await loadTable(ctx, index, file, table, seen, () => pending, flush);
-    if (loaded) resources.add(loaded);
-    else unmatchedSheets.push(table.sheet ?? file.name);
+  try {
+    for await (const table of readTables(file)) {
+      tables++;
+      const loaded = await loadTable(ctx, index, file, table, tables, seen, () => pending, flush);
+      if (loaded) resources.add(loaded);
+      else unmatchedSheets.push(table.sheet ?? file.name);
+    }
+  } finally {
+    await settle();
   }
   if (tables === 0 || resources.size === 0) {
     const what = tables === 0 ? 'the file holds no sheet' : 'no header row matches a resource of the catalog';
@@ -184,11 +195,11 @@ async function loadFile(
     );
   }
   const resourceList = [...resources];
-  if (totals.read + pending.records.length + pending.quarantined.length + pending.duplicates.length === 0) {
+  if (totals.read + pending.size === 0) {
     throw new DropFileProblem('the file has a header row but no data rows', '文件只有表头，没有数据行');
   }
   const last = pending.quarantined.length + pending.duplicates.length;
-  const rowsRead = totals.read + pending.records.length + last;
+  const rowsRead = totals.read + pending.size;
   const rowsRejected = totals.quarantined + totals.duplicates + last;
   await flush(async (tx) => {
     await markFile(tx, ctx.runId, file, 'loaded', resourceList, rowsRead, rowsRejected);
@@ -197,6 +208,7 @@ async function loadFile(
       DROPS_SOURCE,
     ]);
   });
+  await settle();
   const archived = moveDropFile(ctx.dropDir, file, 'archive');
   let feedback: string | undefined;
   if (totals.quarantined + totals.duplicates > 0) {
@@ -216,17 +228,14 @@ async function loadFile(
   return outcome;
 }
 
-function newBatch(): Batch {
-  return { source: DROPS_SOURCE, records: [], quarantined: [], duplicates: [] };
-}
-
 /** Loads one table; returns its resource id, or null when its header matches no resource. */
 async function loadTable(
   ctx: DropsContext,
   index: HeaderIndexEntry[],
   file: DropFile,
   table: DropTable,
-  seen: Map<string, string>,
+  tableNumber: number,
+  seen: SeenKeys,
   batch: () => Batch,
   flush: () => Promise<void>,
 ): Promise<string | null> {
@@ -269,20 +278,27 @@ async function loadTable(
         issues,
       });
     } else {
-      const key = keyDigest(resourceId, result.value.naturalKey);
-      const first = seen.get(key);
-      if (first !== undefined) {
+      const first = seen.firstSeen(
+        `${resourceId}\u0000${result.value.naturalKey}`,
+        tableNumber * 2 ** 32 + row.rowNumber,
+      );
+      if (first !== -1) {
         current.duplicates.push(
-          duplicateRow(rowRef, resourceId, provenance, headers, row.cells, first, result.value.naturalKey),
+          duplicateRow(
+            rowRef,
+            resourceId,
+            provenance,
+            headers,
+            row.cells,
+            first % 2 ** 32,
+            result.value.naturalKey,
+          ),
         );
       } else {
-        seen.set(key, `${file.name}${table.sheet ? `/${table.sheet}` : ''}#${row.rowNumber}`);
-        const record: LoadRecord = { record: result.value, provenance };
-        current.records.push(record);
+        current.addRecord(result.value, provenance);
       }
     }
-    const b = batch();
-    if (b.records.length + b.quarantined.length + b.duplicates.length >= ctx.batchSize) await flush();
+    if (batch().size >= ctx.batchSize) await flush();
   };
 
   for (const row of head.slice(found.rowIndex + 1)) await handle(row);
@@ -331,7 +347,7 @@ function duplicateRow(
   provenance: Provenance,
   headers: readonly string[],
   cells: readonly CellValue[],
-  first: string,
+  firstRow: number,
   naturalKey: string,
 ): RejectedRow {
   return {
@@ -344,16 +360,11 @@ function duplicateRow(
         type: 'duplicate-row',
         field: null,
         value: naturalKey,
-        message: `the same record (natural key ${naturalKey}) was already read in this file at ${first}`,
-        messageZh: `与本文件中已读取的记录重复（${first}），同一决定文书号和相对人只应报送一行`,
+        message: `the same record (natural key ${naturalKey}) was already read in this file at row ${firstRow}`,
+        messageZh: `与本文件第 ${firstRow} 行的记录重复，同一决定文书号和相对人只应报送一行`,
       },
     ],
   };
-}
-
-/** 96 bits of the key are enough to tell a million keys apart, at a fraction of the memory of the keys. */
-function keyDigest(resource: string, naturalKey: string): string {
-  return createHash('md5').update(resource).update('\u0000').update(naturalKey).digest('base64').slice(0, 16);
 }
 
 async function markFile(
