@@ -76,7 +76,6 @@ const STATEMENTS = [
     PRIMARY KEY (resource, natural_key)
   )`,
   `CREATE INDEX records_uscc ON records (uscc)`,
-  `CREATE INDEX records_produced ON records (resource, produced_date)`,
   `CREATE TABLE record_history (
     id bigserial,
     resource text NOT NULL,

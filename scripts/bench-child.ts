@@ -30,8 +30,17 @@ export interface ChildResult {
   files: FileOutcome[];
   /** Peaks of `process.memoryUsage()` sampled every 50 ms, in MB: what the RSS is made of. */
   memory: MemoryPeaks;
-  /** Time spent waiting for PostgreSQL: whole load transactions, and each kind of statement. */
-  db: { transactions: number; transactionMs: number; statements: Record<string, StatementTiming> };
+  /**
+   * Time spent waiting for PostgreSQL: `busyMs` is wall-clock time with at least one transaction or statement
+   * in flight (the pipeline may parse while a batch loads, so this is not a sum); `transactionMs` sums the load
+   * transactions; `statements` sums each kind of statement.
+   */
+  db: {
+    busyMs: number;
+    transactions: number;
+    transactionMs: number;
+    statements: Record<string, StatementTiming>;
+  };
 }
 
 export interface MemoryPeaks {
@@ -76,6 +85,16 @@ function statementKind(sql: string): string {
 }
 
 function timedWarehouse(db: Warehouse, timings: ChildResult['db']): Warehouse {
+  let inFlight = 0;
+  let busySince = 0;
+  const busy = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (inFlight++ === 0) busySince = performance.now();
+    try {
+      return await work();
+    } finally {
+      if (--inFlight === 0) timings.busyMs += performance.now() - busySince;
+    }
+  };
   const add = (kind: string, ms: number) => {
     const t = timings.statements[kind] ?? { calls: 0, ms: 0 };
     t.calls++;
@@ -94,20 +113,22 @@ function timedWarehouse(db: Warehouse, timings: ChildResult['db']): Warehouse {
     kind: db.kind,
     schema: db.schema,
     knex: db.knex,
-    query: (sql, params) => timed(statementKind(sql), () => db.query(sql, params)),
+    query: (sql, params) => busy(() => timed(statementKind(sql), () => db.query(sql, params))),
     tryRunLock: (name) => db.tryRunLock(name),
     close: () => db.close(),
     async transaction(fn) {
       const start = performance.now();
       try {
-        return await db.transaction((tx) => {
-          const inner: SqlTx = {
-            query: (sql, params) => timed(statementKind(sql), () => tx.query(sql, params)),
-            copyText: (table, columns, chunks) =>
-              timed(`COPY ${table}`, () => tx.copyText(table, columns, chunks)),
-          };
-          return fn(inner);
-        });
+        return await busy(() =>
+          db.transaction((tx) => {
+            const inner: SqlTx = {
+              query: (sql, params) => timed(statementKind(sql), () => tx.query(sql, params)),
+              copyText: (table, columns, chunks) =>
+                timed(`COPY ${table}`, () => tx.copyText(table, columns, chunks)),
+            };
+            return fn(inner);
+          }),
+        );
       } finally {
         timings.transactions++;
         timings.transactionMs += performance.now() - start;
@@ -143,7 +164,7 @@ async function main(): Promise<number> {
     databaseUrl: config.databaseUrl,
     schema: config.dbSchema,
   });
-  const timings: ChildResult['db'] = { transactions: 0, transactionMs: 0, statements: {} };
+  const timings: ChildResult['db'] = { busyMs: 0, transactions: 0, transactionMs: 0, statements: {} };
   try {
     const stopSampling = sampleMemory();
     const start = performance.now();

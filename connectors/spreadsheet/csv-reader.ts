@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { parse } from 'csv-parse';
 import iconv from 'iconv-lite';
 import type { CellValue } from '../../lib/types.js';
+import { type CsvRecord, CsvSplitter } from './csv-splitter.js';
 
 export type CsvEncoding = 'utf8' | 'utf16le' | 'utf16be' | 'gb18030';
 
@@ -93,33 +93,36 @@ export async function* readCsv(path: string, format?: CsvFormat): AsyncGenerator
   const { encoding, delimiter } = format ?? (await sniffCsv(path));
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   let input: Readable = file;
-  if (encoding !== 'utf8') {
-    input = file.pipe(
-      iconv.decodeStream(
-        encoding === 'utf16le' ? 'utf-16le' : encoding === 'utf16be' ? 'utf-16be' : 'gb18030',
-      ),
-    ) as unknown as Readable;
+  if (encoding === 'utf8') {
+    file.setEncoding('utf8');
+  } else {
+    const name = encoding === 'utf16le' ? 'utf-16le' : encoding === 'utf16be' ? 'utf-16be' : 'gb18030';
+    input = file.pipe(iconv.decodeStream(name)) as unknown as Readable;
     file.on('error', (error) => input.destroy(error));
   }
-  const parser = input.pipe(
-    parse({
-      delimiter,
-      bom: true,
-      relax_column_count: true,
-      relax_quotes: true,
-      skip_empty_lines: false,
-      info: true,
-    }),
-  );
-  input.on('error', (error) => parser.destroy(error));
-  let previousLine = 0;
-  for await (const { record, info } of parser as AsyncIterable<{
-    record: string[];
-    info: { lines: number };
-  }>) {
-    const rowNumber = previousLine + 1;
-    previousLine = info.lines;
-    if (record.length === 1 && record[0] === '') continue;
-    yield { rowNumber, cells: record };
+  const splitter = new CsvSplitter(delimiter);
+  const records: CsvRecord[] = [];
+  let first = true;
+  try {
+    for await (const chunk of input as AsyncIterable<string>) {
+      let text = chunk;
+      if (first) {
+        first = false;
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      }
+      splitter.push(text, records);
+      for (const record of records) {
+        if (record.fields.length === 1 && record.fields[0] === '') continue;
+        yield { rowNumber: record.line, cells: record.fields };
+      }
+      records.length = 0;
+    }
+    splitter.end(records);
+    for (const record of records) {
+      if (record.fields.length === 1 && record.fields[0] === '') continue;
+      yield { rowNumber: record.line, cells: record.fields };
+    }
+  } finally {
+    file.destroy();
   }
 }

@@ -13,11 +13,12 @@ export function copyValue(value: string | number | null | undefined): string {
   );
 }
 
-export function copyRow(values: readonly (string | number | null | undefined)[]): string {
+/** One row's columns, tab-separated and escaped, without the newline. */
+export function copyLine(values: readonly (string | number | null | undefined)[]): string {
   let line = '';
   for (let i = 0; i < values.length; i++) {
     if (i) line += '\t';
     line += copyValue(values[i]);
   }
-  return `${line}\n`;
+  return line;
 }

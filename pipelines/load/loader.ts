@@ -1,8 +1,9 @@
 import type { Resource } from '../../catalog/load.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
+import { sqlState } from '../../lib/errors.js';
 import type { Issue, Provenance } from '../../lib/types.js';
 import type { ValidRecord } from '../validate/row-validator.js';
-import { copyRow } from './copy-text.js';
+import { copyLine } from './copy-text.js';
 
 /** A rejected row: its identity (stable across re-runs of the same input), the row as received and every issue. */
 export interface RejectedRow {
@@ -13,57 +14,58 @@ export interface RejectedRow {
   issues: Issue[];
 }
 
-/**
- * The rows of one transaction. Valid records are turned into COPY text as they arrive, in ~64 KB buffers
- * (one write per row halves COPY throughput), so a batch holds bytes, not row objects.
- */
+/** What the loader keeps of a valid record until its batch commits. */
+interface PendingRecord {
+  resource: string;
+  naturalKey: string;
+  contentHash: string;
+  uscc: string | null;
+  /** The record's COPY columns up to (not including) match_method, tab-separated, escaped. */
+  line: string;
+}
+
+/** The rows of one transaction: valid records (as COPY text, ready to send) and rejected rows. */
 export class Batch {
-  records = 0;
   readonly quarantined: RejectedRow[] = [];
   readonly duplicates: RejectedRow[] = [];
   /** Work to commit with the batch (a file marked done, a cursor moved). */
   finalize?: (tx: SqlTx) => Promise<void>;
-  private readonly chunks: Buffer[] = [];
-  private text = '';
+  readonly pending: PendingRecord[] = [];
 
   constructor(
     readonly source: string,
     private readonly resources: ReadonlyMap<string, Resource>,
   ) {}
 
+  get records(): number {
+    return this.pending.length;
+  }
+
   get size(): number {
-    return this.records + this.quarantined.length + this.duplicates.length;
+    return this.pending.length + this.quarantined.length + this.duplicates.length;
   }
 
   addRecord(record: ValidRecord, provenance: Provenance): void {
-    this.text += copyRow([
-      record.resource,
-      record.naturalKey,
-      record.schemaVersion,
-      record.contentHash,
-      record.json,
-      record.uscc,
-      record.subjectName,
-      record.department,
-      record.producedDate,
-      this.resources.get(record.resource)?.disclosure ?? null,
-      this.source,
-      JSON.stringify(provenance),
-    ]);
-    this.records++;
-    if (this.text.length >= 1 << 15) {
-      this.chunks.push(Buffer.from(this.text, 'utf8'));
-      this.text = '';
-    }
-  }
-
-  /** The COPY text of the records, in ~64 KB buffers. */
-  copyChunks(): Buffer[] {
-    if (this.text) {
-      this.chunks.push(Buffer.from(this.text, 'utf8'));
-      this.text = '';
-    }
-    return this.chunks;
+    this.pending.push({
+      resource: record.resource,
+      naturalKey: record.naturalKey,
+      contentHash: record.contentHash,
+      uscc: record.uscc,
+      line: copyLine([
+        record.resource,
+        record.naturalKey,
+        record.schemaVersion,
+        record.contentHash,
+        record.json,
+        record.uscc,
+        record.subjectName,
+        record.department,
+        record.producedDate,
+        this.resources.get(record.resource)?.disclosure ?? null,
+        this.source,
+        JSON.stringify(provenance),
+      ]),
+    });
   }
 }
 
@@ -77,7 +79,8 @@ export interface BatchCounts {
   unmatched: number;
 }
 
-const STAGING_COLUMNS = [
+/** The columns every record line carries, then match_method, first_run_id, run_id. */
+const LINE_COLUMNS = [
   'resource',
   'natural_key',
   'schema_version',
@@ -91,130 +94,235 @@ const STAGING_COLUMNS = [
   'source',
   'provenance',
 ] as const;
+const RECORD_COLUMNS = [...LINE_COLUMNS, 'match_method', 'first_run_id', 'run_id'] as const;
+
+/** Joins lines into ~64 KB buffers: one write per row halves COPY throughput (DESIGN.md). */
+function chunksOf(records: readonly PendingRecord[], tail?: (r: PendingRecord) => string): Buffer[] {
+  const chunks: Buffer[] = [];
+  let text = '';
+  for (const r of records) {
+    text += tail ? `${r.line}\t${tail(r)}\n` : `${r.line}\n`;
+    if (text.length >= 1 << 15) {
+      chunks.push(Buffer.from(text, 'utf8'));
+      text = '';
+    }
+  }
+  if (text) chunks.push(Buffer.from(text, 'utf8'));
+  return chunks;
+}
 
 /**
- * Loads one batch in one transaction: COPY the valid records into a temporary staging table, keep the
- * previous version of every changed record in history, merge by natural key (an unchanged record is not
- * rewritten), file the rejected rows in quarantine, and add the batch's counts to the run ledger — all or
- * nothing, so a run killed at any moment leaves whole batches only.
+ * Loads one batch in one transaction, all or nothing — so a run killed at any moment leaves whole batches
+ * only. The warehouse is asked once which keys it holds and with what content hash; then
+ * - an unchanged record (same hash) is not written at all;
+ * - a new record is COPYed straight into `records`, matched against the register beforehand;
+ * - a changed record (and every row of the enterprise register) goes through a temporary staging table: the
+ *   previous version is kept in history and one `INSERT … ON CONFLICT DO UPDATE` merges them.
+ * The rejected rows go to quarantine and the counts to the run ledger in the same transaction.
  */
 export async function loadBatch(
   db: Warehouse,
   runId: number,
   batch: Batch,
   resources: ReadonlyMap<string, Resource>,
+  options: { stageEverything?: boolean } = {},
 ): Promise<BatchCounts> {
-  const chunks = batch.copyChunks();
-  return db.transaction(async (tx) => {
-    let inserted = 0;
-    let updated = 0;
-    let unmatched = 0;
-    if (batch.records) {
-      await tx.query(
-        `CREATE TEMP TABLE IF NOT EXISTS guiji_staging (
-           resource text, natural_key text, schema_version text, content_hash text, data jsonb, uscc text,
-           subject_name text, department text, produced_date date, disclosure text, source text, provenance jsonb
-         ) ON COMMIT DELETE ROWS`,
-      );
-      await tx.copyText('guiji_staging', STAGING_COLUMNS, chunks);
-      await mergeEnterprises(tx, runId, resources.get('enterprise'));
-      await tx.query(
-        `INSERT INTO record_history (resource, natural_key, version, schema_version, content_hash, data, provenance,
-                                     run_id, changed_at, superseded_by_run)
-         SELECT r.resource, r.natural_key, r.version, r.schema_version, r.content_hash, r.data, r.provenance,
-                r.run_id, r.changed_at, $1
-         FROM records r JOIN guiji_staging s ON s.resource = r.resource AND s.natural_key = r.natural_key
-         WHERE r.content_hash <> s.content_hash`,
-        [runId],
-      );
-      const merged = await tx.query<{ inserted: string; updated: string }>(
-        `WITH up AS (
-           INSERT INTO records (resource, natural_key, version, schema_version, content_hash, data, uscc, subject_name,
-                                department, produced_date, disclosure, match_method, source, provenance,
-                                first_run_id, run_id)
-           SELECT s.resource, s.natural_key, 1, s.schema_version, s.content_hash, s.data, s.uscc, s.subject_name,
-                  s.department, s.produced_date, s.disclosure,
-                  CASE WHEN e.uscc IS NOT NULL THEN 'uscc' END, s.source, s.provenance, $1, $1
-           FROM guiji_staging s LEFT JOIN enterprises e ON e.uscc = s.uscc
-           ON CONFLICT (resource, natural_key) DO UPDATE SET
-             version = records.version + 1, schema_version = EXCLUDED.schema_version,
-             content_hash = EXCLUDED.content_hash, data = EXCLUDED.data, uscc = EXCLUDED.uscc,
-             subject_name = EXCLUDED.subject_name, department = EXCLUDED.department,
-             produced_date = EXCLUDED.produced_date, disclosure = EXCLUDED.disclosure,
-             match_method = EXCLUDED.match_method, source = EXCLUDED.source, provenance = EXCLUDED.provenance,
-             run_id = EXCLUDED.run_id, changed_at = now()
-           WHERE records.content_hash <> EXCLUDED.content_hash
-           RETURNING (xmax = 0) AS inserted
-         )
-         SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`,
-        [runId],
-      );
-      inserted = Number(merged.rows[0]?.inserted ?? 0);
-      updated = Number(merged.rows[0]?.updated ?? 0);
-      const unmatchedRows = await tx.query<{ n: string }>(
-        `SELECT count(*) AS n FROM guiji_staging s
-         WHERE s.uscc IS NULL OR NOT EXISTS (SELECT 1 FROM enterprises e WHERE e.uscc = s.uscc)`,
-      );
-      unmatched = Number(unmatchedRows.rows[0]?.n ?? 0);
-    }
-
-    const rejected = [...batch.quarantined, ...batch.duplicates];
-    if (rejected.length) {
-      await tx.query(
-        `INSERT INTO quarantine (row_ref, source, resource, file, sha256, sheet, row_number, record_id, raw, issues, run_id)
-         SELECT x.row_ref, x.source, x.resource, x.file, x.sha256, x.sheet, x.row_number, x.record_id, x.raw, x.issues, $2
-         FROM jsonb_to_recordset($1::jsonb) AS x(row_ref text, source text, resource text, file text, sha256 text,
-                                                 sheet text, row_number integer, record_id text, raw jsonb, issues jsonb)
-         ON CONFLICT (row_ref) DO UPDATE SET issues = EXCLUDED.issues, raw = EXCLUDED.raw, run_id = EXCLUDED.run_id`,
-        [
-          JSON.stringify(
-            rejected.map((r) => ({
-              row_ref: r.rowRef,
-              source: r.provenance.source,
-              resource: r.resource,
-              file: r.provenance.file ?? null,
-              sha256: r.provenance.sha256 ?? null,
-              sheet: r.provenance.sheet ?? null,
-              row_number: r.provenance.row ?? null,
-              record_id: r.provenance.recordId ?? null,
-              raw: r.raw,
-              issues: r.issues,
-            })),
-          ),
-          runId,
-        ],
-      );
-    }
-
-    const counts: BatchCounts = {
-      read: batch.size,
-      inserted,
-      updated,
-      unchanged: batch.records - inserted - updated,
-      quarantined: batch.quarantined.length,
-      duplicates: batch.duplicates.length,
-      unmatched,
-    };
-    await tx.query(
-      `UPDATE source_runs SET read = read + $3, inserted = inserted + $4, updated = updated + $5,
-              unchanged = unchanged + $6, quarantined = quarantined + $7, duplicates = duplicates + $8,
-              unmatched = unmatched + $9
-       WHERE run_id = $1 AND source = $2`,
-      [
-        runId,
-        batch.source,
-        counts.read,
-        counts.inserted,
-        counts.updated,
-        counts.unchanged,
-        counts.quarantined,
-        counts.duplicates,
-        counts.unmatched,
-      ],
+  try {
+    return await db.transaction((tx) =>
+      loadInTransaction(tx, runId, batch, resources, options.stageEverything ?? false),
     );
-    if (batch.finalize) await batch.finalize(tx);
-    return counts;
-  });
+  } catch (error) {
+    // another loader inserted one of our new keys since we looked: merge the whole batch instead
+    if (sqlState(error) === '23505' && !options.stageEverything) {
+      return db.transaction((tx) => loadInTransaction(tx, runId, batch, resources, true));
+    }
+    throw error;
+  }
+}
+
+async function loadInTransaction(
+  tx: SqlTx,
+  runId: number,
+  batch: Batch,
+  resources: ReadonlyMap<string, Resource>,
+  stageEverything: boolean,
+): Promise<BatchCounts> {
+  let inserted = 0;
+  let updated = 0;
+  let unchanged = 0;
+  let unmatched = 0;
+  const records = batch.pending;
+  if (records.length) {
+    const existing = new Map<string, string>();
+    const found = await tx.query<{ resource: string; natural_key: string; content_hash: string }>(
+      `SELECT r.resource, r.natural_key, r.content_hash
+       FROM records r JOIN unnest($1::text[], $2::text[]) AS k(resource, natural_key)
+         ON r.resource = k.resource AND r.natural_key = k.natural_key`,
+      [records.map((r) => r.resource), records.map((r) => r.naturalKey)],
+    );
+    for (const row of found.rows) existing.set(`${row.resource}\u0000${row.natural_key}`, row.content_hash);
+
+    const direct: PendingRecord[] = [];
+    const staged: PendingRecord[] = [];
+    const same: PendingRecord[] = [];
+    for (const r of records) {
+      const hash = existing.get(`${r.resource}\u0000${r.naturalKey}`);
+      if (hash === r.contentHash) same.push(r);
+      else if (hash !== undefined || stageEverything || r.resource === 'enterprise') staged.push(r);
+      else direct.push(r);
+    }
+    unchanged = same.length;
+
+    if (staged.length) {
+      const merged = await mergeStaged(tx, runId, staged, resources);
+      inserted += merged.inserted;
+      updated += merged.updated;
+      unmatched += merged.unmatched;
+    }
+
+    const lookup = [
+      ...new Set([...direct, ...same].map((r) => r.uscc).filter((u): u is string => u !== null)),
+    ];
+    const known = new Set<string>();
+    if (lookup.length) {
+      const rows = await tx.query<{ uscc: string }>(
+        'SELECT uscc FROM enterprises WHERE uscc = ANY($1::text[])',
+        [lookup],
+      );
+      for (const row of rows.rows) known.add(row.uscc);
+    }
+    for (const r of same) if (r.uscc === null || !known.has(r.uscc)) unmatched++;
+    if (direct.length) {
+      const run = String(runId);
+      await tx.copyText(
+        'records',
+        RECORD_COLUMNS,
+        chunksOf(direct, (r) => {
+          const matched = r.uscc !== null && known.has(r.uscc);
+          if (!matched) unmatched++;
+          return `${matched ? 'uscc' : '\\N'}\t${run}\t${run}`;
+        }),
+      );
+      inserted += direct.length;
+    }
+  }
+
+  const rejected = [...batch.quarantined, ...batch.duplicates];
+  if (rejected.length) await insertQuarantine(tx, runId, rejected);
+
+  const counts: BatchCounts = {
+    read: batch.size,
+    inserted,
+    updated,
+    unchanged,
+    quarantined: batch.quarantined.length,
+    duplicates: batch.duplicates.length,
+    unmatched,
+  };
+  await tx.query(
+    `UPDATE source_runs SET read = read + $3, inserted = inserted + $4, updated = updated + $5,
+            unchanged = unchanged + $6, quarantined = quarantined + $7, duplicates = duplicates + $8,
+            unmatched = unmatched + $9
+     WHERE run_id = $1 AND source = $2`,
+    [
+      runId,
+      batch.source,
+      counts.read,
+      counts.inserted,
+      counts.updated,
+      counts.unchanged,
+      counts.quarantined,
+      counts.duplicates,
+      counts.unmatched,
+    ],
+  );
+  if (batch.finalize) await batch.finalize(tx);
+  return counts;
+}
+
+/** New versions of known records (and register rows): history, then one merge by natural key. */
+async function mergeStaged(
+  tx: SqlTx,
+  runId: number,
+  staged: readonly PendingRecord[],
+  resources: ReadonlyMap<string, Resource>,
+): Promise<{ inserted: number; updated: number; unmatched: number }> {
+  await tx.query(
+    `CREATE TEMP TABLE IF NOT EXISTS guiji_staging (
+       resource text, natural_key text, schema_version text, content_hash text, data jsonb, uscc text,
+       subject_name text, department text, produced_date date, disclosure text, source text, provenance jsonb
+     ) ON COMMIT DELETE ROWS`,
+  );
+  await tx.copyText('guiji_staging', LINE_COLUMNS, chunksOf(staged));
+  await mergeEnterprises(tx, runId, resources.get('enterprise'));
+  await tx.query(
+    `INSERT INTO record_history (resource, natural_key, version, schema_version, content_hash, data, provenance,
+                                 run_id, changed_at, superseded_by_run)
+     SELECT r.resource, r.natural_key, r.version, r.schema_version, r.content_hash, r.data, r.provenance,
+            r.run_id, r.changed_at, $1
+     FROM records r JOIN guiji_staging s ON s.resource = r.resource AND s.natural_key = r.natural_key
+     WHERE r.content_hash <> s.content_hash`,
+    [runId],
+  );
+  const merged = await tx.query<{ inserted: string; updated: string; unmatched: string }>(
+    `WITH s AS (
+       SELECT s.*, CASE WHEN e.uscc IS NOT NULL THEN 'uscc' END AS match_method
+       FROM guiji_staging s LEFT JOIN enterprises e ON e.uscc = s.uscc
+     ), up AS (
+       INSERT INTO records (resource, natural_key, version, schema_version, content_hash, data, uscc, subject_name,
+                            department, produced_date, disclosure, match_method, source, provenance,
+                            first_run_id, run_id)
+       SELECT s.resource, s.natural_key, 1, s.schema_version, s.content_hash, s.data, s.uscc, s.subject_name,
+              s.department, s.produced_date, s.disclosure, s.match_method, s.source, s.provenance, $1, $1
+       FROM s
+       ON CONFLICT (resource, natural_key) DO UPDATE SET
+         version = records.version + 1, schema_version = EXCLUDED.schema_version,
+         content_hash = EXCLUDED.content_hash, data = EXCLUDED.data, uscc = EXCLUDED.uscc,
+         subject_name = EXCLUDED.subject_name, department = EXCLUDED.department,
+         produced_date = EXCLUDED.produced_date, disclosure = EXCLUDED.disclosure,
+         match_method = EXCLUDED.match_method, source = EXCLUDED.source, provenance = EXCLUDED.provenance,
+         run_id = EXCLUDED.run_id, changed_at = now()
+       WHERE records.content_hash <> EXCLUDED.content_hash
+       RETURNING (xmax = 0) AS inserted
+     )
+     SELECT (SELECT count(*) FROM up WHERE inserted) AS inserted,
+            (SELECT count(*) FROM up WHERE NOT inserted) AS updated,
+            (SELECT count(*) FROM s WHERE match_method IS NULL) AS unmatched`,
+    [runId],
+  );
+  const row = merged.rows[0];
+  return {
+    inserted: Number(row?.inserted ?? 0),
+    updated: Number(row?.updated ?? 0),
+    unmatched: Number(row?.unmatched ?? 0),
+  };
+}
+
+async function insertQuarantine(tx: SqlTx, runId: number, rejected: readonly RejectedRow[]): Promise<void> {
+  await tx.query(
+    `INSERT INTO quarantine (row_ref, source, resource, file, sha256, sheet, row_number, record_id, raw, issues, run_id)
+     SELECT x.row_ref, x.source, x.resource, x.file, x.sha256, x.sheet, x.row_number, x.record_id, x.raw, x.issues, $2
+     FROM jsonb_to_recordset($1::jsonb) AS x(row_ref text, source text, resource text, file text, sha256 text,
+                                             sheet text, row_number integer, record_id text, raw jsonb, issues jsonb)
+     ON CONFLICT (row_ref) DO UPDATE SET issues = EXCLUDED.issues, raw = EXCLUDED.raw, run_id = EXCLUDED.run_id`,
+    [
+      JSON.stringify(
+        rejected.map((r) => ({
+          row_ref: r.rowRef,
+          source: r.provenance.source,
+          resource: r.resource,
+          file: r.provenance.file ?? null,
+          sha256: r.provenance.sha256 ?? null,
+          sheet: r.provenance.sheet ?? null,
+          row_number: r.provenance.row ?? null,
+          record_id: r.provenance.recordId ?? null,
+          raw: r.raw,
+          issues: r.issues,
+        })),
+      ),
+      runId,
+    ],
+  );
 }
 
 /** Records of the enterprise register also maintain the `enterprises` table that matching reads. */
