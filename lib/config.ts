@@ -66,7 +66,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'batchSize',
     env: ['GUIJI_BATCH_SIZE'],
     type: 'integer',
-    help: 'rows per load transaction (default 20000)',
+    help: 'rows per load transaction (default 10000)',
   },
   {
     key: 'logLevel',
@@ -124,7 +124,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     dbSchema: 'public',
     dropDir: 'drops',
     reportDir: 'reports',
-    batchSize: 20_000,
+    batchSize: 10_000,
     logLevel: 'info',
     catalogDir: resolve(packageRoot, 'catalog'),
     schemasDir: resolve(packageRoot, 'schemas'),

@@ -28,6 +28,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -43,6 +44,7 @@ import {
   generateEnterprises,
   generatePenalties,
   PENALTY_HEADER,
+  type TextEncoding,
   writeDelimited,
 } from '../pipelines/demo/generate.js';
 import type { SourceSummary } from '../pipelines/run.js';
@@ -52,6 +54,8 @@ import { formatProfile, summariseProfile } from './bench-profile.js';
 const ROOT = resolve(import.meta.dirname, '..');
 const DATA_DIR = join(ROOT, 'bench-data');
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/guiji_bench';
+/** This bench's drop folders: per process, so that two benches at once do not clear each other's. */
+const WORK_DIR = join(DATA_DIR, 'work', String(process.pid));
 const COPY_TABLE = 'bench_copy_penalties';
 /** Bump when the generated data changes, so that old files in bench-data/ are not reused. */
 const DATA_VERSION = 1;
@@ -223,10 +227,15 @@ interface DataSet {
   faultShare: number;
   enterprises: number;
   faults: Record<Fault, number>;
+  /** File names in bench-data/, and their sizes (a file of another size is not reused). */
   register: string;
   utf8: string;
   gb18030: string;
   sizes: Record<string, number>;
+}
+
+function dataPath(name: string): string {
+  return join(DATA_DIR, name);
 }
 
 function fileSize(path: string): number | null {
@@ -235,15 +244,15 @@ function fileSize(path: string): number | null {
 
 async function ensureData(rows: number): Promise<DataSet> {
   mkdirSync(DATA_DIR, { recursive: true });
-  const base = join(DATA_DIR, `penalties-${rows}`);
-  const metaPath = `${base}.json`;
+  const base = `penalties-${rows}`;
+  const metaPath = dataPath(`${base}.json`);
   if (existsSync(metaPath)) {
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as DataSet;
     const intact = [meta.register, meta.utf8, meta.gb18030].every(
-      (p) => fileSize(p) !== null && fileSize(p) === meta.sizes[p],
+      (name) => typeof name === 'string' && fileSize(dataPath(name)) === meta.sizes[name],
     );
     if (meta.version === DATA_VERSION && meta.rows === rows && intact) {
-      console.log(`data: reusing ${relativeToRoot(meta.utf8)} (${rows.toLocaleString('en-US')} rows)`);
+      console.log(`data: reusing bench-data/${meta.utf8} (${rows.toLocaleString('en-US')} rows)`);
       return meta;
     }
   }
@@ -264,16 +273,27 @@ async function ensureData(rows: number): Promise<DataSet> {
     gb18030: `${base}.gb18030.csv`,
     sizes: {},
   };
-  await writeDelimited(
+  // written under temporary names and renamed, so that a concurrent bench never reads half a file
+  const write = async (
+    name: string,
+    header: readonly string[],
+    rowsToWrite: Iterable<readonly string[]>,
+    encoding: TextEncoding = 'utf8',
+  ) => {
+    const partial = dataPath(`${name}.${process.pid}.part`);
+    await writeDelimited(partial, header, rowsToWrite, { encoding });
+    renameSync(partial, dataPath(name));
+    meta.sizes[name] = statSync(dataPath(name)).size;
+  };
+  await write(
     meta.register,
     ENTERPRISE_HEADER,
     enterprises.map((e) => enterpriseRow(random, e)),
   );
   const plan = generatePenalties(random, enterprises, rows, { faultShare: FAULT_SHARE });
   meta.faults = plan.faults;
-  await writeDelimited(meta.utf8, PENALTY_HEADER, plan.rows);
-  await writeDelimited(meta.gb18030, PENALTY_HEADER, plan.rows, { encoding: 'gb18030' });
-  for (const p of [meta.register, meta.utf8, meta.gb18030]) meta.sizes[p] = statSync(p).size;
+  await write(meta.utf8, PENALTY_HEADER, plan.rows);
+  await write(meta.gb18030, PENALTY_HEADER, plan.rows, 'gb18030');
   writeFileSync(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
   console.log(`${((performance.now() - started) / 1000).toFixed(1)} s`);
   return meta;
@@ -317,7 +337,7 @@ interface DropEntry {
 
 /** A drop folder whose incoming/ holds the given files (hard links where possible). */
 function prepareDrop(label: string, entries: DropEntry[]): string {
-  const dir = join(DATA_DIR, 'work', label);
+  const dir = join(WORK_DIR, label);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'incoming'), { recursive: true });
   for (const entry of entries) {
@@ -346,7 +366,7 @@ interface ChildRun {
 async function runChild(options: Options, label: string, entries: DropEntry[]): Promise<ChildRun> {
   const drop = prepareDrop(label, entries);
   const code = codeFingerprint();
-  const profileDir = join(DATA_DIR, 'profiles', label);
+  const profileDir = join(DATA_DIR, 'profiles', `${process.pid}-${label}`);
   const nodeFlags = [...options.nodeFlags];
   if (options.profile) {
     rmSync(profileDir, { recursive: true, force: true });
@@ -436,7 +456,7 @@ function measurement(run: ChildRun, rows: number): Measurement | null {
 async function loadRegister(options: Options, data: DataSet, rep: number): Promise<string | null> {
   await resetSchema(options);
   const run = await runChild(options, `register-${rep}`, [
-    { source: data.register, name: '企业登记信息_市场监管局_bench.csv' },
+    { source: dataPath(data.register), name: '企业登记信息_市场监管局_bench.csv' },
   ]);
   const s = ledgerOf(run.result);
   if (run.error || !s || s.status !== 'succeeded' || s.inserted === 0) {
@@ -460,7 +480,7 @@ async function copyScenario(
     `CREATE TABLE public.${COPY_TABLE} (${columns})`,
   ]);
   await checkpoint(options.url);
-  const path = data.utf8.replaceAll("'", "''");
+  const path = dataPath(data.utf8).replaceAll("'", "''");
   // timed with the same clock as the children: the whole psql process, connection included
   const done = await run(
     'psql',
@@ -698,12 +718,14 @@ async function main(): Promise<number> {
       record(scenarios.rerun, rep, null, [registerProblem]);
     } else {
       await checkpoint(options.url);
-      const first = await runChild(options, `first-${rep}`, [{ source: data.utf8, name: utf8Name }]);
+      const first = await runChild(options, `first-${rep}`, [
+        { source: dataPath(data.utf8), name: utf8Name },
+      ]);
       record(scenarios.first, rep, measurement(first, data.rows), checkRun(first, data.rows, 'first'));
 
       await checkpoint(options.url);
       const rerun = await runChild(options, `rerun-${rep}`, [
-        { source: data.utf8, name: utf8Name, touch: true },
+        { source: dataPath(data.utf8), name: utf8Name, touch: true },
       ]);
       record(scenarios.rerun, rep, measurement(rerun, data.rows), [
         ...checkRun(rerun, data.rows, 'rerun', ledgerOf(first.result)?.inserted),
@@ -718,7 +740,7 @@ async function main(): Promise<number> {
     else {
       await checkpoint(options.url);
       const gb = await runChild(options, `gb18030-${rep}`, [
-        { source: data.gb18030, name: '行政处罚_市场监管局_bench_gb18030.csv' },
+        { source: dataPath(data.gb18030), name: '行政处罚_市场监管局_bench_gb18030.csv' },
       ]);
       record(scenarios.gb18030, rep, measurement(gb, data.rows), checkRun(gb, data.rows, 'first'));
     }
@@ -727,7 +749,7 @@ async function main(): Promise<number> {
     record(scenarios.copy, rep, copy.m, copy.error ? [copy.error] : []);
   }
   await psql(options.url, [`DROP TABLE IF EXISTS public.${COPY_TABLE}`]);
-  rmSync(join(DATA_DIR, 'work'), { recursive: true, force: true });
+  rmSync(WORK_DIR, { recursive: true, force: true });
 
   report(options, scenarios);
   const failures = Object.values(scenarios).flatMap((s) => s.failures.map((f) => `${s.title}: ${f}`));

@@ -102,6 +102,14 @@ describe(`spreadsheet drops into the warehouse (${WAREHOUSE_KIND})`, () => {
     const sheet = book.getWorksheet('退回数据')!;
     expect(sheet.rowCount - 1).toBe(faulty() + plan.faults.duplicate);
     expect(String(sheet.getRow(1).getCell(2).value)).toBe('问题说明');
+    // the file's columns in the file's order, the rejected rows in the file's order
+    expect(String(sheet.getRow(1).getCell(3).value)).toBe(PENALTY_HEADER[0]);
+    const rowNumbers: number[] = [];
+    sheet.eachRow((row, n) => {
+      if (n > 1) rowNumbers.push(Number(row.getCell(1).value));
+    });
+    expect(rowNumbers).toEqual([...rowNumbers].sort((a, b) => a - b));
+    expect(rowNumbers[0]).toBeGreaterThan(1);
     expect(readdirSync(incoming())).toEqual([]);
   });
 

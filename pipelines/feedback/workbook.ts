@@ -10,58 +10,85 @@ interface QuarantineRow {
   issues: Issue[];
 }
 
+const PAGE = 2000;
+
 /**
  * The workbook handed back to a department: every rejected row of one file with its row number, every reason
- * in Chinese and the row as it was sent, so the clerk can correct and resend it. Written beside the archived file.
+ * in Chinese and the row as it was sent, so the clerk can correct and resend it. Written beside the archived
+ * file, streamed page by page so that a file with tens of thousands of rejected rows stays within memory.
  */
 export async function writeFeedbackWorkbook(
   db: Warehouse,
   sha256: string,
   archivedPath: string,
+  headers: readonly string[],
 ): Promise<string> {
-  const rows = await db.query<QuarantineRow>(
-    `SELECT sheet, row_number, raw, issues FROM quarantine WHERE sha256 = $1 ORDER BY sheet NULLS FIRST, row_number`,
+  // the file's own column order first, then any key the rows have beyond it (cells without a title)
+  const keys = await db.query<{ key: string; sheets: string }>(
+    `SELECT DISTINCT key, (SELECT count(DISTINCT coalesce(sheet, '')) FROM quarantine WHERE sha256 = $1) AS sheets
+     FROM quarantine, jsonb_object_keys(raw) AS key WHERE sha256 = $1 ORDER BY key`,
     [sha256],
   );
-  const columns: string[] = [];
-  const known = new Set<string>();
-  for (const row of rows) {
-    for (const key of Object.keys(row.raw)) {
-      if (!known.has(key)) {
-        known.add(key);
-        columns.push(key);
-      }
-    }
-  }
-  const workbook = new ExcelJS.Workbook();
+  const present = new Set(keys.map((k) => k.key));
+  const columns = [...new Set(headers)].filter((h) => present.has(h));
+  for (const { key } of keys) if (!columns.includes(key)) columns.push(key);
+  const withSheet = Number(keys[0]?.sheets ?? 0) > 1;
+
+  const ext = extname(archivedPath);
+  const path = join(dirname(archivedPath), `${basename(archivedPath, ext)}.退回说明.xlsx`);
+  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
+    filename: path,
+    useStyles: true,
+    useSharedStrings: false,
+  });
   workbook.creator = 'guiji';
-  const sheet = workbook.addWorksheet('退回数据');
-  const withSheet = rows.some((r) => r.sheet);
-  const header = [...(withSheet ? ['工作表'] : []), '原行号', '问题说明', ...columns];
-  sheet.addRow(header);
-  for (const row of rows) {
-    const reasons = row.issues.map((issue, i) => `${i + 1}. ${issue.messageZh}`).join('\n');
-    // exceljs writes strings as shared strings, never as formulas: the clerk's own text goes back untouched
-    const values = columns.map((c) => (row.raw[c] === undefined ? '' : String(row.raw[c])));
-    sheet.addRow([...(withSheet ? [row.sheet ?? ''] : []), row.row_number ?? '', reasons, ...values]);
-  }
+  const sheet = workbook.addWorksheet('退回数据', { views: [{ state: 'frozen', ySplit: 1 }] });
+  sheet.columns = [
+    ...(withSheet ? [{ header: '工作表', width: 14 }] : []),
+    { header: '原行号', width: 8 },
+    { header: '问题说明', width: 60, style: { alignment: { wrapText: true, vertical: 'top' as const } } },
+    ...columns.map((c) => ({ header: c, width: Math.min(40, Math.max(10, c.length * 2)) })),
+  ];
   const head = sheet.getRow(1);
   head.font = { bold: true, color: { argb: 'FFFFFFFF' } };
   head.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFC0504D' } };
-  sheet.views = [{ state: 'frozen', ySplit: 1 }];
-  const reasonColumn = sheet.getColumn(withSheet ? 3 : 2);
-  reasonColumn.width = 60;
-  reasonColumn.alignment = { wrapText: true, vertical: 'top' };
+  head.commit();
+
+  let total = 0;
+  let after: [string, number] = ['', -1];
+  for (;;) {
+    const rows = await db.query<QuarantineRow>(
+      `SELECT sheet, row_number, raw, issues FROM quarantine
+       WHERE sha256 = $1 AND (coalesce(sheet, ''), coalesce(row_number, 0)) > ($2::text, $3::integer)
+       ORDER BY coalesce(sheet, ''), coalesce(row_number, 0) LIMIT ${PAGE}`,
+      [sha256, after[0], after[1]],
+    );
+    for (const row of rows) {
+      const reasons = row.issues.map((issue, i) => `${i + 1}. ${issue.messageZh}`).join('\n');
+      // exceljs writes strings as strings, never as formulas: the clerk's own text goes back untouched
+      const values = columns.map((c) => (row.raw[c] === undefined ? '' : String(row.raw[c])));
+      sheet
+        .addRow([...(withSheet ? [row.sheet ?? ''] : []), row.row_number ?? '', reasons, ...values])
+        .commit();
+    }
+    total += rows.length;
+    if (rows.length < PAGE) break;
+    const last = rows[rows.length - 1] as QuarantineRow;
+    after = [last.sheet ?? '', last.row_number ?? 0];
+  }
+  sheet.commit();
+
   const guide = workbook.addWorksheet('说明');
-  guide.addRows([
-    ['本表列出未能入库的数据行及原因，请按“问题说明”逐行更正后重新报送。'],
-    ['“原行号”为原文件中的行号（含表头所在行）。'],
-    ['代码类字段（统一社会信用代码等）所在列须设置为“文本”格式，否则表格软件会把代码改成数字。'],
-    [`退回行数：${rows.length}`],
-  ]);
-  guide.getColumn(1).width = 100;
-  const ext = extname(archivedPath);
-  const path = join(dirname(archivedPath), `${basename(archivedPath, ext)}.退回说明.xlsx`);
-  await workbook.xlsx.writeFile(path);
+  guide.columns = [{ width: 100 }];
+  for (const line of [
+    '本表列出未能入库的数据行及原因，请按“问题说明”逐行更正后重新报送。',
+    '“原行号”为原文件中的行号（含表头所在行）。',
+    '代码类字段（统一社会信用代码等）所在列须设置为“文本”格式，否则表格软件会把代码改成数字。',
+    `退回行数：${total}`,
+  ]) {
+    guide.addRow([line]).commit();
+  }
+  guide.commit();
+  await workbook.commit();
   return path;
 }

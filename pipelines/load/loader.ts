@@ -45,7 +45,8 @@ export class Batch {
     return this.pending.length + this.quarantined.length + this.duplicates.length;
   }
 
-  addRecord(record: ValidRecord, provenance: Provenance): void {
+  /** Adds a valid record; `provenance` is its provenance already as JSON. */
+  addRecord(record: ValidRecord, provenance: string): void {
     this.pending.push({
       resource: record.resource,
       naturalKey: record.naturalKey,
@@ -63,7 +64,7 @@ export class Batch {
         record.producedDate,
         this.resources.get(record.resource)?.disclosure ?? null,
         this.source,
-        JSON.stringify(provenance),
+        provenance,
       ]),
     });
   }

@@ -151,6 +151,7 @@ async function loadFile(
   // A repeated natural key within one file is a duplicate row (the first one stands). Across files a later
   // row is a correction: it updates the record. Either way the outcome does not depend on where runs split.
   const seen = new SeenKeys();
+  const headerTitles: string[] = [];
   let pending = new Batch(DROPS_SOURCE, ctx.catalog.resources);
   // One batch in flight: the next one is parsed and validated while the database merges this one. Batches
   // still commit one after the other, each whole or not at all.
@@ -179,8 +180,10 @@ async function loadFile(
     for await (const table of readTables(file)) {
       tables++;
       const loaded = await loadTable(ctx, index, file, table, tables, seen, () => pending, flush);
-      if (loaded) resources.add(loaded);
-      else unmatchedSheets.push(table.sheet ?? file.name);
+      if (loaded) {
+        resources.add(loaded.resource);
+        headerTitles.push(...loaded.headers);
+      } else unmatchedSheets.push(table.sheet ?? file.name);
     }
   } finally {
     await settle();
@@ -212,7 +215,7 @@ async function loadFile(
   const archived = moveDropFile(ctx.dropDir, file, 'archive');
   let feedback: string | undefined;
   if (totals.quarantined + totals.duplicates > 0) {
-    feedback = await writeFeedbackWorkbook(ctx.db, file.sha256, archived);
+    feedback = await writeFeedbackWorkbook(ctx.db, file.sha256, archived, headerTitles);
   }
   if (unmatchedSheets.length)
     log.info({ sheets: unmatchedSheets }, 'sheets without a recognised header were skipped');
@@ -228,7 +231,7 @@ async function loadFile(
   return outcome;
 }
 
-/** Loads one table; returns its resource id, or null when its header matches no resource. */
+/** Loads one table; returns its resource and column titles, or null when its header matches no resource. */
 async function loadTable(
   ctx: DropsContext,
   index: HeaderIndexEntry[],
@@ -238,7 +241,7 @@ async function loadTable(
   seen: SeenKeys,
   batch: () => Batch,
   flush: () => Promise<void>,
-): Promise<string | null> {
+): Promise<{ resource: string; headers: string[] } | null> {
   const iterator = table.rows[Symbol.asyncIterator]();
   const head: SheetRow[] = [];
   while (head.length < HEADER_SEARCH_ROWS) {
@@ -261,14 +264,17 @@ async function loadTable(
   const resourceId = match.resource.id;
   const base: Provenance = { source: DROPS_SOURCE, file: file.name, sha256: file.sha256 };
   if (table.sheet !== null) base.sheet = table.sheet;
+  // the provenance of a loaded record as JSON, built without an object a row: {...base, "row": n}
+  const provenancePrefix = `${JSON.stringify(base).slice(0, -1)},"row":`;
+  const refPrefix = `${DROPS_SOURCE}:${file.sha256}:${table.sheet ?? ''}:`;
 
   const handle = async (row: SheetRow) => {
     if (isBlank(row.cells)) return;
-    const provenance: Provenance = { ...base, row: row.rowNumber };
-    const rowRef = `${DROPS_SOURCE}:${file.sha256}:${table.sheet ?? ''}:${row.rowNumber}`;
     const result = validate(row.cells);
     const current = batch();
     if (!result.ok) {
+      const provenance: Provenance = { ...base, row: row.rowNumber };
+      const rowRef = refPrefix + row.rowNumber;
       const issues = extraCellIssues(row.cells, headers).concat(result.issues);
       current.quarantined.push({
         rowRef,
@@ -283,6 +289,8 @@ async function loadTable(
         tableNumber * 2 ** 32 + row.rowNumber,
       );
       if (first !== -1) {
+        const provenance: Provenance = { ...base, row: row.rowNumber };
+        const rowRef = refPrefix + row.rowNumber;
         current.duplicates.push(
           duplicateRow(
             rowRef,
@@ -295,7 +303,7 @@ async function loadTable(
           ),
         );
       } else {
-        current.addRecord(result.value, provenance);
+        current.addRecord(result.value, `${provenancePrefix}${row.rowNumber}}`);
       }
     }
     if (batch().size >= ctx.batchSize) await flush();
@@ -303,7 +311,7 @@ async function loadTable(
 
   for (const row of head.slice(found.rowIndex + 1)) await handle(row);
   for (let next = await iterator.next(); !next.done; next = await iterator.next()) await handle(next.value);
-  return resourceId;
+  return { resource: resourceId, headers };
 }
 
 function isBlank(cells: readonly CellValue[]): boolean {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Catalog, FieldDef, Resource, ResourceVersion } from '../../catalog/load.js';
 import type { CellValue, Issue, Result } from '../../lib/types.js';
 import type { Ajv, ErrorObject } from '../../schemas/ajv.js';
@@ -144,7 +144,7 @@ export function compileRowValidator(
         naturalKey,
         data,
         json,
-        contentHash: createHash('md5').update(json).digest('base64url'),
+        contentHash: hash('md5', json, 'base64url'),
         uscc: uscc && !isPlaceholderUscc(uscc) ? uscc : null,
         subjectName: data[subject.name] ?? null,
         department,

@@ -19,7 +19,7 @@ export interface CliProcess {
 
 /** Starts `guiji …` as its own process, as an ops engineer would. */
 export function startCli(args: string[], env: Record<string, string>, stdin?: string): CliProcess {
-  const child = spawn(process.execPath, [GUIJI_BIN, ...args], {
+  const child = spawn(process.execPath, ['--max-old-space-size=300', GUIJI_BIN, ...args], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
