@@ -12,23 +12,6 @@ export function createAjv(): Ajv {
   ajv.addKeyword({ keyword: 'x-guiji', schemaType: 'object' });
   ajv.addFormat('date', /^\d{4}-\d{2}-\d{2}$/);
   ajv.addFormat('date-time', /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
-  for (const [name, check] of Object.entries(identifierFormats)) ajv.addFormat(name, remembered(check));
+  for (const [name, check] of Object.entries(identifierFormats)) ajv.addFormat(name, check);
   return ajv;
-}
-
-/**
- * Authorities' and data sources' codes repeat on every row of a file: remember recent answers (a bounded
- * map, emptied when full) instead of recomputing check characters a million times.
- */
-function remembered(check: (value: string) => boolean, limit = 4096): (value: string) => boolean {
-  const known = new Map<string, boolean>();
-  return (value) => {
-    let answer = known.get(value);
-    if (answer === undefined) {
-      answer = check(value);
-      if (known.size >= limit) known.clear();
-      known.set(value, answer);
-    }
-    return answer;
-  };
 }

@@ -481,9 +481,33 @@ export function makeIdCard(first17: string): string {
  * For `ajv.addFormat(name, fn)`. Strict: the value must already be in normalized form (no surrounding
  * spaces, half-width, upper case, org code without `-`) and valid.
  */
+/**
+ * Whether an already-normalised code is a valid credit code: the same verdict as `checkUscc` without the
+ * normalisation and the explanation, for the hot path (three codes a row, a million rows).
+ */
+export function isUscc(code: string, allowPlaceholder = false): boolean {
+  if (code.length !== 18) return false;
+  if (code === USCC_PLACEHOLDER) return allowPlaceholder;
+  let sum = 0;
+  for (let i = 0; i < 17; i++) {
+    const c = code.charCodeAt(i);
+    const v = c < 128 ? (USCC_VALUE[c] as number) : -1;
+    if (v < 0) return false;
+    if (i >= 2 && i <= 7 && (c < 48 || c > 57)) return false;
+    sum += v * (USCC_WEIGHTS[i] as number);
+  }
+  const pair = USCC_AUTHORITY_CATEGORIES[code.charAt(0)];
+  if (!pair?.categories.includes(code.charAt(1))) return false;
+  const last = code.charCodeAt(17);
+  return last < 128 && USCC_VALUE[last] === (31 - (sum % 31)) % 31;
+}
+
+const USCC_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < USCC_CHARS.length; i++) USCC_VALUE[USCC_CHARS.charCodeAt(i)] = i;
+
 export const identifierFormats: Record<string, (s: string) => boolean> = {
-  uscc: (s) => strictlyValid(checkUscc(s)),
-  'uscc-or-placeholder': (s) => strictlyValid(checkUscc(s, { allowPlaceholder: true })),
+  uscc: (s) => isUscc(s),
+  'uscc-or-placeholder': (s) => isUscc(s, true),
   'org-code': (s) => strictlyValid(checkOrgCode(s)),
   regno: (s) => strictlyValid(checkRegNo(s)),
   idcard: (s) => strictlyValid(checkIdCard(s)),

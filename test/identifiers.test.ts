@@ -543,3 +543,34 @@ describe('identifierFormats (ajv.addFormat)', () => {
     expect(f['idcard']!('610104620927690')).toBe(true);
   });
 });
+
+describe('isUscc, the hot-path verdict', () => {
+  it('agrees with checkUscc on every normalised code', async () => {
+    const { checkUscc, isUscc, makeUscc } = await import('../schemas/identifiers.js');
+    const codes = [
+      '91350100M000100Y43',
+      '91350100M000100Y44',
+      '00000000000000000X',
+      'A1000000MA0000000X',
+      'Z1350100M000100Y43',
+      '9135010AM000100Y43',
+      '91350100M000100Y4',
+      '5B350100M000100Y43',
+      'N3110000MA0000000X',
+      'Y1110000MA0000000X',
+    ];
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const chars = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+    for (let i = 0; i < 2000; i++) {
+      const authority = '123456789ANY'[Math.floor(rand() * 12)];
+      const body = `${authority}${'1239'[Math.floor(rand() * 4)]}341282${Array.from({ length: 9 }, () => chars[Math.floor(rand() * 31)]).join('')}`;
+      const code = makeUscc(body);
+      codes.push(code, code.slice(0, 17) + chars[(chars.indexOf(code[17]!) + 1) % 31]);
+    }
+    for (const code of codes) {
+      expect(isUscc(code), code).toBe(checkUscc(code).valid);
+      expect(isUscc(code, true), code).toBe(checkUscc(code, { allowPlaceholder: true }).valid);
+    }
+  });
+});

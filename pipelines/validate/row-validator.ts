@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import type { Catalog, FieldDef, Resource, ResourceVersion } from '../../catalog/load.js';
 import type { CellValue, Issue, Result } from '../../lib/types.js';
 import type { Ajv, ErrorObject } from '../../schemas/ajv.js';
-import { checkId, type IdKind, isPlaceholderUscc } from '../../schemas/identifiers.js';
+import { checkId, type IdKind, USCC_PLACEHOLDER } from '../../schemas/identifiers.js';
 import {
   normalizeAmount,
   normalizeCode,
@@ -30,6 +30,9 @@ export interface ValidRecord {
 }
 
 export type RowValidator = (cells: readonly CellValue[]) => Result<ValidRecord>;
+
+/** Characters that JSON must escape; values without them are quoted as they are. */
+const NEEDS_JSON_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
 
 const FORMAT_KIND: Record<string, IdKind> = {
   uscc: 'uscc',
@@ -63,29 +66,43 @@ export function compileRowValidator(
     .map((c) => c.i);
   const { subject } = resource;
 
+  const jsonKeys = columns.map((field) => (field ? `${JSON.stringify(field.code)}:` : ''));
+  const noIssues: Issue[] = [];
+
   return (cells) => {
     const data: Record<string, string> = {};
-    const issues: Issue[] = [];
-    const failed = new Set<string>();
+    let issues = noIssues;
+    let failed: Set<string> | null = null;
+    // the record's JSON is written as the fields are visited, in code order: no second pass to serialise it
+    let json = '{';
     for (const i of order) {
-      const field = columns[i];
-      const normalize = normalizers[i];
-      if (!field || !normalize) continue;
+      const field = columns[i] as FieldDef;
+      const normalize = normalizers[i] as Normalizer;
       const raw = cells[i] ?? null;
       if (raw === null || raw === '') continue;
       const result = normalize(raw);
       if (result.ok) {
-        if (result.value !== null) data[field.code] = result.value;
+        const value = result.value;
+        if (value !== null) {
+          data[field.code] = value;
+          if (json.length > 1) json += ',';
+          json += jsonKeys[i] + (NEEDS_JSON_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`);
+        }
       } else {
+        if (issues === noIssues) issues = [];
+        failed ??= new Set<string>();
         failed.add(field.code);
         issues.push({ ...result.issue, field: field.code });
       }
     }
+    json += '}';
 
     if (!validate(data)) {
       for (const error of validate.errors ?? []) {
         const issue = issueFromAjv(error, data, fieldsByCode);
-        if (issue && !(issue.field && failed.has(issue.field))) {
+        if (issue && !(issue.field && failed?.has(issue.field))) {
+          if (issues === noIssues) issues = [];
+          failed ??= new Set<string>();
           if (issue.field) failed.add(issue.field);
           issues.push(issue);
         }
@@ -94,12 +111,13 @@ export function compileRowValidator(
 
     for (const rule of resource.rules) {
       const value = data[rule.when.field];
-      if (value === undefined || data[rule.require] !== undefined || failed.has(rule.require)) continue;
+      if (value === undefined || data[rule.require] !== undefined || failed?.has(rule.require)) continue;
       const kinds = value.split(';');
       const hit = rule.when.includes
         ? kinds.includes(rule.when.includes)
         : (rule.when.includesAny ?? []).some((k) => kinds.includes(k));
       if (!hit) continue;
+      if (issues === noIssues) issues = [];
       const required = fieldsByCode.get(rule.require);
       const title = required?.title ?? rule.require;
       issues.push({
@@ -114,11 +132,12 @@ export function compileRowValidator(
     const uscc = data[subject.uscc] ?? null;
     if (
       uscc &&
-      isPlaceholderUscc(uscc) &&
+      uscc === USCC_PLACEHOLDER &&
       subject.regNo &&
       !data[subject.regNo] &&
-      !failed.has(subject.regNo)
+      !failed?.has(subject.regNo)
     ) {
+      if (issues === noIssues) issues = [];
       issues.push({
         type: 'rule-error',
         field: subject.regNo,
@@ -135,7 +154,6 @@ export function compileRowValidator(
     );
     const naturalKey = keyParts.map((p) => p ?? '').join('|');
     const department = resource.departmentField ? (data[resource.departmentField] ?? null) : null;
-    const json = JSON.stringify(data);
     return {
       ok: true,
       value: {
@@ -145,7 +163,7 @@ export function compileRowValidator(
         data,
         json,
         contentHash: hash('md5', json, 'base64url'),
-        uscc: uscc && !isPlaceholderUscc(uscc) ? uscc : null,
+        uscc: uscc && uscc !== USCC_PLACEHOLDER ? uscc : null,
         subjectName: data[subject.name] ?? null,
         department,
         producedDate: data[resource.producedDate] ?? null,
@@ -158,7 +176,7 @@ export function compileRowValidator(
 function subjectKey(data: Record<string, string>, resource: Resource): string {
   const { subject } = resource;
   const uscc = data[subject.uscc];
-  if (uscc && !isPlaceholderUscc(uscc)) return uscc;
+  if (uscc && uscc !== USCC_PLACEHOLDER) return uscc;
   for (const field of [subject.regNo, subject.orgCode, subject.idNumber, subject.name]) {
     const value = field ? data[field] : undefined;
     if (value) return value;
