@@ -1,8 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import knexFactory, { type Knex } from 'knex';
-import ClientPgLite from 'knex-pglite';
 import type pg from 'pg';
 import { from as copyFromStream } from 'pg-copy-streams';
 import { redactUrl } from './config.js';
@@ -147,6 +146,8 @@ async function openPglite(dataDir: string, schema: string, lockPath: string): Pr
   const releaseFile = acquireLockFile(lockPath);
   let pglite: PGlite;
   try {
+    // loaded only for the embedded warehouse: PostgreSQL users never pay its start-up
+    const { PGlite } = await import('@electric-sql/pglite');
     pglite = await PGlite.create(dataDir);
     await pglite.exec(
       `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}; SET search_path TO ${quoteIdent(schema)}`,
@@ -161,6 +162,7 @@ async function openPglite(dataDir: string, schema: string, lockPath: string): Pr
       },
     );
   }
+  const { default: ClientPgLite } = await import('knex-pglite');
   const knex = knexFactory({
     client: ClientPgLite as unknown as typeof knexFactory.Client,
     connection: { pglite } as never,

@@ -8,6 +8,7 @@
  * the bench can tell Node's work (parse, validate, build COPY text) from the database's. Nothing else differs
  * from `guiji run`.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadCatalog } from '../catalog/load.js';
 import { loadConfig } from '../lib/config.js';
@@ -28,6 +29,10 @@ export interface ChildResult {
   batchSize: number;
   summary: RunSummary;
   files: FileOutcome[];
+  /** CPU time of this process during the run (all threads), in seconds. */
+  cpu: { userS: number; systemS: number };
+  /** How late the event loop ran timers (ms): a loop blocked by parsing also delays database replies. */
+  eventLoopDelayMs: { mean: number; p99: number; max: number };
   /** Peaks of `process.memoryUsage()` sampled every 50 ms, in MB: what the RSS is made of. */
   memory: MemoryPeaks;
   /**
@@ -167,6 +172,9 @@ async function main(): Promise<number> {
   const timings: ChildResult['db'] = { busyMs: 0, transactions: 0, transactionMs: 0, statements: {} };
   try {
     const stopSampling = sampleMemory();
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const cpuBefore = process.cpuUsage();
     const start = performance.now();
     const { summary, files } = await runPipeline({
       config,
@@ -176,12 +184,20 @@ async function main(): Promise<number> {
       kind: 'bench',
     });
     const seconds = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    delay.disable();
     const result: ChildResult = {
       seconds,
       maxRssKb: process.resourceUsage().maxRSS,
       batchSize: config.batchSize,
       summary,
       files,
+      cpu: { userS: cpu.user / 1e6, systemS: cpu.system / 1e6 },
+      eventLoopDelayMs: {
+        mean: delay.mean / 1e6,
+        p99: delay.percentile(99) / 1e6,
+        max: delay.max / 1e6,
+      },
       memory: stopSampling(),
       db: timings,
     };

@@ -67,7 +67,7 @@ function functionLabel(frame: CallFrame): string {
   const shortFile = file.includes('/node_modules/')
     ? file.slice(file.lastIndexOf('/node_modules/') + 14)
     : file;
-  return `${name}  ${shortFile}:${frame.lineNumber + 1}`;
+  return `${name}  ${shortFile}:${frame.lineNumber + 1}:${frame.columnNumber + 1}`;
 }
 
 function ranked(totals: Map<string, number>, totalMs: number, top: number): ProfileLine[] {

@@ -49,11 +49,18 @@ import {
 } from '../pipelines/demo/generate.js';
 import type { SourceSummary } from '../pipelines/run.js';
 import type { ChildResult } from './bench-child.js';
+import { type PgCpu, samplePgCpu } from './bench-pgcpu.js';
 import { formatProfile, summariseProfile } from './bench-profile.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DATA_DIR = join(ROOT, 'bench-data');
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/guiji_bench';
+/** The node flags `guiji` runs with (its shebang: the heap cap), so that the children run as production does. */
+const GUIJI_NODE_FLAGS = (() => {
+  const shebang = readFileSync(join(ROOT, 'bin', 'guiji.js'), 'utf8').split('\n', 1)[0] ?? '';
+  const flags = /^#!.*\bnode\s+(.*)$/.exec(shebang)?.[1];
+  return flags ? flags.trim().split(/\s+/) : [];
+})();
 /** This bench's drop folders: per process, so that two benches at once do not clear each other's. */
 const WORK_DIR = join(DATA_DIR, 'work', String(process.pid));
 const COPY_TABLE = 'bench_copy_penalties';
@@ -78,6 +85,8 @@ interface Options {
   profile: boolean;
   nodeFlags: string[];
   url: string;
+  /** The database the URL names. */
+  database: string;
   schema: string;
 }
 
@@ -86,7 +95,8 @@ const USAGE = `usage: npm run bench [-- --rows N] [--repeat K] [--quick] [--prof
   --quick      100000 rows (a smoke run)
   --repeat K   run every scenario K times and print median and min–max (default 1)
   --profile    run the pipeline children under node --cpu-prof and summarise their self time
-  --node-flag=F  pass a flag to the pipeline children's node (repeatable), e.g. --node-flag=--max-old-space-size=300
+  --node-flag=F  one more flag for the pipeline children's node, after those of bin/guiji.js's shebang
+               (repeatable), e.g. --node-flag=--max-old-space-size=1000
 environment: GUIJI_BENCH_DATABASE_URL (default ${DEFAULT_URL}), GUIJI_BENCH_SCHEMA (default bench),
              GUIJI_BATCH_SIZE`;
 
@@ -112,12 +122,16 @@ function parseOptions(argv: string[]): Options | null {
   const schema = process.env.GUIJI_BENCH_SCHEMA || 'bench';
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
     throw new UsageError(`GUIJI_BENCH_SCHEMA: not a plain name: ${schema}`);
+  const url = process.env.GUIJI_BENCH_DATABASE_URL || DEFAULT_URL;
+  if (!/^postgres(ql)?:\/\/[^/]+\/[^/?]+/.test(url))
+    throw new UsageError('GUIJI_BENCH_DATABASE_URL: expected postgres://user@host:port/database');
   return {
     rows,
     repeat,
     profile: values.profile ?? false,
     nodeFlags: values['node-flag'] ?? [],
-    url: process.env.GUIJI_BENCH_DATABASE_URL || DEFAULT_URL,
+    url,
+    database: decodeURIComponent(new URL(url).pathname.slice(1)),
     schema,
   };
 }
@@ -191,10 +205,7 @@ async function describeCode(): Promise<string> {
   return `commit ${head.stdout.trim()}${dirty.stdout.trim() ? ' + uncommitted changes' : ''}`;
 }
 
-async function ensureDatabase(url: string): Promise<string> {
-  const parsed = new URL(url);
-  const name = decodeURIComponent(parsed.pathname.slice(1));
-  if (!name) throw new UsageError('GUIJI_BENCH_DATABASE_URL names no database');
+async function ensureDatabase(url: string, name: string): Promise<string> {
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const found = await psql(admin.toString(), [
@@ -316,6 +327,7 @@ interface Measurement {
   seconds: number;
   rssMb: number | null;
   child?: ChildResult;
+  pgCpu?: PgCpu | null;
   profile?: string;
   /** The fingerprint of the pipeline's code the scenario ran. */
   code: string;
@@ -358,6 +370,7 @@ function prepareDrop(label: string, entries: DropEntry[]): string {
 
 interface ChildRun {
   code: string;
+  pgCpu: PgCpu | null;
   result: ChildResult | null;
   error: string | null;
   profile: string | null;
@@ -367,11 +380,12 @@ async function runChild(options: Options, label: string, entries: DropEntry[]): 
   const drop = prepareDrop(label, entries);
   const code = codeFingerprint();
   const profileDir = join(DATA_DIR, 'profiles', `${process.pid}-${label}`);
-  const nodeFlags = [...options.nodeFlags];
+  const nodeFlags = [...GUIJI_NODE_FLAGS, ...options.nodeFlags];
   if (options.profile) {
     rmSync(profileDir, { recursive: true, force: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
   }
+  const pgSampler = samplePgCpu(options.database);
   const done = await run(
     process.execPath,
     [...nodeFlags, 'bin/run-ts.js', 'scripts/bench-child.ts', '--drop', drop, '--schema', options.schema],
@@ -381,6 +395,7 @@ async function runChild(options: Options, label: string, entries: DropEntry[]): 
       inheritStderr: true,
     },
   );
+  const pgCpu = pgSampler?.stop() ?? null;
   rmSync(drop, { recursive: true, force: true });
   const lastLine = done.stdout.trim().split('\n').pop() ?? '';
   let result: ChildResult | null = null;
@@ -392,9 +407,9 @@ async function runChild(options: Options, label: string, entries: DropEntry[]): 
   const profile = options.profile ? largestProfile(profileDir) : null;
   if (done.code !== 0 || !result) {
     const status = result ? `run ${result.summary.status}` : 'no result';
-    return { code, result, profile, error: `child exited with ${done.code} (${status})` };
+    return { code, pgCpu, result, profile, error: `child exited with ${done.code} (${status})` };
   }
-  return { code, result, profile, error: null };
+  return { code, pgCpu, result, profile, error: null };
 }
 
 /** The main thread's profile: the tsx loader thread may write a small one beside it. */
@@ -446,6 +461,7 @@ function measurement(run: ChildRun, rows: number): Measurement | null {
     seconds: run.result.seconds,
     rssMb: run.result.maxRssKb / 1024,
     child: run.result,
+    pgCpu: run.pgCpu,
     code: run.code,
   };
   if (run.profile) m.profile = run.profile;
@@ -625,12 +641,14 @@ function report(options: Options, scenarios: Record<ScenarioId, Scenario>): void
   );
 
   console.log(
-    '\nwhere the time goes (last repetition): "PostgreSQL busy" = wall time with a statement in flight; ' +
-      '"Node only" = the rest (read, parse, validate, COPY text) not overlapped by the database; ' +
-      'statement times are sums and may overlap parsing:',
+    '\nwhere the time goes (last repetition). "PostgreSQL busy" = wall time with a statement in flight, which ' +
+      'includes replies a busy event loop has not read yet (see the event-loop delay); "Node only" = the rest. ' +
+      'CPU seconds tell which side is saturated: the pipeline process (all its threads) against the server ' +
+      'processes of the bench database. Statement times are sums.',
   );
   for (const s of [scenarios.first, scenarios.rerun, scenarios.gb18030]) {
-    const child = s.measurements[s.measurements.length - 1]?.child;
+    const last = s.measurements[s.measurements.length - 1];
+    const child = last?.child;
     if (!child) continue;
     const total = child.seconds * 1000;
     const statements = Object.entries(child.db.statements).sort((a, b) => b[1].ms - a[1].ms);
@@ -639,6 +657,16 @@ function report(options: Options, scenarios: Record<ScenarioId, Scenario>): void
       `  ${s.title}: ${(total / 1000).toFixed(1)} s total — PostgreSQL busy ${(busyMs / 1000).toFixed(1)} s (${pct(busyMs, total)}), ` +
         `Node only ${((total - busyMs) / 1000).toFixed(1)} s (${pct(total - busyMs, total)}); ` +
         `${child.db.transactions} transactions of ≤${child.batchSize} rows, ${(child.db.transactionMs / 1000).toFixed(1)} s in them`,
+    );
+    const pg = last?.pgCpu;
+    const lag = child.eventLoopDelayMs;
+    console.log(
+      `      CPU: pipeline process ${(child.cpu.userS + child.cpu.systemS).toFixed(1)} s` +
+        (pg
+          ? `; PostgreSQL backends ${pg.backendsS.toFixed(1)} s, autovacuum ${pg.autovacuumS.toFixed(1)} s, ` +
+            `WAL writer/checkpointer/bgwriter ${pg.writersS.toFixed(1)} s`
+          : '; PostgreSQL: not measured (no /proc)') +
+        `; event-loop delay mean ${lag.mean.toFixed(0)} ms, p99 ${lag.p99.toFixed(0)} ms, max ${lag.max.toFixed(0)} ms`,
     );
     const mem = child.memory;
     console.log(
@@ -675,7 +703,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const server = await ensureDatabase(options.url);
+  const server = await ensureDatabase(options.url, options.database);
   const data = await ensureData(options.rows);
   const planned = Object.entries(data.faults)
     .filter(([, n]) => n > 0)
@@ -689,7 +717,8 @@ async function main(): Promise<number> {
   console.log(
     `       PostgreSQL ${server} at ${redactUrl(options.url)}, schema ${options.schema}; Node ${process.version}; ` +
       `repeat ${options.repeat}${options.profile ? '; CPU-profiled (slower)' : ''}` +
-      `${options.nodeFlags.length ? `; child flags ${options.nodeFlags.join(' ')}` : ''}`,
+      `; children run node ${[...GUIJI_NODE_FLAGS, ...options.nodeFlags].join(' ') || '(no flags)'} ` +
+      `(bin/guiji.js's shebang${options.nodeFlags.length ? ' + --node-flag' : ''})`,
   );
   const codeAtStart = codeFingerprint();
   console.log(`       pipeline code: ${await describeCode()} (fingerprint ${codeAtStart})`);

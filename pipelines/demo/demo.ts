@@ -1,6 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import ExcelJS from 'exceljs';
 import type { Catalog } from '../../catalog/load.js';
 import { ensureDropDirs } from '../../connectors/spreadsheet/drop-folder.js';
 import type { Config } from '../../lib/config.js';
@@ -76,6 +75,7 @@ export async function writeDemoFiles(dropDir: string, seed: number, penalties: n
 }
 
 async function writeLicenceWorkbook(path: string, rows: string[][], random: Random): Promise<void> {
+  const { default: ExcelJS } = await import('exceljs');
   const workbook = new ExcelJS.Workbook();
   const sheet = workbook.addWorksheet('行政许可');
   sheet.addRow(['界首市行政审批局行政许可信息报送表']);

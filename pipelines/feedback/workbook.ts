@@ -1,5 +1,4 @@
 import { basename, dirname, extname, join } from 'node:path';
-import ExcelJS from 'exceljs';
 import type { Warehouse } from '../../lib/db.js';
 import type { Issue } from '../../lib/types.js';
 
@@ -34,6 +33,7 @@ export async function writeFeedbackWorkbook(
   for (const { key } of keys) if (!columns.includes(key)) columns.push(key);
   const withSheet = Number(keys[0]?.sheets ?? 0) > 1;
 
+  const { default: ExcelJS } = await import('exceljs');
   const ext = extname(archivedPath);
   const path = join(dirname(archivedPath), `${basename(archivedPath, ext)}.退回说明.xlsx`);
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({

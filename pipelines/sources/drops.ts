@@ -310,7 +310,16 @@ async function loadTable(
   };
 
   for (const row of head.slice(found.rowIndex + 1)) await handle(row);
-  for (let next = await iterator.next(); !next.done; next = await iterator.next()) await handle(next.value);
+  let sinceYield = 0;
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+    await handle(next.value);
+    // Buffered rows resolve as microtasks, which starve I/O: let the event loop feed the batch in flight to
+    // PostgreSQL every few hundred rows, or the database waits for the parser instead of working beside it.
+    if (++sinceYield === 256) {
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
   return { resource: resourceId, headers };
 }
 
