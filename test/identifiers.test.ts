@@ -560,7 +560,10 @@ describe('isUscc, the hot-path verdict', () => {
       'Y1110000MA0000000X',
     ];
     let seed = 7;
-    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
     const chars = '0123456789ABCDEFGHJKLMNPQRTUWXY';
     for (let i = 0; i < 2000; i++) {
       const authority = '123456789ANY'[Math.floor(rand() * 12)];
