@@ -2,7 +2,7 @@
  * `npm run bench` — the pipeline against `psql \copy` of the same file on the same PostgreSQL server
  * (DESIGN.md, "Performance and memory").
  *
- *   npm run bench [-- --rows N] [--repeat K] [--quick] [--profile] [--help]
+ *   npm run bench [-- --rows N] [--repeat K] [--quick] [--profile] [--node-flag=F…] [--help]
  *
  * Data: a 行政处罚 CSV of N rows (default 1,000,000; `--quick` 100,000) written by the demo generator into
  * bench-data/ (reused when present), a GB18030 copy of the same rows, and the enterprise register of their
@@ -12,7 +12,12 @@
  *   2. the same rows again (a copy with one more newline, so its SHA-256 differs): every record unchanged
  *   3. GB18030 CSV, first run into an empty schema
  *   4. `psql \copy` of the UTF-8 file into a plain table of text columns — the ceiling
- * Targets are printed with MISSED when missed; the exit code is non-zero only when a scenario failed.
+ * Targets are printed with MISSED when missed; the exit code is non-zero only when a scenario failed (it did
+ * not load every row, its ledger does not balance, the re-run changed records) or when the pipeline's code
+ * changed while the bench ran. The children run node with bin/guiji.js's flags (the heap cap), as production
+ * does. Beside the figures: where the time goes (statements, the pipeline's CPU against the PostgreSQL
+ * server's, read from /proc — scripts/bench-pgcpu.ts), memory peaks, and with --profile each child's CPU
+ * profile by self time (scripts/bench-profile.ts). The machine is shared: use --repeat 3 for figures to keep.
  *
  * Environment: GUIJI_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/guiji_bench; the database
  * is created when missing), GUIJI_BENCH_SCHEMA (default `bench`; dropped and recreated between scenarios),
@@ -90,7 +95,7 @@ interface Options {
   schema: string;
 }
 
-const USAGE = `usage: npm run bench [-- --rows N] [--repeat K] [--quick] [--profile] [--node-flag F…]
+const USAGE = `usage: npm run bench [-- --rows N] [--repeat K] [--quick] [--profile] [--node-flag=F…]
   --rows N     rows in the benchmark file (default 1000000)
   --quick      100000 rows (a smoke run)
   --repeat K   run every scenario K times and print median and min–max (default 1)
