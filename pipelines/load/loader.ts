@@ -20,8 +20,11 @@ interface PendingRecord {
   naturalKey: string;
   contentHash: string;
   uscc: string | null;
-  /** The record's COPY columns up to (not including) match_method, tab-separated, escaped. */
-  line: string;
+  /**
+   * The record's COPY columns up to (not including) match_method, tab-separated, escaped, as UTF-8: bytes
+   * outside V8's heap, so a batch waiting for its turn does not age into the old generation as strings would.
+   */
+  line: Buffer;
 }
 
 /** The rows of one transaction: valid records (as COPY text, ready to send) and rejected rows. */
@@ -52,20 +55,22 @@ export class Batch {
       naturalKey: record.naturalKey,
       contentHash: record.contentHash,
       uscc: record.uscc,
-      line: copyLine([
-        record.resource,
-        record.naturalKey,
-        record.schemaVersion,
-        record.contentHash,
-        record.json,
-        record.uscc,
-        record.subjectName,
-        record.department,
-        record.producedDate,
-        this.resources.get(record.resource)?.disclosure ?? null,
-        this.source,
-        provenance,
-      ]),
+      line: Buffer.from(
+        copyLine([
+          record.resource,
+          record.naturalKey,
+          record.schemaVersion,
+          record.contentHash,
+          record.json,
+          record.uscc,
+          record.subjectName,
+          record.department,
+          record.producedDate,
+          this.resources.get(record.resource)?.disclosure ?? null,
+          this.source,
+          provenance,
+        ]),
+      ),
     });
   }
 }
@@ -97,18 +102,30 @@ const LINE_COLUMNS = [
 ] as const;
 const RECORD_COLUMNS = [...LINE_COLUMNS, 'match_method', 'first_run_id', 'run_id'] as const;
 
-/** Joins lines into ~64 KB buffers: one write per row halves COPY throughput (DESIGN.md). */
-function chunksOf(records: readonly PendingRecord[], tail?: (r: PendingRecord) => string): Buffer[] {
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * Joins record lines, each ended by `tail` (the columns after the line, with the newline), into ~64 KB
+ * buffers: one write per row halves COPY throughput (DESIGN.md).
+ */
+function chunksOf(
+  records: readonly PendingRecord[],
+  tail: (r: PendingRecord) => Buffer = () => NEWLINE,
+): Buffer[] {
   const chunks: Buffer[] = [];
-  let text = '';
+  let parts: Buffer[] = [];
+  let size = 0;
   for (const r of records) {
-    text += tail ? `${r.line}\t${tail(r)}\n` : `${r.line}\n`;
-    if (text.length >= 1 << 15) {
-      chunks.push(Buffer.from(text, 'utf8'));
-      text = '';
+    const end = tail(r);
+    parts.push(r.line, end);
+    size += r.line.length + end.length;
+    if (size >= 1 << 16) {
+      chunks.push(Buffer.concat(parts, size));
+      parts = [];
+      size = 0;
     }
   }
-  if (text) chunks.push(Buffer.from(text, 'utf8'));
+  if (size) chunks.push(Buffer.concat(parts, size));
   return chunks;
 }
 
@@ -194,14 +211,15 @@ async function loadInTransaction(
     }
     for (const r of same) if (r.uscc === null || !known.has(r.uscc)) unmatched++;
     if (direct.length) {
-      const run = String(runId);
+      const matchedTail = Buffer.from(`\tuscc\t${runId}\t${runId}\n`);
+      const unmatchedTail = Buffer.from(`\t\\N\t${runId}\t${runId}\n`);
       await tx.copyText(
         'records',
         RECORD_COLUMNS,
         chunksOf(direct, (r) => {
-          const matched = r.uscc !== null && known.has(r.uscc);
-          if (!matched) unmatched++;
-          return `${matched ? 'uscc' : '\\N'}\t${run}\t${run}`;
+          if (r.uscc !== null && known.has(r.uscc)) return matchedTail;
+          unmatched++;
+          return unmatchedTail;
         }),
       );
       inserted += direct.length;
