@@ -102,10 +102,14 @@ export interface DemoOptions {
 
 export async function runDemo(options: DemoOptions): Promise<RunResult> {
   const { config } = options;
+  const show = (path: string) => {
+    const rel = relative(process.cwd(), path);
+    return rel && !rel.startsWith('..') ? rel : path;
+  };
   const written = await writeDemoFiles(config.dropDir, options.seed, options.records);
   if (!options.json) {
     console.log(
-      `guiji demo: wrote ${written.files.length} sample files into ${relative(process.cwd(), join(config.dropDir, 'incoming')) || '.'}`,
+      `guiji demo: wrote ${written.files.length} sample files into ${show(join(config.dropDir, 'incoming'))}`,
     );
     for (const f of written.files) console.log(`  ${relative(config.dropDir, f)}`);
     console.log('');
@@ -123,14 +127,12 @@ export async function runDemo(options: DemoOptions): Promise<RunResult> {
   }
   printRun(result.summary, result.files);
   const where =
-    options.db.kind === 'pglite'
-      ? `the embedded warehouse in ${relative(process.cwd(), config.home) || config.home}`
-      : 'PostgreSQL';
+    options.db.kind === 'pglite' ? `the embedded warehouse in ${show(config.home)}` : 'PostgreSQL';
   console.log(`
 Loaded into ${where}. Next:
   npx guiji status                 the run ledger
   npx guiji quarantine list        every rejected row with its reasons
-  ls ${relative(process.cwd(), config.dropDir)}/archive ${relative(process.cwd(), config.dropDir)}/rejected     processed files; *.退回说明.xlsx go back to the departments
+  ls ${show(config.dropDir)}/archive ${show(config.dropDir)}/rejected     processed files; *.退回说明.xlsx go back to the departments
   npx guiji id check 91341282MA2NXXXX1X   check a credit code`);
   return result;
 }
