@@ -4,6 +4,7 @@ import { type Config, loadConfig, SETTINGS } from '../lib/config.js';
 import { openWarehouse, type Warehouse } from '../lib/db.js';
 import { exitCodeOf, GuijiError, messageOf } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/logger.js';
+import { registerCalendarCommands } from '../pipelines/commands/calendar.js';
 import { runDemo } from '../pipelines/demo/demo.js';
 import { printRun, printRuns } from '../pipelines/output.js';
 import { listQuarantine, printQuarantine } from '../pipelines/quarantine.js';
@@ -184,6 +185,8 @@ program
     );
     process.exitCode = exitCodeForRun(result.summary);
   });
+
+registerCalendarCommands(program, () => loadConfig().catalogDir);
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return '';

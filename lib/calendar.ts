@@ -71,7 +71,8 @@ export function dayNumberOf(date: string): number | undefined {
   const ms = Date.UTC(y, mo - 1, d);
   const back = new Date(ms);
   // Date.UTC maps years 0–99 to 1900–1999: compare all three parts to reject those and 2024-02-30.
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return undefined;
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d)
+    return undefined;
   return Math.round(ms / DAY_MS);
 }
 
@@ -159,8 +160,10 @@ export class Calendar {
     const weekdayName = WEEKDAY_NAMES[weekdayOf(day)] ?? '';
     const name = this.data.names?.get(date);
     const named = name === undefined ? {} : { name };
-    if (this.data.holidays.has(date)) return { date, workday: false, kind: 'holiday', ...named, weekdayName, covered };
-    if (this.data.workdays.has(date)) return { date, workday: true, kind: 'makeup', ...named, weekdayName, covered };
+    if (this.data.holidays.has(date))
+      return { date, workday: false, kind: 'holiday', ...named, weekdayName, covered };
+    if (this.data.workdays.has(date))
+      return { date, workday: true, kind: 'makeup', ...named, weekdayName, covered };
     const weekend = isWeekend(day);
     return { date, workday: !weekend, kind: weekend ? 'weekend' : 'weekday', weekdayName, covered };
   }
@@ -170,7 +173,8 @@ export class Calendar {
    * A negative n gives the |n|-th working day before `from`.
    */
   addWorkdays(from: string, n: number): string {
-    if (!Number.isSafeInteger(n)) throw new CalendarError(`the number of working days must be an integer, not ${n}`);
+    if (!Number.isSafeInteger(n))
+      throw new CalendarError(`the number of working days must be an integer, not ${n}`);
     const day = requireDay(from, 'from');
     if (n === 0) return from;
     // rank() rises by exactly one at each working day, so the first day reaching a rank is a working day.
@@ -196,7 +200,11 @@ export class Calendar {
   private rank(day: number): number {
     if (day < this.start) return mondayFridayBefore(day + 1) - mondayFridayBefore(this.start);
     if (day > this.end) {
-      return (this.rankTable[this.rankTable.length - 1] ?? 0) + mondayFridayBefore(day + 1) - mondayFridayBefore(this.end + 1);
+      return (
+        (this.rankTable[this.rankTable.length - 1] ?? 0) +
+        mondayFridayBefore(day + 1) -
+        mondayFridayBefore(this.end + 1)
+      );
     }
     return this.rankTable[day - this.start] ?? 0;
   }
@@ -220,7 +228,9 @@ export class Calendar {
 /** The name and version of the package the built-in data comes from. */
 export function calendarDataSource(): { package: string; version: string } {
   const require = createRequire(import.meta.url);
-  const pkg = JSON.parse(readFileSync(require.resolve('chinese-days/package.json'), 'utf8')) as { version?: unknown };
+  const pkg = JSON.parse(readFileSync(require.resolve('chinese-days/package.json'), 'utf8')) as {
+    version?: unknown;
+  };
   return { package: 'chinese-days', version: typeof pkg.version === 'string' ? pkg.version : 'unknown' };
 }
 
@@ -236,7 +246,8 @@ export function builtinCalendarData(): CalendarData {
   const file = require.resolve('chinese-days/dist/chinese-days.json');
   const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
   const lists = raw as { holidays?: unknown; workdays?: unknown } | null;
-  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isMap = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!lists || !isMap(lists.holidays) || !isMap(lists.workdays)) {
     throw new CalendarError(`${file}: expected { holidays: {...}, workdays: {...} }`, { file });
   }
@@ -247,7 +258,8 @@ export function builtinCalendarData(): CalendarData {
     ['workdays', data.workdays],
   ] as const) {
     for (const [date, label] of Object.entries(lists[key] as Record<string, unknown>)) {
-      if (!isIsoDate(date)) throw new CalendarError(`${file}: ${key} entry '${date}' is not a date`, { file, entry: date });
+      if (!isIsoDate(date))
+        throw new CalendarError(`${file}: ${key} entry '${date}' is not a date`, { file, entry: date });
       target.add(date);
       years.add(Number(date.slice(0, 4)));
       if (typeof label === 'string') data.names?.set(date, festivalName(label));
@@ -267,7 +279,10 @@ export function builtinCalendarData(): CalendarData {
  */
 export function applyOverride(data: CalendarData, file: string): number[] {
   const fail = (message: string, entry?: string): never => {
-    throw new CalendarError(`working-day override ${file}: ${message}`, entry === undefined ? { file } : { file, entry });
+    throw new CalendarError(
+      `working-day override ${file}: ${message}`,
+      entry === undefined ? { file } : { file, entry },
+    );
   };
   let raw: unknown;
   try {
@@ -283,7 +298,8 @@ export function applyOverride(data: CalendarData, file: string): number[] {
     if (key !== 'years' && !key.startsWith('_')) fail(`unknown key '${key}' (expected "years")`, key);
   }
   const years = raw['years'];
-  if (!isObject(years)) return fail('"years" must be an object keyed by year, e.g. { "2027": { … } }', 'years');
+  if (!isObject(years))
+    return fail('"years" must be an object keyed by year, e.g. { "2027": { … } }', 'years');
 
   const replaced: number[] = [];
   const additions: { year: number; holidays: string[]; workdays: string[] }[] = [];
@@ -293,16 +309,21 @@ export function applyOverride(data: CalendarData, file: string): number[] {
     if (!/^\d{4}$/.test(yearKey) || year < MIN_YEAR || year > MAX_YEAR) {
       fail(`year '${yearKey}' is not a year between ${MIN_YEAR} and ${MAX_YEAR}`, yearKey);
     }
-    if (!isObject(value)) return fail(`years.${yearKey} must be an object { "holidays": [...], "workdays": [...] }`, yearKey);
+    if (!isObject(value))
+      return fail(`years.${yearKey} must be an object { "holidays": [...], "workdays": [...] }`, yearKey);
     for (const key of Object.keys(value)) {
       if (key !== 'holidays' && key !== 'workdays' && !key.startsWith('_')) {
-        fail(`years.${yearKey}: unknown key '${key}' (expected "holidays" and "workdays")`, `${yearKey}.${key}`);
+        fail(
+          `years.${yearKey}: unknown key '${key}' (expected "holidays" and "workdays")`,
+          `${yearKey}.${key}`,
+        );
       }
     }
     const lists = { holidays: [] as string[], workdays: [] as string[] };
     for (const key of ['holidays', 'workdays'] as const) {
       const list = value[key];
-      if (!Array.isArray(list)) return fail(`years.${yearKey}.${key} must be a list of dates (may be empty)`, `${yearKey}.${key}`);
+      if (!Array.isArray(list))
+        return fail(`years.${yearKey}.${key} must be a list of dates (may be empty)`, `${yearKey}.${key}`);
       for (const [i, entry] of list.entries()) {
         const where = `years.${yearKey}.${key}[${i}]`;
         if (typeof entry !== 'string' || !isIsoDate(entry)) {
@@ -319,7 +340,8 @@ export function applyOverride(data: CalendarData, file: string): number[] {
       }
     }
     const both = lists.holidays.find((d) => lists.workdays.includes(d));
-    if (both !== undefined) fail(`years.${yearKey}: ${both} is listed both as a holiday and as a working day`, both);
+    if (both !== undefined)
+      fail(`years.${yearKey}: ${both} is listed both as a holiday and as a working day`, both);
     replaced.push(year);
     additions.push({ year, ...lists });
   }
@@ -330,7 +352,8 @@ export function applyOverride(data: CalendarData, file: string): number[] {
     for (const set of [data.holidays, data.workdays]) {
       for (const date of [...set]) if (date.startsWith(prefix)) set.delete(date);
     }
-    if (data.names) for (const date of [...data.names.keys()]) if (date.startsWith(prefix)) data.names.delete(date);
+    if (data.names)
+      for (const date of [...data.names.keys()]) if (date.startsWith(prefix)) data.names.delete(date);
   }
   for (const { holidays, workdays } of additions) {
     for (const date of holidays) {

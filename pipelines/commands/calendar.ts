@@ -50,15 +50,19 @@ function print(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** Warns on stderr about every year from the first to the last of `dates` whose holiday data is unknown. */
 function warnUncovered(calendar: Calendar, dates: string[]): string[] {
-  const years = [...new Set(dates.filter((d) => !calendar.covers(d)).map((d) => d.slice(0, 4)))].sort();
+  const spanned = dates.map((d) => Number(d.slice(0, 4)));
+  const years: number[] = [];
+  for (let y = Math.min(...spanned); y <= Math.max(...spanned); y++)
+    if (!calendar.coversYear(y)) years.push(y);
   if (years.length) {
     const [first, last] = calendar.data.years;
     process.stderr.write(
       `guiji: warning: no holiday data for ${years.join(', ')} (known: ${first}–${last}); those days were counted Monday–Friday only — add the year to ${OVERRIDE_FILE}\n`,
     );
   }
-  return years;
+  return years.map(String);
 }
 
 /** One line explaining a day, e.g. "no   2024-02-12  Monday  statutory holiday (春节)". */
@@ -80,7 +84,9 @@ export function registerCalendarCommands(program: Command, catalogDir: () => str
 
   calendar
     .command('deadline')
-    .description('the date of the N-th working day after --from (--from itself not counted; N = 0 gives --from)')
+    .description(
+      'the date of the N-th working day after --from (--from itself not counted; N = 0 gives --from)',
+    )
     .requiredOption('--from <date>', 'the day the count starts after (YYYY-MM-DD)')
     .requiredOption('--workdays <n>', 'how many working days')
     .option('--override <file>', `working-day override file (default: <catalog>/${OVERRIDE_FILE})`)
@@ -92,13 +98,23 @@ export function registerCalendarCommands(program: Command, catalogDir: () => str
       const deadline = cal.addWorkdays(from, n);
       const uncoveredYears = warnUncovered(cal, [from, deadline]);
       if (opts.json) {
-        print(JSON.stringify({ from, workdays: n, deadline, covered: uncoveredYears.length === 0, uncoveredYears }));
+        print(
+          JSON.stringify({
+            from,
+            workdays: n,
+            deadline,
+            covered: uncoveredYears.length === 0,
+            uncoveredYears,
+          }),
+        );
       } else print(deadline);
     });
 
   calendar
     .command('workdays')
-    .description('the number of working days after --from up to and including --to (negative if --to is earlier)')
+    .description(
+      'the number of working days after --from up to and including --to (negative if --to is earlier)',
+    )
     .requiredOption('--from <date>', 'start, not counted (YYYY-MM-DD)')
     .requiredOption('--to <date>', 'end, counted (YYYY-MM-DD)')
     .option('--override <file>', `working-day override file (default: <catalog>/${OVERRIDE_FILE})`)
