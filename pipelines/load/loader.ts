@@ -54,7 +54,8 @@ export class Batch {
       resource: record.resource,
       naturalKey: record.naturalKey,
       contentHash: record.contentHash,
-      uscc: record.uscc,
+      // a slice of the CSV chunk would keep the whole chunk alive until the batch commits: copy it
+      uscc: record.uscc === null ? null : Buffer.from(record.uscc, 'latin1').toString('latin1'),
       line: Buffer.from(
         copyLine([
           record.resource,

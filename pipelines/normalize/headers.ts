@@ -1,17 +1,8 @@
+import { headerKey } from '../../catalog/header-key.js';
 import type { Catalog, FieldDef, Resource, ResourceVersion } from '../../catalog/load.js';
 import type { CellValue } from '../../lib/types.js';
 
-/**
- * Column titles come as the standard's Chinese names (often with full-width brackets, a `*` required mark or a
- * `行政相对人代码_1(…)` prefix), as field codes in either case, or as a platform's own English names. Each is
- * folded to one key: NFKC (full-width → half-width), lower case, no spaces, quotes or required marks.
- */
-export function headerKey(header: string): string {
-  return header
-    .normalize('NFKC')
-    .toLowerCase()
-    .replace(/[\s\u200b\ufeff"'“”*＊]/g, '');
-}
+export { headerKey };
 
 /** The keys a header may be known by: itself, without its bracketed suffix, and what the brackets hold. */
 function candidateKeys(header: string): string[] {
