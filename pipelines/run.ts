@@ -5,22 +5,16 @@ import type { Warehouse } from '../lib/db.js';
 import { GuijiError, LockedError, messageOf } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { createAjv } from '../schemas/ajv.js';
+import type { BatchCounts } from './load/loader.js';
 import { DROPS_SOURCE, type FileOutcome, runDrops } from './sources/drops.js';
 import { migrate } from './warehouse/migrate.js';
 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
 
 /** One source's line of the run ledger (the `--json` contract of `guiji run` and `guiji status`). */
-export interface SourceSummary {
+export interface SourceSummary extends BatchCounts {
   source: string;
   status: RunStatus;
-  read: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  quarantined: number;
-  duplicates: number;
-  unmatched: number;
   error: string | null;
 }
 

@@ -76,6 +76,7 @@ export class Batch {
   }
 }
 
+/** The ledger's counters, for a batch and summed for a source's run. */
 export interface BatchCounts {
   read: number;
   inserted: number;
