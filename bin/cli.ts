@@ -5,6 +5,7 @@ import { openWarehouse, type Warehouse } from '../lib/db.js';
 import { exitCodeOf, GuijiError, messageOf } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { registerCalendarCommands } from '../pipelines/commands/calendar.js';
+import { registerCatalogCommands } from '../pipelines/commands/catalog.js';
 import { runDemo } from '../pipelines/demo/demo.js';
 import { printRun, printRuns } from '../pipelines/output.js';
 import { listQuarantine, printQuarantine } from '../pipelines/quarantine.js';
@@ -187,6 +188,10 @@ program
   });
 
 registerCalendarCommands(program, () => loadConfig().catalogDir);
+registerCatalogCommands(program, () => {
+  const { catalogDir, schemasDir } = loadConfig();
+  return { catalogDir, schemasDir };
+});
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return '';

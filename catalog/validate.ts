@@ -1,0 +1,719 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { createAjv } from '../schemas/ajv.js';
+import { headerKey } from './header-key.js';
+import { type Catalog, departmentName, type FieldKind, type Resource } from './load.js';
+
+/** One thing wrong with the catalog: the file, where in it (a JSONPath such as `$.versions[1].from`), and what. */
+export interface CatalogProblem {
+  file: string;
+  path: string;
+  message: string;
+}
+
+export interface CatalogValidation {
+  ok: boolean;
+  problems: CatalogProblem[];
+}
+
+export const FIELD_KINDS: readonly FieldKind[] = [
+  'text',
+  'code',
+  'docno',
+  'date',
+  'datetime',
+  'amount',
+  'enum',
+];
+export const DISCLOSURES = ['public', 'shared'] as const;
+/** The exchange paths of the seed: city credit platform, data-sharing platform, spreadsheet drop, provincial channel. */
+export const EXCHANGE_PATHS = ['credit-platform', 'sharing-platform', 'drops', 'provincial'] as const;
+const SUBJECT_KEYS = ['uscc', 'name', 'regNo', 'orgCode', 'idNumber'] as const;
+const REGISTER_KEYS = ['name', 'regNo', 'legalRep', 'regDate', 'status', 'address'] as const;
+const USCC_FORMATS = ['uscc', 'uscc-or-placeholder'];
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isString = (v: unknown): v is string => typeof v === 'string' && v.trim().length > 0;
+const isStringArray = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+/** `$.a.b[2]`, quoting keys that are not plain identifiers (`$.properties.CF_WSH["x-guiji"].aliases[0]`). */
+function jsonPath(...parts: (string | number)[]): string {
+  let path = '$';
+  for (const part of parts) {
+    if (typeof part === 'number') path += `[${part}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(part)) path += `.${part}`;
+    else path += `[${JSON.stringify(part)}]`;
+  }
+  return path;
+}
+
+function isRealDate(s: string): boolean {
+  if (!ISO_DATE.test(s)) return false;
+  const d = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+}
+
+class Problems {
+  readonly list: CatalogProblem[] = [];
+  constructor(readonly file: string) {}
+  add(path: string, message: string): void {
+    this.list.push({ file: this.file, path, message });
+  }
+}
+
+function readJsonFile(file: string, all: CatalogProblem[]): Json | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    all.push({ file, path: '$', message: `cannot read the file: ${(error as Error).message}` });
+    return null;
+  }
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (!isObject(value)) {
+      all.push({ file, path: '$', message: 'the file must hold a JSON object' });
+      return null;
+    }
+    return value;
+  } catch (error) {
+    all.push({ file, path: '$', message: `not valid JSON: ${(error as Error).message}` });
+    return null;
+  }
+}
+
+interface RootInfo {
+  departments: Set<string>;
+  codeLists: Map<string, Set<string>>;
+}
+
+function checkRoot(root: Json, problems: Problems): RootInfo {
+  const info: RootInfo = { departments: new Set(), codeLists: new Map() };
+  for (const key of ['version', 'title'] as const)
+    if (!isString(root[key])) problems.add(jsonPath(key), `"${key}" must be a non-empty string`);
+
+  if (!Array.isArray(root.departments)) {
+    problems.add(jsonPath('departments'), '"departments" must be a list of { code, name, aliases? }');
+  } else {
+    const names = new Map<string, string>();
+    root.departments.forEach((d: unknown, i) => {
+      if (!isObject(d) || !isString(d.code) || !isString(d.name)) {
+        problems.add(jsonPath('departments', i), 'a department needs a "code" and a "name"');
+        return;
+      }
+      if (!/^[a-z][a-z0-9_-]*$/.test(d.code))
+        problems.add(
+          jsonPath('departments', i, 'code'),
+          `department code "${d.code}" must be lower-case letters and digits`,
+        );
+      if (info.departments.has(d.code))
+        problems.add(jsonPath('departments', i, 'code'), `department code "${d.code}" is listed twice`);
+      info.departments.add(d.code);
+      for (const [j, name] of [d.name, ...(isStringArray(d.aliases) ? d.aliases : [])].entries()) {
+        const key = headerKey(name);
+        const owner = names.get(key);
+        if (owner !== undefined && owner !== d.code)
+          problems.add(
+            j === 0 ? jsonPath('departments', i, 'name') : jsonPath('departments', i, 'aliases', j - 1),
+            `department name "${name}" of "${d.code}" is also a name of "${owner}"`,
+          );
+        names.set(key, d.code);
+      }
+      if (d.aliases !== undefined && !isStringArray(d.aliases))
+        problems.add(jsonPath('departments', i, 'aliases'), '"aliases" must be a list of strings');
+    });
+  }
+
+  if (!isObject(root.codeLists)) {
+    problems.add(jsonPath('codeLists'), '"codeLists" must be an object of named lists');
+    return info;
+  }
+  for (const [name, list] of Object.entries(root.codeLists)) {
+    const labels = new Set<string>();
+    info.codeLists.set(name, labels);
+    if (!Array.isArray(list) || list.length === 0) {
+      problems.add(jsonPath('codeLists', name), `code list "${name}" must be a non-empty list`);
+      continue;
+    }
+    const codes = new Map<string, number>();
+    const labelIndex = new Map<string, number>();
+    // every way of writing a value, folded, → the entry it means: one spelling must not mean two entries
+    const spellings = new Map<string, number>();
+    const entries: { i: number; label: string; aliases: string[] }[] = [];
+    list.forEach((entry: unknown, i) => {
+      if (!isObject(entry) || !isString(entry.code) || !isString(entry.label)) {
+        problems.add(jsonPath('codeLists', name, i), 'an entry needs a "code" and a "label"');
+        return;
+      }
+      const code = entry.code;
+      const label = entry.label;
+      const firstCode = codes.get(code);
+      if (firstCode !== undefined)
+        problems.add(
+          jsonPath('codeLists', name, i, 'code'),
+          `code "${code}" of code list "${name}" is also the code of entry ${firstCode}`,
+        );
+      else codes.set(code, i);
+      const firstLabel = labelIndex.get(label);
+      if (firstLabel !== undefined)
+        problems.add(
+          jsonPath('codeLists', name, i, 'label'),
+          `label "${label}" of code list "${name}" is also the label of entry ${firstLabel}`,
+        );
+      else labelIndex.set(label, i);
+      labels.add(label);
+      for (const spelling of [code, label]) {
+        const key = headerKey(spelling);
+        if (!spellings.has(key)) spellings.set(key, i);
+      }
+      if (entry.aliases !== undefined && !isStringArray(entry.aliases))
+        problems.add(jsonPath('codeLists', name, i, 'aliases'), '"aliases" must be a list of strings');
+      else entries.push({ i, label, aliases: (entry.aliases as string[] | undefined) ?? [] });
+    });
+    // aliases after every code and label is known, so an alias naming a later entry is caught too
+    for (const { i, label, aliases } of entries)
+      aliases.forEach((alias, j) => {
+        const key = headerKey(alias);
+        const other = spellings.get(key);
+        if (other !== undefined && other !== i)
+          problems.add(
+            jsonPath('codeLists', name, i, 'aliases', j),
+            `alias "${alias}" of "${label}" in code list "${name}" already means entry ${other}`,
+          );
+        else spellings.set(key, i);
+      });
+  }
+  return info;
+}
+
+interface FieldInfo {
+  kind: string;
+  format?: string;
+  required: boolean;
+  codeList?: string;
+}
+
+/** Checks one schema file; returns its fields, or null when it cannot be read. */
+function checkSchema(
+  schemaFile: string,
+  expectedId: string,
+  root: RootInfo,
+  ajv: ReturnType<typeof createAjv>,
+  all: CatalogProblem[],
+): Map<string, FieldInfo> | null {
+  const schema = readJsonFile(schemaFile, all);
+  if (!schema) return null;
+  const problems = new Problems(schemaFile);
+  if (schema.$id !== expectedId)
+    problems.add(
+      jsonPath('$id'),
+      `"$id" is ${JSON.stringify(schema.$id)}; it must be "${expectedId}" (guiji:<resource>/<version>)`,
+    );
+  try {
+    ajv.compile(schema);
+  } catch (error) {
+    problems.add('$', `the schema does not compile: ${(error as Error).message}`);
+  }
+
+  const fields = new Map<string, FieldInfo>();
+  const properties = schema.properties;
+  if (!isObject(properties) || Object.keys(properties).length === 0) {
+    problems.add(jsonPath('properties'), 'a schema needs "properties", one per field');
+    all.push(...problems.list);
+    return fields;
+  }
+  const required = new Set(isStringArray(schema.required) ? schema.required : []);
+  if (schema.required !== undefined && !isStringArray(schema.required))
+    problems.add(jsonPath('required'), '"required" must be a list of field codes');
+  for (const [i, code] of [...required].entries())
+    if (!(code in properties))
+      problems.add(jsonPath('required', i), `required field "${code}" is not among the properties`);
+
+  // every name a column may carry → the field (and where) that first claimed it
+  const names = new Map<string, { code: string; name: string }>();
+  for (const [code, p] of Object.entries(properties)) {
+    if (!isObject(p)) {
+      problems.add(jsonPath('properties', code), 'a field must be an object');
+      continue;
+    }
+    const x = p['x-guiji'];
+    const at = (...rest: (string | number)[]) => jsonPath('properties', code, ...rest);
+    if (!isString(p.title)) problems.add(at('title'), `field ${code} needs a Chinese "title"`);
+    if (!isObject(x)) {
+      problems.add(at('x-guiji'), `field ${code} needs "x-guiji" with its kind`);
+      continue;
+    }
+    const kind = typeof x.kind === 'string' ? x.kind : '';
+    if (!(FIELD_KINDS as readonly string[]).includes(kind))
+      problems.add(
+        at('x-guiji', 'kind'),
+        `field ${code} has kind ${JSON.stringify(x.kind)}; known kinds: ${FIELD_KINDS.join(', ')}`,
+      );
+    const info: FieldInfo = { kind, required: required.has(code) };
+    if (typeof p.format === 'string') info.format = p.format;
+    if (x.codeList !== undefined) {
+      if (typeof x.codeList !== 'string' || !root.codeLists.has(x.codeList))
+        problems.add(
+          at('x-guiji', 'codeList'),
+          `field ${code} names code list ${JSON.stringify(x.codeList)}, which catalog.json does not define`,
+        );
+      else info.codeList = x.codeList;
+    } else if (kind === 'enum') {
+      problems.add(at('x-guiji'), `field ${code} is an enum but names no "codeList"`);
+    }
+    if (x.multi !== undefined && (typeof x.multi !== 'boolean' || kind !== 'enum'))
+      problems.add(at('x-guiji', 'multi'), `"multi" must be true or false, and only on an enum field`);
+    if (x.sensitive !== undefined && typeof x.sensitive !== 'boolean')
+      problems.add(at('x-guiji', 'sensitive'), '"sensitive" must be true or false');
+    if (x.aliases !== undefined && !isStringArray(x.aliases))
+      problems.add(at('x-guiji', 'aliases'), '"aliases" must be a list of strings');
+    fields.set(code, info);
+
+    const spelled: [string, string][] = [
+      [code, at()],
+      ...(isString(p.title) ? [[p.title, at('title')] as [string, string]] : []),
+      ...(isStringArray(x.aliases)
+        ? x.aliases.map((a, j): [string, string] => [a, at('x-guiji', 'aliases', j)])
+        : []),
+    ];
+    for (const [name, where] of spelled) {
+      const key = headerKey(name);
+      if (!key) {
+        problems.add(where, `field ${code} has an empty name`);
+        continue;
+      }
+      const owner = names.get(key);
+      if (owner)
+        problems.add(
+          where,
+          owner.code === code
+            ? `"${name}" is listed twice for field ${code} (same as "${owner.name}" once folded)`
+            : `"${name}" of field ${code} is already a name of field ${owner.code} ("${owner.name}"): a column with this title would be ambiguous`,
+        );
+      else names.set(key, { code, name });
+    }
+  }
+  all.push(...problems.list);
+  return fields;
+}
+
+function checkResource(
+  file: string,
+  raw: Json,
+  schemasDir: string,
+  root: RootInfo,
+  ajv: ReturnType<typeof createAjv>,
+  all: CatalogProblem[],
+): void {
+  const problems = new Problems(file);
+  const id = basename(file, '.json');
+  if (raw.id !== id)
+    problems.add(jsonPath('id'), `"id" is ${JSON.stringify(raw.id)} but the file is named ${id}.json`);
+  for (const key of ['name', 'category', 'categoryName', 'legalBasis'] as const)
+    if (!isString(raw[key])) problems.add(jsonPath(key), `"${key}" must be a non-empty string`);
+  if (!(DISCLOSURES as readonly unknown[]).includes(raw.disclosure))
+    problems.add(
+      jsonPath('disclosure'),
+      `"disclosure" is ${JSON.stringify(raw.disclosure)}; it must be one of ${DISCLOSURES.join(', ')}`,
+    );
+  if (!isStringArray(raw.departments) || raw.departments.length === 0)
+    problems.add(jsonPath('departments'), '"departments" must list the codes of the providing departments');
+  else
+    raw.departments.forEach((d, i) => {
+      if (!root.departments.has(d))
+        problems.add(jsonPath('departments', i), `department "${d}" is not in catalog.json's departments`);
+    });
+  if (!isStringArray(raw.paths) || raw.paths.length === 0)
+    problems.add(jsonPath('paths'), `"paths" must list exchange paths (${EXCHANGE_PATHS.join(', ')})`);
+  else
+    raw.paths.forEach((p, i) => {
+      if (!(EXCHANGE_PATHS as readonly string[]).includes(p))
+        problems.add(
+          jsonPath('paths', i),
+          `unknown exchange path "${p}"; known: ${EXCHANGE_PATHS.join(', ')}`,
+        );
+    });
+  const deadlines = raw.deadlines;
+  if (
+    !isObject(deadlines) ||
+    !Number.isInteger(deadlines.collectWorkdays) ||
+    Number(deadlines.collectWorkdays) <= 0
+  )
+    problems.add(
+      jsonPath('deadlines', 'collectWorkdays'),
+      '"collectWorkdays" must be a positive whole number',
+    );
+  else if (raw.disclosure === 'public') {
+    if (!Number.isInteger(deadlines.publishWorkdays) || Number(deadlines.publishWorkdays) <= 0)
+      problems.add(
+        jsonPath('deadlines', 'publishWorkdays'),
+        'a public resource needs "publishWorkdays" (published within N working days)',
+      );
+  } else if (raw.disclosure === 'shared' && deadlines.publishWorkdays !== undefined)
+    problems.add(
+      jsonPath('deadlines', 'publishWorkdays'),
+      'a shared resource is not published: drop "publishWorkdays"',
+    );
+
+  // versions: ordered by `from`, `to` after `from`, no overlap
+  let current: Map<string, FieldInfo> | null = null;
+  if (!Array.isArray(raw.versions) || raw.versions.length === 0) {
+    problems.add(jsonPath('versions'), 'a resource needs at least one version');
+  } else {
+    const seen = new Set<string>();
+    let previous: { from: string; to?: string; index: number } | null = null;
+    const last = raw.versions.length - 1;
+    for (const [i, v] of (raw.versions as unknown[]).entries()) {
+      if (!isObject(v)) {
+        problems.add(jsonPath('versions', i), 'a version must be { version, from, to?, schema }');
+        continue;
+      }
+      const version = typeof v.version === 'string' ? v.version : '';
+      if (!version) problems.add(jsonPath('versions', i, 'version'), 'a version needs a "version" name');
+      else if (seen.has(version))
+        problems.add(jsonPath('versions', i, 'version'), `version "${version}" is listed twice`);
+      seen.add(version);
+      const from = typeof v.from === 'string' && isRealDate(v.from) ? v.from : null;
+      if (!from)
+        problems.add(
+          jsonPath('versions', i, 'from'),
+          `"from" is ${JSON.stringify(v.from)}; write a date YYYY-MM-DD`,
+        );
+      let to: string | undefined;
+      if (v.to !== undefined) {
+        if (typeof v.to !== 'string' || !isRealDate(v.to))
+          problems.add(
+            jsonPath('versions', i, 'to'),
+            `"to" is ${JSON.stringify(v.to)}; write a date YYYY-MM-DD`,
+          );
+        else if (from && v.to < from)
+          problems.add(jsonPath('versions', i, 'to'), `"to" ${v.to} is before "from" ${from}`);
+        else to = v.to;
+      }
+      if (from && previous) {
+        if (from <= previous.from)
+          problems.add(
+            jsonPath('versions', i, 'from'),
+            `versions must be ordered by "from": ${from} is not after ${previous.from} (versions[${previous.index}])`,
+          );
+        else if (previous.to && from <= previous.to)
+          problems.add(
+            jsonPath('versions', i, 'from'),
+            `version "${version}" starts ${from}, while versions[${previous.index}] is still in force until ${previous.to}`,
+          );
+      }
+      if (from) previous = { from, index: i, ...(to ? { to } : {}) };
+      if (typeof v.schema !== 'string' || !v.schema) {
+        problems.add(jsonPath('versions', i, 'schema'), 'a version needs the path of its schema');
+        continue;
+      }
+      const schemaFile = join(schemasDir, v.schema);
+      if (!existsSync(schemaFile)) {
+        problems.add(jsonPath('versions', i, 'schema'), `schema file ${schemaFile} does not exist`);
+        continue;
+      }
+      const fields = checkSchema(schemaFile, `guiji:${id}/${version}`, root, ajv, all);
+      if (i === last) current = fields;
+    }
+  }
+
+  if (current) checkFieldReferences(raw, current, root, problems);
+  all.push(...problems.list);
+}
+
+/** naturalKey, subject, producedDate, departmentField, rules and register name fields of the current version. */
+function checkFieldReferences(
+  raw: Json,
+  fields: Map<string, FieldInfo>,
+  root: RootInfo,
+  problems: Problems,
+): void {
+  const missing = (code: unknown) => typeof code !== 'string' || !fields.has(code);
+  const nf = (code: unknown) => `field ${JSON.stringify(code)} is not in the current version's schema`;
+
+  if (!isStringArray(raw.naturalKey) || raw.naturalKey.length === 0)
+    problems.add(jsonPath('naturalKey'), '"naturalKey" must list the fields that identify a record');
+  else
+    raw.naturalKey.forEach((code, i) => {
+      if (code === '$subject') return;
+      if (missing(code)) problems.add(jsonPath('naturalKey', i), `natural key ${nf(code)}`);
+      else if (!fields.get(code)?.required)
+        problems.add(
+          jsonPath('naturalKey', i),
+          `natural key field ${code} must be required, or records without it would share a key`,
+        );
+    });
+
+  const subject = raw.subject;
+  if (!isObject(subject)) problems.add(jsonPath('subject'), '"subject" must name at least { uscc, name }');
+  else {
+    for (const key of ['uscc', 'name'] as const)
+      if (subject[key] === undefined) problems.add(jsonPath('subject', key), `"subject.${key}" is required`);
+    for (const [key, code] of Object.entries(subject)) {
+      if (!(SUBJECT_KEYS as readonly string[]).includes(key))
+        problems.add(
+          jsonPath('subject', key),
+          `unknown subject role "${key}"; known: ${SUBJECT_KEYS.join(', ')}`,
+        );
+      else if (missing(code)) problems.add(jsonPath('subject', key), `subject ${key} ${nf(code)}`);
+    }
+    const uscc = typeof subject.uscc === 'string' ? fields.get(subject.uscc) : undefined;
+    if (uscc && !USCC_FORMATS.includes(uscc.format ?? ''))
+      problems.add(
+        jsonPath('subject', 'uscc'),
+        `credit-code field ${String(subject.uscc)} must have format ${USCC_FORMATS.join(' or ')}`,
+      );
+  }
+
+  if (missing(raw.producedDate))
+    problems.add(jsonPath('producedDate'), `produced date ${nf(raw.producedDate)}`);
+  else {
+    const kind = fields.get(raw.producedDate as string)?.kind;
+    if (kind !== 'date' && kind !== 'datetime')
+      problems.add(
+        jsonPath('producedDate'),
+        `produced date ${String(raw.producedDate)} is a ${kind} field, not a date`,
+      );
+  }
+  if (raw.departmentField !== undefined && missing(raw.departmentField))
+    problems.add(jsonPath('departmentField'), `department field ${nf(raw.departmentField)}`);
+
+  if (raw.rules !== undefined) {
+    if (!Array.isArray(raw.rules)) problems.add(jsonPath('rules'), '"rules" must be a list');
+    else
+      raw.rules.forEach((rule: unknown, i) => {
+        if (!isObject(rule) || !isObject(rule.when)) {
+          problems.add(
+            jsonPath('rules', i),
+            'a rule is { when: { field, includes | includesAny }, require }',
+          );
+          return;
+        }
+        const field = rule.when.field;
+        if (missing(field)) problems.add(jsonPath('rules', i, 'when', 'field'), `rule ${nf(field)}`);
+        if (missing(rule.require)) problems.add(jsonPath('rules', i, 'require'), `rule ${nf(rule.require)}`);
+        const values =
+          typeof rule.when.includes === 'string'
+            ? [rule.when.includes]
+            : isStringArray(rule.when.includesAny)
+              ? rule.when.includesAny
+              : null;
+        if (!values || (rule.when.includes !== undefined && rule.when.includesAny !== undefined)) {
+          problems.add(
+            jsonPath('rules', i, 'when'),
+            'a rule needs exactly one of "includes" or "includesAny"',
+          );
+          return;
+        }
+        const list = typeof field === 'string' ? fields.get(field)?.codeList : undefined;
+        const labels = list ? root.codeLists.get(list) : undefined;
+        if (labels)
+          for (const value of values)
+            if (!labels.has(value))
+              problems.add(
+                jsonPath('rules', i, 'when'),
+                `rule value "${value}" is not a label of code list "${list}", so it can never match`,
+              );
+      });
+  }
+
+  if (raw.register !== undefined) {
+    if (!isObject(raw.register))
+      problems.add(jsonPath('register'), '"register" must map register columns to fields');
+    else
+      for (const [key, code] of Object.entries(raw.register)) {
+        if (!(REGISTER_KEYS as readonly string[]).includes(key))
+          problems.add(jsonPath('register', key), `unknown register column "${key}"`);
+        else if (missing(code)) problems.add(jsonPath('register', key), `register ${key} ${nf(code)}`);
+      }
+  }
+}
+
+/**
+ * Checks the whole catalog without trusting it: catalog.json (departments, code lists), every resource file and
+ * every schema it points at. Never throws for a broken catalog; every problem names its file and JSON path.
+ */
+export function validateCatalog(catalogDir: string, schemasDir: string): CatalogValidation {
+  const problems: CatalogProblem[] = [];
+  const rootFile = join(catalogDir, 'catalog.json');
+  const root = readJsonFile(rootFile, problems);
+  const rootProblems = new Problems(rootFile);
+  const info = root
+    ? checkRoot(root, rootProblems)
+    : { departments: new Set<string>(), codeLists: new Map() };
+  problems.push(...rootProblems.list);
+
+  const resourcesDir = join(catalogDir, 'resources');
+  let files: string[] = [];
+  try {
+    files = readdirSync(resourcesDir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
+  } catch (error) {
+    problems.push({
+      file: resourcesDir,
+      path: '$',
+      message: `cannot list resources: ${(error as Error).message}`,
+    });
+  }
+  if (files.length === 0 && existsSync(resourcesDir))
+    problems.push({ file: resourcesDir, path: '$', message: 'the catalog has no resources' });
+  const ajv = createAjv();
+  for (const f of files) {
+    const file = join(resourcesDir, f);
+    const raw = readJsonFile(file, problems);
+    if (raw) checkResource(file, raw, schemasDir, info, ajv, problems);
+  }
+  return { ok: problems.length === 0, problems };
+}
+
+export interface ResourceSummary {
+  id: string;
+  name: string;
+  category: string;
+  categoryName: string;
+  disclosure: 'public' | 'shared';
+  version: string;
+  fields: number;
+}
+
+/** One line per resource for `catalog list`, in id order. */
+export function listResources(catalog: Catalog): ResourceSummary[] {
+  return [...catalog.resources.values()]
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
+    .map((r) => ({
+      id: r.id,
+      name: r.name,
+      category: r.category,
+      categoryName: r.categoryName,
+      disclosure: r.disclosure,
+      version: r.current.version,
+      fields: r.current.fields.length,
+    }));
+}
+
+export interface FieldDescription {
+  code: string;
+  title: string;
+  kind: FieldKind;
+  required: boolean;
+  sensitive: boolean;
+  aliases: string[];
+  format?: string;
+  maxLength?: number;
+  codeList?: string;
+  codes?: string[];
+  multi?: boolean;
+}
+
+export interface ResourceDescription {
+  id: string;
+  name: string;
+  category: string;
+  categoryName: string;
+  legalBasis: string;
+  disclosure: 'public' | 'shared';
+  departments: { code: string; name: string }[];
+  paths: string[];
+  naturalKey: string[];
+  subject: Resource['subject'];
+  producedDate: string;
+  departmentField: string | null;
+  deadlines: Resource['deadlines'];
+  versions: { version: string; from: string; to: string | null; schema: string; current: boolean }[];
+  rules: Resource['rules'];
+  fields: FieldDescription[];
+}
+
+/** Everything `catalog show <id>` prints, or null for an unknown resource. */
+export function describeResource(catalog: Catalog, id: string): ResourceDescription | null {
+  const r = catalog.resources.get(id);
+  if (!r) return null;
+  return {
+    id: r.id,
+    name: r.name,
+    category: r.category,
+    categoryName: r.categoryName,
+    legalBasis: r.legalBasis,
+    disclosure: r.disclosure,
+    departments: r.departments.map((code) => ({ code, name: departmentName(catalog, code) })),
+    paths: r.paths,
+    naturalKey: r.naturalKey,
+    subject: r.subject,
+    producedDate: r.producedDate,
+    departmentField: r.departmentField ?? null,
+    deadlines: r.deadlines,
+    versions: r.versions.map((v) => ({
+      version: v.version,
+      from: v.from,
+      to: v.to ?? null,
+      schema: basename(join(v.schemaFile, '..')) + '/' + basename(v.schemaFile),
+      current: v === r.current,
+    })),
+    rules: r.rules,
+    fields: r.current.fields.map((f) => {
+      const d: FieldDescription = {
+        code: f.code,
+        title: f.title,
+        kind: f.kind,
+        required: f.required,
+        sensitive: f.sensitive,
+        aliases: f.aliases,
+      };
+      if (f.format !== undefined) d.format = f.format;
+      if (f.maxLength !== undefined) d.maxLength = f.maxLength;
+      if (f.codeList !== undefined) {
+        d.codeList = f.codeList;
+        d.codes = (catalog.codeLists[f.codeList] ?? []).map((e) => e.label);
+      }
+      if (f.multi) d.multi = true;
+      return d;
+    }),
+  };
+}
+
+/** `describeResource` as text for a terminal. */
+export function formatResource(d: ResourceDescription): string {
+  const lines = [
+    `${d.id}  ${d.name}`,
+    `  category     ${d.category} ${d.categoryName}`,
+    `  legal basis  ${d.legalBasis}`,
+    `  disclosure   ${d.disclosure === 'public' ? 'public (公示)' : 'shared (departments only, 共享)'}`,
+    `  departments  ${d.departments.map((x) => `${x.name} (${x.code})`).join(', ')}`,
+    `  paths        ${d.paths.join(', ')}`,
+    `  key          ${d.naturalKey.join(' + ')}`,
+    `  subject      ${Object.entries(d.subject)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}`,
+    `  produced     ${d.producedDate}${d.departmentField ? `   department field ${d.departmentField}` : ''}`,
+    `  deadlines    collected within ${d.deadlines.collectWorkdays} working days${
+      d.deadlines.publishWorkdays !== undefined
+        ? `, published within ${d.deadlines.publishWorkdays} working days`
+        : ', not published'
+    }`,
+    `  versions     ${d.versions
+      .map((v) => `${v.version} (${v.from} – ${v.to ?? ''})${v.current ? ' current' : ''}`)
+      .join('; ')}`,
+  ];
+  for (const rule of d.rules) {
+    const values = rule.when.includes ?? rule.when.includesAny?.join(' | ') ?? '';
+    lines.push(`  rule         ${rule.require} required when ${rule.when.field} includes ${values}`);
+  }
+  lines.push('', '  fields (* required, ! sensitive):');
+  const width = Math.max(...d.fields.map((f) => f.code.length));
+  for (const f of d.fields) {
+    const mark = `${f.required ? '*' : ' '}${f.sensitive ? '!' : ' '}`;
+    const kind = f.codeList
+      ? `${f.kind}:${f.codeList}${f.multi ? '[;]' : ''}`
+      : f.format
+        ? `${f.kind}:${f.format}`
+        : f.kind;
+    const aliases = f.aliases.length ? `  aka ${f.aliases.join(' / ')}` : '';
+    lines.push(`  ${mark} ${f.code.padEnd(width)}  ${f.title}  [${kind}]${aliases}`);
+  }
+  return lines.join('\n');
+}
