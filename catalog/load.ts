@@ -32,6 +32,8 @@ export interface ResourceVersion {
   schemaFile: string;
   schema: Record<string, unknown>;
   fields: FieldDef[];
+  /** How a record of this (older) version becomes one of version `to`: current field ← old field(s). */
+  upgrade?: { to: string; fields: Record<string, string | string[]> };
 }
 
 export interface Rule {
@@ -63,6 +65,8 @@ export interface Resource {
   deadlines: { collectWorkdays: number; publishWorkdays?: number };
   versions: ResourceVersion[];
   rules: Rule[];
+  /** Date checks on the current version's fields: pairs that must not be in reverse order, dates not in the future. */
+  checks?: { order?: [string, string][]; notFuture?: string[] };
   /** For the enterprise register: which fields fill the `enterprises` table that matching reads. */
   register?: {
     name: string;
@@ -122,7 +126,13 @@ export function loadCatalog(catalogDir: string, schemasDir: string): Catalog {
   for (const file of files) {
     const path = join(catalogDir, 'resources', file);
     const raw = readJson(path) as unknown as Omit<Resource, 'current' | 'versions' | 'rules'> & {
-      versions: { version: string; from: string; to?: string; schema: string }[];
+      versions: {
+        version: string;
+        from: string;
+        to?: string;
+        schema: string;
+        upgrade?: { to: string; fields: Record<string, string | string[]> };
+      }[];
       rules?: Rule[];
     };
     if (!raw.versions?.length)
@@ -134,6 +144,7 @@ export function loadCatalog(catalogDir: string, schemasDir: string): Catalog {
         version: v.version,
         from: v.from,
         ...(v.to ? { to: v.to } : {}),
+        ...(v.upgrade ? { upgrade: v.upgrade } : {}),
         schemaFile,
         schema,
         fields: fieldsOf(schema),

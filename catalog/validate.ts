@@ -482,6 +482,39 @@ function checkFieldReferences(
   if (raw.departmentField !== undefined && missing(raw.departmentField))
     problems.add(jsonPath('departmentField'), `department field ${nf(raw.departmentField)}`);
 
+  if (raw.checks !== undefined) {
+    const checks = raw.checks as { order?: unknown; notFuture?: unknown };
+    const isDate = (code: unknown) => {
+      const kind = typeof code === 'string' ? fields.get(code)?.kind : undefined;
+      return kind === 'date' || kind === 'datetime';
+    };
+    const order = Array.isArray(checks.order) ? checks.order : [];
+    order.forEach((pair: unknown, i) => {
+      if (!isStringArray(pair) || pair.length !== 2) {
+        problems.add(
+          jsonPath('checks', 'order', i),
+          'an order check is a pair of date fields [before, after]',
+        );
+        return;
+      }
+      pair.forEach((code, j) => {
+        if (!isDate(code))
+          problems.add(
+            jsonPath('checks', 'order', i, j),
+            `${JSON.stringify(code)} is not a date field of the current version`,
+          );
+      });
+    });
+    const notFuture = Array.isArray(checks.notFuture) ? checks.notFuture : [];
+    notFuture.forEach((code: unknown, i) => {
+      if (!isDate(code))
+        problems.add(
+          jsonPath('checks', 'notFuture', i),
+          `${JSON.stringify(code)} is not a date field of the current version`,
+        );
+    });
+  }
+
   if (raw.rules !== undefined) {
     if (!Array.isArray(raw.rules)) problems.add(jsonPath('rules'), '"rules" must be a list');
     else

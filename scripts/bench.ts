@@ -70,7 +70,7 @@ const GUIJI_NODE_FLAGS = (() => {
 const WORK_DIR = join(DATA_DIR, 'work', String(process.pid));
 const COPY_TABLE = 'bench_copy_penalties';
 /** Bump when the generated data changes, so that old files in bench-data/ are not reused. */
-const DATA_VERSION = 1;
+const DATA_VERSION = 2;
 const SEED = 20240601;
 const FAULT_SHARE = 0.02;
 

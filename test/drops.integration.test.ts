@@ -222,6 +222,86 @@ describe(`spreadsheet drops into the warehouse (${WAREHOUSE_KIND})`, () => {
     }
   });
 
+  it('upgrades a 2016-standard penalty to the 2019 field set, keeping the original in provenance', async () => {
+    const e = enterprises[0]!;
+    const header = [
+      'CF_WSH',
+      'CF_CFMC',
+      'CF_CFLB1',
+      'CF_CFLB2',
+      'CF_SY',
+      'CF_YJ',
+      'CF_XDR_MC',
+      'CF_XDR_SHXYM',
+      'CF_FR',
+      'CF_JG',
+      'CF_JDRQ',
+      'CF_XZJG',
+      'CF_ZT',
+      'SJC',
+    ];
+    const row = (wsh: string, date: string) => [
+      wsh,
+      '销售不合格产品',
+      '罚款',
+      '警告',
+      '抽检不合格',
+      '《产品质量法》第四十九条',
+      e.name,
+      e.uscc,
+      e.legalRep,
+      '罚款人民币5000元',
+      date,
+      '界首市工商行政管理局',
+      '0',
+      '2017-03-02 10:00:00',
+    ];
+    await writeDelimited(join(incoming(), 'cf2016.csv'), header, [
+      row('界工商罚字〔2017〕12号', '2017-03-01'),
+      row('界工商罚字〔2017〕13号', '2030-05-01'),
+    ]);
+    const s = (await env.run(db)).summary.sources[0]!;
+    expect([s.inserted - enterprises.length, s.quarantined]).toEqual([1, 1]);
+    const [record] = await db.query<{
+      schema_version: string;
+      data: Record<string, string>;
+      provenance: Record<string, any>;
+    }>(`SELECT schema_version, data, provenance FROM records WHERE resource = 'xzcf'`);
+    expect(record!.schema_version).toBe('2019');
+    expect(record!.data).toMatchObject({
+      CF_WSH: '界工商罚字〔2017〕12号',
+      CF_CFLB: '罚款;警告',
+      CF_WFXW: '销售不合格产品',
+      CF_NR: '罚款人民币5000元',
+      CF_CFJG: '界首市工商行政管理局',
+      CF_XDR_SHXYM: e.uscc,
+      CF_JDRQ: '2017-03-01',
+    });
+    expect(record!.provenance.upgradedFrom).toBe('2016');
+    expect(record!.provenance.original).toMatchObject({
+      CF_CFLB1: '罚款',
+      CF_CFLB2: '警告',
+      CF_XZJG: '界首市工商行政管理局',
+    });
+    const rejected = await listQuarantine(db, { limit: 10 });
+    expect(rejected[0]!.issues).toEqual([expect.objectContaining({ type: 'rule-error', field: 'CF_JDRQ' })]);
+    expect(rejected[0]!.issues[0]!.messageZh).toMatch(/未来/);
+  });
+
+  it('rejects a penalty whose validity ends before its decision', async () => {
+    const clean = generatePenalties(createRandom(8), enterprises, 3, { faultShare: 0, unknownShare: 0 });
+    const bad = clean.rows.map((r) => [...r]);
+    bad[1]![14] = '2001-01-01';
+    await writeDelimited(join(incoming(), 'order.csv'), PENALTY_HEADER, bad);
+    const s = (await env.run(db)).summary.sources[0]!;
+    expect(s.quarantined).toBe(1);
+    const [rejected] = await listQuarantine(db, { limit: 10 });
+    expect(rejected!.row).toBe(3);
+    expect(rejected!.issues).toEqual([
+      expect.objectContaining({ type: 'rule-error', field: 'CF_YXQ', value: '2001-01-01' }),
+    ]);
+  });
+
   it('survives a re-run of the same input as the same warehouse', async () => {
     await writeDelimited(join(incoming(), 'p.csv'), PENALTY_HEADER, plan.rows);
     await env.run(db);

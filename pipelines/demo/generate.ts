@@ -329,7 +329,7 @@ export function generatePenalties(
       : pick(random, enterprises);
     const decided = options.year
       ? randomDate(random, options.year, options.year)
-      : randomDate(random, 2024, 2026);
+      : randomDate(random, 2023, 2025);
     const [violation, fact, basis] = pick(random, VIOLATIONS) as string[];
     const withFine = random() < 0.7;
     const kinds = withFine ? (random() < 0.3 ? '警告;罚款' : '罚款') : '警告';
@@ -452,7 +452,7 @@ export function generateLicences(
   for (let i = 1; i <= count; i++) {
     const e = pick(random, enterprises);
     const [cert, decision, content] = pick(random, LICENCES) as string[];
-    const decided = randomDate(random, 2024, 2026);
+    const decided = randomDate(random, 2023, 2025);
     rows.push([
       e.name,
       '法人及非法人组织',

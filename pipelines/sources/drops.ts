@@ -303,7 +303,13 @@ async function loadTable(
           ),
         );
       } else {
-        current.addRecord(result.value, `${provenancePrefix}${row.rowNumber}}`);
+        const { upgradedFrom, original } = result.value;
+        current.addRecord(
+          result.value,
+          upgradedFrom
+            ? `${provenancePrefix}${row.rowNumber},"upgradedFrom":${JSON.stringify(upgradedFrom)},"original":${JSON.stringify(original)}}`
+            : `${provenancePrefix}${row.rowNumber}}`,
+        );
       }
     }
     if (batch().size >= ctx.batchSize) await flush();

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Catalog, FieldDef, Resource, ResourceVersion } from '../../catalog/load.js';
+import { GuijiError } from '../../lib/errors.js';
 import type { CellValue, Issue, Result } from '../../lib/types.js';
 import type { Ajv, ErrorObject } from '../../schemas/ajv.js';
 import { checkId, type IdKind, USCC_PLACEHOLDER } from '../../schemas/identifiers.js';
@@ -20,6 +21,9 @@ export interface ValidRecord {
   naturalKey: string;
   /** Field code → normalised value, keys in code order; empty fields are absent. */
   data: Record<string, string>;
+  /** For a record of an older field set: the record as it came, and the version it came in. */
+  original?: Record<string, string>;
+  upgradedFrom?: string;
   /** `data` as JSON, computed once: hashed here, copied into the warehouse by the loader. */
   json: string;
   contentHash: string;
@@ -53,6 +57,7 @@ export function compileRowValidator(
   resource: Resource,
   version: ResourceVersion,
   columns: readonly (FieldDef | null)[],
+  options: { today?: string } = {},
 ): RowValidator {
   const validate = ajv.getSchema(String(version.schema.$id)) ?? ajv.compile(version.schema);
   const fieldsByCode = new Map(version.fields.map((f) => [f.code, f]));
@@ -69,8 +74,21 @@ export function compileRowValidator(
   const jsonKeys = columns.map((field) => (field ? `${JSON.stringify(field.code)}:` : ''));
   const noIssues: Issue[] = [];
 
+  const upgrade = version === resource.current ? undefined : version.upgrade;
+  if (version !== resource.current && !upgrade) {
+    throw new GuijiError(
+      'GUIJI_ERR_CATALOG',
+      `${resource.id} version ${version.version} has no upgrade to ${resource.current.version} in the catalog`,
+    );
+  }
+  const currentFields = new Map(resource.current.fields.map((f) => [f.code, f]));
+  const titleOf = (code: string) => currentFields.get(code)?.title ?? fieldsByCode.get(code)?.title ?? code;
+  const orderChecks = resource.checks?.order ?? [];
+  const notFuture = resource.checks?.notFuture ?? [];
+  const today = options.today ?? chinaToday();
+
   return (cells) => {
-    const data: Record<string, string> = {};
+    let data: Record<string, string> = {};
     let issues = noIssues;
     let failed: Set<string> | null = null;
     // the record's JSON is written as the fields are visited, in code order: no second pass to serialise it
@@ -109,7 +127,8 @@ export function compileRowValidator(
       }
     }
 
-    for (const rule of resource.rules) {
+    // the catalog's conditional rules speak of the current version's fields: an older field set had none of them
+    for (const rule of upgrade ? [] : resource.rules) {
       const value = data[rule.when.field];
       if (value === undefined || data[rule.require] !== undefined || failed?.has(rule.require)) continue;
       const kinds = value.split(';');
@@ -149,6 +168,41 @@ export function compileRowValidator(
 
     if (issues.length) return { ok: false, issues };
 
+    // a record of an older field set is stored in the current one; what it was stays in its provenance
+    let original: Record<string, string> | undefined;
+    if (upgrade) {
+      original = data;
+      data = upgradeRecord(data, upgrade.fields);
+      json = JSON.stringify(data);
+    }
+
+    for (const [before, after] of orderChecks) {
+      const a = data[before];
+      const b = data[after];
+      if (a === undefined || b === undefined || a <= b) continue;
+      if (issues === noIssues) issues = [];
+      issues.push({
+        type: 'rule-error',
+        field: after,
+        value: b,
+        message: `${after} (${b}) is before ${before} (${a})`,
+        messageZh: `“${titleOf(after)}”（${b}）早于“${titleOf(before)}”（${a}）`,
+      });
+    }
+    for (const field of notFuture) {
+      const value = data[field];
+      if (value === undefined || value.slice(0, 10) <= today) continue;
+      if (issues === noIssues) issues = [];
+      issues.push({
+        type: 'rule-error',
+        field,
+        value,
+        message: `${field} (${value}) is in the future`,
+        messageZh: `“${titleOf(field)}”（${value}）晚于今天（${today}），日期不能在未来`,
+      });
+    }
+    if (issues.length) return { ok: false, issues };
+
     const keyParts = resource.naturalKey.map((part) =>
       part === '$subject' ? subjectKey(data, resource) : data[part],
     );
@@ -158,7 +212,8 @@ export function compileRowValidator(
       ok: true,
       value: {
         resource: resource.id,
-        schemaVersion: version.version,
+        schemaVersion: upgrade ? upgrade.to : version.version,
+        ...(original ? { original, upgradedFrom: version.version } : {}),
         naturalKey,
         data,
         json,
@@ -170,6 +225,29 @@ export function compileRowValidator(
       },
     };
   };
+}
+
+/** Today's date in China (UTC+8, no daylight saving), as YYYY-MM-DD. */
+function chinaToday(): string {
+  return new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10);
+}
+
+/**
+ * Maps a record of an older field set to the current one: each current field takes the value of the old field
+ * the catalog names, or of several old fields joined with ';' (2016's CF_CFLB1 + CF_CFLB2 → CF_CFLB). Keys in
+ * code order, like every stored record.
+ */
+export function upgradeRecord(
+  data: Readonly<Record<string, string>>,
+  fields: Readonly<Record<string, string | string[]>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const code of Object.keys(fields).sort()) {
+    const from = fields[code] as string | string[];
+    const values = (Array.isArray(from) ? from : [from]).map((f) => data[f]).filter((v): v is string => !!v);
+    if (values.length) out[code] = [...new Set(values.flatMap((v) => v.split(';')))].join(';');
+  }
+  return out;
 }
 
 /** Who a record is about, for its natural key: the credit code, else the registration number, ID number or name. */
