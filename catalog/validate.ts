@@ -361,6 +361,7 @@ function checkResource(
 
   // versions: ordered by `from`, `to` after `from`, no overlap
   let current: Map<string, FieldInfo> | null = null;
+  const older: { index: number; fields: Map<string, FieldInfo>; upgrade: unknown }[] = [];
   if (!Array.isArray(raw.versions) || raw.versions.length === 0) {
     problems.add(jsonPath('versions'), 'a resource needs at least one version');
   } else {
@@ -418,10 +419,50 @@ function checkResource(
       }
       const fields = checkSchema(schemaFile, `guiji:${id}/${version}`, root, ajv, all);
       if (i === last) current = fields;
+      else if (fields) older.push({ index: i, fields, upgrade: v.upgrade });
+      else if (v.upgrade === undefined) {
+        problems.add(
+          jsonPath('versions', i),
+          `version "${version}" is not the current one and has no "upgrade"`,
+        );
+      }
     }
   }
 
   if (current) checkFieldReferences(raw, current, root, problems);
+  // an older version's records become current ones through its upgrade mapping: current field ← old field(s)
+  const lastVersion = Array.isArray(raw.versions) ? (raw.versions.at(-1) as Json | undefined) : undefined;
+  for (const { index, fields, upgrade } of older) {
+    if (!isObject(upgrade) || !isObject(upgrade.fields)) {
+      problems.add(
+        jsonPath('versions', index, 'upgrade'),
+        'an older version needs "upgrade": { to, fields: { current: old | [old…] } }',
+      );
+      continue;
+    }
+    if (lastVersion && upgrade.to !== lastVersion.version) {
+      problems.add(
+        jsonPath('versions', index, 'upgrade', 'to'),
+        `upgrade goes to ${JSON.stringify(upgrade.to)}, not to the current version ${JSON.stringify(lastVersion.version)}`,
+      );
+    }
+    for (const [target, source] of Object.entries(upgrade.fields)) {
+      if (current && !current.has(target)) {
+        problems.add(
+          jsonPath('versions', index, 'upgrade', 'fields', target),
+          `${JSON.stringify(target)} is not a field of the current version`,
+        );
+      }
+      for (const old of Array.isArray(source) ? source : [source]) {
+        if (typeof old !== 'string' || !fields.has(old)) {
+          problems.add(
+            jsonPath('versions', index, 'upgrade', 'fields', target),
+            `${JSON.stringify(old)} is not a field of this version`,
+          );
+        }
+      }
+    }
+  }
   all.push(...problems.list);
 }
 

@@ -1,5 +1,7 @@
-import { relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { diffCatalogs, formatDiff } from '../../catalog/diff.js';
 import { loadCatalog } from '../../catalog/load.js';
 import {
   type CatalogProblem,
@@ -9,6 +11,13 @@ import {
   validateCatalog,
 } from '../../catalog/validate.js';
 import { GuijiError } from '../../lib/errors.js';
+
+/** A catalog folder and its schemas: `<dir>/schemas` when present, else `<dir>/../schemas`. */
+function locate(dir: string): CatalogLocation {
+  const catalogDir = resolve(dir);
+  const inside = join(catalogDir, 'schemas');
+  return { catalogDir, schemasDir: existsSync(inside) ? inside : join(dirname(catalogDir), 'schemas') };
+}
 
 export interface CatalogLocation {
   catalogDir: string;
@@ -106,6 +115,22 @@ export function registerCatalogCommands(program: Command, load: () => CatalogLoc
         );
       }
       print(opts.json ? JSON.stringify(description) : formatResource(description));
+    });
+
+  catalog
+    .command('diff')
+    .description(
+      'added, removed and changed resources and fields between two catalogs (each a folder holding catalog.json, resources/ and, beside it or inside, schemas/)',
+    )
+    .argument('<from>', 'the older catalog folder')
+    .argument('[to]', 'the newer catalog folder (default: the configured catalog)')
+    .option('--json', 'print the differences as JSON')
+    .action((from: string, to: string | undefined, opts: { json?: boolean }) => {
+      const current = load();
+      const older = loadValid(locate(from));
+      const newer = loadValid(to ? locate(to) : current);
+      const diff = diffCatalogs(older, newer);
+      print(opts.json ? JSON.stringify(diff) : formatDiff(diff));
     });
 
   return catalog;
