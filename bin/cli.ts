@@ -11,6 +11,7 @@ import { printRun, printRuns } from '../pipelines/output.js';
 import { listQuarantine, printQuarantine } from '../pipelines/quarantine.js';
 import { type RunSummary, recentRuns, runPipeline, SOURCES } from '../pipelines/run.js';
 import { migrate } from '../pipelines/warehouse/migrate.js';
+import { syncViews } from '../pipelines/warehouse/views.js';
 import { checkId, type IdKind } from '../schemas/identifiers.js';
 
 const settingsHelp = `\nSettings (environment; flags win over environment, environment over guiji.config.json):\n${SETTINGS.map(
@@ -98,11 +99,17 @@ program
 
 program
   .command('migrate')
-  .description('apply pending warehouse migrations (run applies them too)')
+  .description("apply pending warehouse migrations and regenerate the analysts' views (run does both too)")
   .action(async () => {
     const ctx = context();
-    const applied = await withWarehouse(ctx, (db) => migrate(db.knex, db.schema));
+    const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
+    const { applied, views } = await withWarehouse(ctx, async (db) => ({
+      applied: await migrate(db.knex, db.schema),
+      views: await syncViews(db, catalog),
+    }));
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'the warehouse is up to date');
+    if (views.created.length) console.log(`views created: ${views.created.join(', ')}`);
+    if (views.dropped.length) console.log(`views dropped: ${views.dropped.join(', ')}`);
   });
 
 const quarantine = program.command('quarantine').description('rejected rows, kept with every reason');

@@ -8,6 +8,7 @@ import { createAjv } from '../schemas/ajv.js';
 import type { BatchCounts } from './load/loader.js';
 import { DROPS_SOURCE, type FileOutcome, runDrops } from './sources/drops.js';
 import { migrate } from './warehouse/migrate.js';
+import { syncViews } from './warehouse/views.js';
 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
 
@@ -55,6 +56,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     }
   }
   await migrate(db.knex, db.schema);
+  // the analysts' typed views follow the catalog; nothing is done when it has not changed
+  await syncViews(db, catalog);
   const release = await db.tryRunLock('run');
   if (!release)
     throw new LockedError('another guiji run holds the warehouse run lock; this run was not started');

@@ -183,13 +183,24 @@ describe('catalog validate', () => {
       });
       editJson(join(catalogDir, 'resources/xzcf.json'), (r) => {
         r.versions = [
-          { version: '2019', from: '2019-01-01', schema: 'xzcf/2019.json' },
+          {
+            version: '2019',
+            from: '2019-01-01',
+            schema: 'xzcf/2019.json',
+            upgrade: { to: '2016', fields: {} },
+          },
           { version: '2016', from: '2016-01-01', schema: 'xzcf/2016.json' },
         ];
       });
       editJson(join(catalogDir, 'resources/xzxk.json'), (r) => {
         r.versions = [
-          { version: '2016', from: '2016-01-01', to: '2019-06-30', schema: 'xzxk/2019.json' },
+          {
+            version: '2016',
+            from: '2016-01-01',
+            to: '2019-06-30',
+            schema: 'xzxk/2019.json',
+            upgrade: { to: '2019', fields: {} },
+          },
           { version: '2019', from: '2019-01-01', schema: 'xzxk/2019.json' },
         ];
       });

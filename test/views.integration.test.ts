@@ -66,7 +66,7 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
     await writeDelimited(
       join(incoming, '行政处罚.csv'),
       [...PENALTY_HEADER, '法定代表人证件类型', '法定代表人证件号码'],
-      plan.rows.map((row, i) => [...row, '身份证', `34010419${80 + (i % 20)}0101${String(1000 + i)}`]),
+      plan.rows.map((row, i) => [...row, '身份证', `34010419${80 + (i % 20)}0101${String(1231 + i)}`]),
     );
     const { summary } = await env.run(db);
     expect(summary.status).toBe('succeeded');
@@ -146,7 +146,9 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
        FROM records r JOIN v_xzcf v ON v.natural_key = r.natural_key
        WHERE r.resource = 'xzcf' ORDER BY r.natural_key`,
     );
-    const [count] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM records WHERE resource = 'xzcf'`);
+    const [count] = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM records WHERE resource = 'xzcf'`,
+    );
     expect(rows).toHaveLength(30);
     expect(Number(count!.n)).toBe(30);
     const [other] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM v_enterprise`);
@@ -187,7 +189,7 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
     }
   });
 
-  it('masks the sensitive fields of shared resources in their analyst view, and never leaks a title', () => {
+  it('masks the sensitive fields of shared resources in their analyst view; identifiers checked, titles quoted', () => {
     const nsxx = viewSql(env.catalog.resources.get('nsxx')!, env.catalog);
     expect(nsxx.map((v) => v.name)).toEqual(['v_nsxx']);
     expect(nsxx[0]!.sql).toContain(`NULL::numeric AS "ns_yjje"`);
@@ -203,7 +205,10 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
     const clash = withFields(env.catalog, 'xzcf', (fields) => [...fields, { ...EXTRA_FIELD, code: 'UsCC' }]);
     expect(() => viewSql(clash.resources.get('xzcf')!, clash)).toThrow(/twice/);
     // titles are literals with quotes doubled
-    const quoted = withFields(env.catalog, 'xzcf', (fields) => [...fields, { ...EXTRA_FIELD, title: "it's" }]);
+    const quoted = withFields(env.catalog, 'xzcf', (fields) => [
+      ...fields,
+      { ...EXTRA_FIELD, title: "it's" },
+    ]);
     expect(viewSql(quoted.resources.get('xzcf')!, quoted)[0]!.comments.join('\n')).toContain(`IS 'it''s'`);
   });
 

@@ -200,7 +200,7 @@ function plan(wanted: Planned[], existing: Existing[]): Plan {
   return {
     create: wanted.filter((w) => {
       const e = have.get(w.name);
-      return !e || !e.present || e.definition_hash !== w.hash;
+      return !e?.present || e.definition_hash !== w.hash;
     }),
     drop: existing.filter((e) => !names.has(e.name)).map((e) => e.name),
   };
