@@ -6,6 +6,7 @@ import { exitCodeOf, GuijiError, messageOf } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { registerCalendarCommands } from '../pipelines/commands/calendar.js';
 import { registerCatalogCommands } from '../pipelines/commands/catalog.js';
+import { registerTemplateCommands } from '../pipelines/commands/template.js';
 import { runDemo } from '../pipelines/demo/demo.js';
 import { printRun, printRuns } from '../pipelines/output.js';
 import { listQuarantine, printQuarantine } from '../pipelines/quarantine.js';
@@ -195,10 +196,12 @@ program
   });
 
 registerCalendarCommands(program, () => loadConfig().catalogDir);
-registerCatalogCommands(program, () => {
+const catalogLocation = () => {
   const { catalogDir, schemasDir } = loadConfig();
   return { catalogDir, schemasDir };
-});
+};
+registerCatalogCommands(program, catalogLocation);
+registerTemplateCommands(program, catalogLocation);
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return '';

@@ -38,7 +38,10 @@ export async function runTemplateCommand(
     if (resource !== undefined)
       throw new GuijiError('GUIJI_ERR_USAGE', 'template: give a resource or --all, not both');
     if (opts.out !== undefined)
-      throw new GuijiError('GUIJI_ERR_USAGE', 'template --all writes one file per resource: use --out-dir DIR');
+      throw new GuijiError(
+        'GUIJI_ERR_USAGE',
+        'template --all writes one file per resource: use --out-dir DIR',
+      );
     const dir = resolve(cwd, opts.outDir ?? '.');
     mkdirSync(dir, { recursive: true });
     const written: string[] = [];
@@ -56,7 +59,10 @@ export async function runTemplateCommand(
     );
   }
   if (opts.outDir !== undefined)
-    throw new GuijiError('GUIJI_ERR_USAGE', 'template: --out-dir goes with --all; use --out FILE for one resource');
+    throw new GuijiError(
+      'GUIJI_ERR_USAGE',
+      'template: --out-dir goes with --all; use --out FILE for one resource',
+    );
   if (!catalog.resources.has(resource)) {
     throw new GuijiError(
       'GUIJI_ERR_USAGE',
@@ -73,7 +79,9 @@ export async function runTemplateCommand(
 export function registerTemplateCommands(program: Command, load: () => TemplateLocation): Command {
   return program
     .command('template')
-    .description('write the Excel template a department fills for a resource (headers, notes, drop-downs, instructions)')
+    .description(
+      'write the Excel template a department fills for a resource (headers, notes, drop-downs, instructions)',
+    )
     .argument('[resource]', 'resource id, e.g. xzcf (see catalog list)')
     .option('--out <file>', 'where to write the workbook (default ./<resource>-模板.xlsx)')
     .option('--all', 'write the template of every resource')

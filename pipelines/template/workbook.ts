@@ -249,7 +249,11 @@ export async function writeTemplate(catalog: Catalog, resourceId: string, out: s
     cell.value = headerTitle(field);
     cell.font = { bold: true, ...(field.required ? { color: { argb: 'FFC00000' } } : {}) };
     cell.alignment = { vertical: 'middle', horizontal: 'center', wrapText: true };
-    cell.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: field.required ? 'FFFCE4D6' : 'FFDDEBF7' } };
+    cell.fill = {
+      type: 'pattern',
+      pattern: 'solid',
+      fgColor: { argb: field.required ? 'FFFCE4D6' : 'FFDDEBF7' },
+    };
     cell.border = { bottom: { style: 'thin' } };
     cell.note = { texts: [{ text: headerNote(catalog, resource, field) }], editAs: 'absolute' };
 
@@ -282,7 +286,9 @@ export async function writeTemplate(catalog: Catalog, resourceId: string, out: s
         formulae: ['TRUE'],
         showInputMessage: true,
         promptTitle: field.title,
-        prompt: `可多选，用“${MULTI_SEPARATOR}”分隔`.concat(labels.join('、').length < 200 ? `：${labels.join('、')}` : ''),
+        prompt: `可多选，用“${MULTI_SEPARATOR}”分隔`.concat(
+          labels.join('、').length < 200 ? `：${labels.join('、')}` : '',
+        ),
       });
     } else if (field.kind === 'date' || field.kind === 'datetime') {
       validations.add(range, {
