@@ -265,7 +265,7 @@ describe(`spreadsheet drops into the warehouse (${WAREHOUSE_KIND})`, () => {
     const [record] = await db.query<{
       schema_version: string;
       data: Record<string, string>;
-      provenance: Record<string, any>;
+      provenance: Record<string, unknown>;
     }>(`SELECT schema_version, data, provenance FROM records WHERE resource = 'xzcf'`);
     expect(record!.schema_version).toBe('2019');
     expect(record!.data).toMatchObject({
