@@ -1,0 +1,60 @@
+/** Per-source request limits (concurrency and rate) with p-queue, and drift-safe page-number paging. */
+import PQueue from 'p-queue';
+
+export interface RateLimits {
+  /** Requests in flight at once. Default 4. */
+  concurrency?: number;
+  /** Requests started per second. Default 20. */
+  requestsPerSecond?: number;
+}
+
+/** A limiter whose `schedule` runs a task within the source's limits. */
+export function createLimiter(limits: RateLimits = {}): {
+  queue: PQueue;
+  schedule: <R>(task: () => Promise<R>) => Promise<R>;
+} {
+  const queue = new PQueue({
+    concurrency: limits.concurrency ?? 4,
+    intervalCap: limits.requestsPerSecond ?? 20,
+    interval: 1000,
+  });
+  return { queue, schedule: (task) => queue.add(task) };
+}
+
+/** One page as the pager sees it. */
+export interface PageResult<Row> {
+  total: number;
+  rows: Row[];
+}
+
+/**
+ * Walks a window page by page (pages from 1). When the window's total shrinks between pages (records of
+ * the window were updated meanwhile and moved past its end), the rows behind shifted back: the pager steps
+ * back far enough to read them again, so no record that stays in the window is skipped. Rows may repeat;
+ * the load deduplicates.
+ */
+export async function* pagesOf<Row>(
+  fetchPage: (pageNo: number) => Promise<PageResult<Row>>,
+  pageSize: number,
+  maxPages = 1_000_000,
+): AsyncGenerator<PageResult<Row> & { pageNo: number }> {
+  let pageNo = 1;
+  let lastTotal: number | undefined;
+  for (let fetched = 0; fetched < maxPages; fetched++) {
+    const page = await fetchPage(pageNo);
+    if (lastTotal !== undefined && page.total < lastTotal) {
+      const back = Math.ceil((lastTotal - page.total) / pageSize);
+      lastTotal = page.total;
+      // the page asked for is already shifted: re-read from `back` pages earlier (never before page 1)
+      if (back > 0 && pageNo > 1) {
+        pageNo = Math.max(1, pageNo - back);
+        continue;
+      }
+    }
+    lastTotal = page.total;
+    yield { ...page, pageNo };
+    if (page.rows.length < pageSize || pageNo * pageSize >= page.total) return;
+    pageNo++;
+  }
+  throw new Error(`paging did not end after ${maxPages} pages`);
+}
