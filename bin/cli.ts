@@ -1,4 +1,7 @@
-import { Command, Option } from 'commander';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { Argument, Command, Option } from 'commander';
 import { loadCatalog } from '../catalog/load.js';
 import { type Config, loadConfig, SETTINGS } from '../lib/config.js';
 import { openWarehouse, type Warehouse } from '../lib/db.js';
@@ -202,6 +205,34 @@ const catalogLocation = () => {
 };
 registerCatalogCommands(program, catalogLocation);
 registerTemplateCommands(program, catalogLocation);
+
+program
+  .command('simulate')
+  .description(
+    'serve a faithful local simulator of a platform on 127.0.0.1 (for tests, the demo and the benchmark)',
+  )
+  .addArgument(new Argument('<platform>', 'which platform').choices(['credit-platform', 'sharing-platform']))
+  .option('--port <port>', 'port (0 = any free one)', '0')
+  .option('--records <n>', 'records to serve', '1000')
+  .option('--seed <n>', 'random seed', '1')
+  .option(
+    '--faults <spec>',
+    'faults to inject, e.g. "5xx=0.1,timeout=0.05,quota=0.05,expire=0.02,drift=0.01"',
+  )
+  .action(
+    async (platform: string, opts: { port: string; records: string; seed: string; faults?: string }) => {
+      // the simulators are development tools (scripts/): run as a process of their own, never imported
+      const script = join(import.meta.dirname, '..', 'scripts', 'simulators', `${platform}.ts`);
+      const args = ['--port', opts.port, '--records', opts.records, '--seed', opts.seed];
+      if (opts.faults) args.push('--faults', opts.faults);
+      const child = spawn(process.execPath, [join(import.meta.dirname, 'run-ts.js'), script, ...args], {
+        stdio: 'inherit',
+      });
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+      const [code] = (await once(child, 'exit')) as [number | null];
+      process.exitCode = code ?? 0;
+    },
+  );
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return '';

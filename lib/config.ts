@@ -21,6 +21,15 @@ export interface Config {
   /** The catalog folder (resources, departments) and the schemas folder. */
   catalogDir: string;
   schemasDir: string;
+  /** The city credit platform; the source is skipped while no URL is set. */
+  creditUrl: string | null;
+  creditAppKey: string | null;
+  /** A secret: only from the environment, never logged. */
+  creditAppSecret: string | null;
+  creditDatasets: string;
+  creditLagSeconds: number;
+  creditOverlapSeconds: number;
+  creditTimeoutMs: number;
 }
 
 interface Setting {
@@ -86,6 +95,43 @@ export const SETTINGS: readonly Setting[] = [
     type: 'string',
     help: 'JSON Schema folder (default the bundled schemas/)',
   },
+  {
+    key: 'creditUrl',
+    env: ['GUIJI_CREDIT_URL'],
+    type: 'string',
+    help: 'credit platform base URL; unset = source skipped',
+  },
+  { key: 'creditAppKey', env: ['GUIJI_CREDIT_APP_KEY'], type: 'string', help: 'credit platform app key' },
+  {
+    key: 'creditAppSecret',
+    env: ['GUIJI_CREDIT_APP_SECRET'],
+    type: 'string',
+    help: 'credit platform app secret (environment only)',
+  },
+  {
+    key: 'creditDatasets',
+    env: ['GUIJI_CREDIT_DATASETS'],
+    type: 'string',
+    help: 'datasets to pull (default xzxk,xzcf,lhcj)',
+  },
+  {
+    key: 'creditLagSeconds',
+    env: ['GUIJI_CREDIT_LAG_SECONDS'],
+    type: 'integer',
+    help: 'window ends this long before now (default 300)',
+  },
+  {
+    key: 'creditOverlapSeconds',
+    env: ['GUIJI_CREDIT_OVERLAP_SECONDS'],
+    type: 'integer',
+    help: 'window starts this long before the cursor (default 600)',
+  },
+  {
+    key: 'creditTimeoutMs',
+    env: ['GUIJI_CREDIT_TIMEOUT_MS'],
+    type: 'integer',
+    help: 'request timeout in ms (default 30000)',
+  },
 ];
 
 const packageRoot = resolve(import.meta.dirname, '..');
@@ -103,6 +149,13 @@ const schema = {
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     catalogDir: { type: 'string', minLength: 1 },
     schemasDir: { type: 'string', minLength: 1 },
+    creditUrl: { type: ['string', 'null'], pattern: '^https?://' },
+    creditAppKey: { type: ['string', 'null'] },
+    creditAppSecret: { type: ['string', 'null'] },
+    creditDatasets: { type: 'string', pattern: '^[a-z0-9_]+(,[a-z0-9_]+)*$' },
+    creditLagSeconds: { type: 'integer', minimum: 0 },
+    creditOverlapSeconds: { type: 'integer', minimum: 0 },
+    creditTimeoutMs: { type: 'integer', minimum: 1 },
   },
 } as const;
 
@@ -128,6 +181,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     logLevel: 'info',
     catalogDir: resolve(packageRoot, 'catalog'),
     schemasDir: resolve(packageRoot, 'schemas'),
+    creditUrl: null,
+    creditAppKey: null,
+    creditAppSecret: null,
+    creditDatasets: 'xzxk,xzcf,lhcj',
+    creditLagSeconds: 300,
+    creditOverlapSeconds: 600,
+    creditTimeoutMs: 30_000,
   };
 
   const fromFile = readConfigFile(resolve(cwd, 'guiji.config.json'));
@@ -149,7 +209,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     const key = (first?.instancePath ?? '').slice(1) as keyof Config;
     const setting = SETTINGS.find((s) => s.key === key);
     const name = setting?.env[0] ?? key ?? 'configuration';
-    const shown = key === 'databaseUrl' ? '(hidden)' : JSON.stringify(merged[key]);
+    const shown =
+      key === 'databaseUrl' || key === 'creditAppSecret' ? '(hidden)' : JSON.stringify(merged[key]);
     throw new ConfigError(name, `${first?.message ?? 'invalid'}; got ${shown}`);
   }
   const config: Config = {

@@ -6,6 +6,7 @@ import { GuijiError, LockedError, messageOf } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { createAjv } from '../schemas/ajv.js';
 import type { BatchCounts } from './load/loader.js';
+import { CREDIT_SOURCE, runCreditPlatform } from './sources/credit-platform.js';
 import { DROPS_SOURCE, type FileOutcome, runDrops } from './sources/drops.js';
 import { migrate } from './warehouse/migrate.js';
 import { syncViews } from './warehouse/views.js';
@@ -32,7 +33,7 @@ export interface RunResult {
   files: FileOutcome[];
 }
 
-export const SOURCES = [DROPS_SOURCE] as const;
+export const SOURCES = [DROPS_SOURCE, CREDIT_SOURCE] as const;
 
 export interface RunOptions {
   config: Readonly<Config>;
@@ -49,7 +50,10 @@ export interface RunOptions {
  */
 export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const { db, config, catalog } = options;
-  const sources = options.sources?.length ? options.sources : SOURCES;
+  // by default every source that is configured: a platform without a URL is not part of this city's setup
+  const sources = options.sources?.length
+    ? options.sources
+    : SOURCES.filter((s) => s !== CREDIT_SOURCE || config.creditUrl);
   for (const source of sources) {
     if (!(SOURCES as readonly string[]).includes(source)) {
       throw new GuijiError('GUIJI_ERR_USAGE', `unknown source "${source}" (known: ${SOURCES.join(', ')})`);
@@ -77,17 +81,29 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       await db.query(`INSERT INTO source_runs (run_id, source) VALUES ($1, $2)`, [runId, source]);
       const started = Date.now();
       try {
-        files.push(
-          ...(await runDrops({
+        if (source === CREDIT_SOURCE) {
+          await runCreditPlatform({
             db,
             ajv,
             catalog,
             logger: log,
             runId,
-            dropDir: config.dropDir,
             batchSize: config.batchSize,
-          })),
-        );
+            config,
+          });
+        } else {
+          files.push(
+            ...(await runDrops({
+              db,
+              ajv,
+              catalog,
+              logger: log,
+              runId,
+              dropDir: config.dropDir,
+              batchSize: config.batchSize,
+            })),
+          );
+        }
         await db.query(
           `UPDATE source_runs SET status = 'succeeded', finished_at = now() WHERE run_id = $1 AND source = $2`,
           [runId, source],

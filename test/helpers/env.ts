@@ -29,7 +29,7 @@ export interface TestEnv {
  * A warehouse of the test's own: a fresh GUIJI_HOME (PGlite) or a fresh schema on the PostgreSQL server,
  * and a fresh drop folder.
  */
-export async function makeEnv(name: string): Promise<TestEnv> {
+export async function makeEnv(name: string, extraEnv: Record<string, string> = {}): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), `guiji-${name}-`));
   const schema = TEST_DATABASE_URL
     ? `t_${name.replace(/\W/g, '_')}_${process.pid}_${Date.now() % 100000}`
@@ -40,6 +40,7 @@ export async function makeEnv(name: string): Promise<TestEnv> {
     GUIJI_DB_SCHEMA: schema,
     GUIJI_LOG_LEVEL: 'silent',
     ...(TEST_DATABASE_URL ? { GUIJI_DATABASE_URL: TEST_DATABASE_URL } : {}),
+    ...extraEnv,
   };
   const config = loadConfig({ env, cwd: dir });
   const catalog = loadCatalog(config.catalogDir, config.schemasDir);
