@@ -30,6 +30,15 @@ export interface Config {
   creditLagSeconds: number;
   creditOverlapSeconds: number;
   creditTimeoutMs: number;
+  /** The government data-sharing platform; the source is skipped while no URL is set. */
+  sharingUrl: string | null;
+  sharingAppKey: string | null;
+  /** A secret: only from the environment, never logged. */
+  sharingAppSecret: string | null;
+  sharingInterfaces: string;
+  sharingLagSeconds: number;
+  sharingOverlapSeconds: number;
+  sharingTimeoutMs: number;
 }
 
 interface Setting {
@@ -132,6 +141,48 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     help: 'request timeout in ms (default 30000)',
   },
+  {
+    key: 'sharingUrl',
+    env: ['GUIJI_SHARING_URL'],
+    type: 'string',
+    help: 'data-sharing platform base URL; unset = source skipped',
+  },
+  {
+    key: 'sharingAppKey',
+    env: ['GUIJI_SHARING_APP_KEY'],
+    type: 'string',
+    help: 'data-sharing platform app key',
+  },
+  {
+    key: 'sharingAppSecret',
+    env: ['GUIJI_SHARING_APP_SECRET'],
+    type: 'string',
+    help: 'data-sharing platform app secret (environment only)',
+  },
+  {
+    key: 'sharingInterfaces',
+    env: ['GUIJI_SHARING_INTERFACES'],
+    type: 'string',
+    help: 'interfaces to pull, as id or id=resource (default xzxk)',
+  },
+  {
+    key: 'sharingLagSeconds',
+    env: ['GUIJI_SHARING_LAG_SECONDS'],
+    type: 'integer',
+    help: 'window ends this long before now (default 300)',
+  },
+  {
+    key: 'sharingOverlapSeconds',
+    env: ['GUIJI_SHARING_OVERLAP_SECONDS'],
+    type: 'integer',
+    help: 'window starts this long before the cursor (default 600)',
+  },
+  {
+    key: 'sharingTimeoutMs',
+    env: ['GUIJI_SHARING_TIMEOUT_MS'],
+    type: 'integer',
+    help: 'request timeout in ms (default 30000)',
+  },
 ];
 
 const packageRoot = resolve(import.meta.dirname, '..');
@@ -156,6 +207,16 @@ const schema = {
     creditLagSeconds: { type: 'integer', minimum: 0 },
     creditOverlapSeconds: { type: 'integer', minimum: 0 },
     creditTimeoutMs: { type: 'integer', minimum: 1 },
+    sharingUrl: { type: ['string', 'null'], pattern: '^https?://' },
+    sharingAppKey: { type: ['string', 'null'] },
+    sharingAppSecret: { type: ['string', 'null'] },
+    sharingInterfaces: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_.-]+(=[a-z0-9_]+)?(,[A-Za-z0-9_.-]+(=[a-z0-9_]+)?)*$',
+    },
+    sharingLagSeconds: { type: 'integer', minimum: 0 },
+    sharingOverlapSeconds: { type: 'integer', minimum: 0 },
+    sharingTimeoutMs: { type: 'integer', minimum: 1 },
   },
 } as const;
 
@@ -188,6 +249,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     creditLagSeconds: 300,
     creditOverlapSeconds: 600,
     creditTimeoutMs: 30_000,
+    sharingUrl: null,
+    sharingAppKey: null,
+    sharingAppSecret: null,
+    sharingInterfaces: 'xzxk',
+    sharingLagSeconds: 300,
+    sharingOverlapSeconds: 600,
+    sharingTimeoutMs: 30_000,
   };
 
   const fromFile = readConfigFile(resolve(cwd, 'guiji.config.json'));
@@ -210,7 +278,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     const setting = SETTINGS.find((s) => s.key === key);
     const name = setting?.env[0] ?? key ?? 'configuration';
     const shown =
-      key === 'databaseUrl' || key === 'creditAppSecret' ? '(hidden)' : JSON.stringify(merged[key]);
+      key === 'databaseUrl' || key === 'creditAppSecret' || key === 'sharingAppSecret'
+        ? '(hidden)'
+        : JSON.stringify(merged[key]);
     throw new ConfigError(name, `${first?.message ?? 'invalid'}; got ${shown}`);
   }
   const config: Config = {

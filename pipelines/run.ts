@@ -6,8 +6,14 @@ import { GuijiError, LockedError, messageOf } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { createAjv } from '../schemas/ajv.js';
 import type { BatchCounts } from './load/loader.js';
-import { CREDIT_SOURCE, runCreditPlatform } from './sources/credit-platform.js';
 import { DROPS_SOURCE, type FileOutcome, runDrops } from './sources/drops.js';
+import {
+  CREDIT_SOURCE,
+  creditAdapter,
+  runPlatform,
+  SHARING_SOURCE,
+  sharingAdapter,
+} from './sources/platform.js';
 import { migrate } from './warehouse/migrate.js';
 import { syncViews } from './warehouse/views.js';
 
@@ -33,7 +39,7 @@ export interface RunResult {
   files: FileOutcome[];
 }
 
-export const SOURCES = [DROPS_SOURCE, CREDIT_SOURCE] as const;
+export const SOURCES = [DROPS_SOURCE, CREDIT_SOURCE, SHARING_SOURCE] as const;
 
 export interface RunOptions {
   config: Readonly<Config>;
@@ -53,7 +59,9 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   // by default every source that is configured: a platform without a URL is not part of this city's setup
   const sources = options.sources?.length
     ? options.sources
-    : SOURCES.filter((s) => s !== CREDIT_SOURCE || config.creditUrl);
+    : SOURCES.filter(
+        (s) => (s !== CREDIT_SOURCE || config.creditUrl) && (s !== SHARING_SOURCE || config.sharingUrl),
+      );
   for (const source of sources) {
     if (!(SOURCES as readonly string[]).includes(source)) {
       throw new GuijiError('GUIJI_ERR_USAGE', `unknown source "${source}" (known: ${SOURCES.join(', ')})`);
@@ -81,16 +89,12 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       await db.query(`INSERT INTO source_runs (run_id, source) VALUES ($1, $2)`, [runId, source]);
       const started = Date.now();
       try {
-        if (source === CREDIT_SOURCE) {
-          await runCreditPlatform({
-            db,
-            ajv,
-            catalog,
-            logger: log,
-            runId,
-            batchSize: config.batchSize,
-            config,
-          });
+        if (source === CREDIT_SOURCE || source === SHARING_SOURCE) {
+          const adapter = source === CREDIT_SOURCE ? creditAdapter(config, log) : sharingAdapter(config, log);
+          await runPlatform(
+            { db, ajv, catalog, logger: log, runId, batchSize: config.batchSize, config },
+            adapter,
+          );
         } else {
           files.push(
             ...(await runDrops({

@@ -42,8 +42,12 @@ async function setup(name: string, faults?: string, extra: Record<string, string
 }
 
 /** Every record id the simulator holds is in the warehouse (loaded or quarantined), and loaded at most once. */
-async function expectEveryRecord(db: Warehouse, sim: RunningSimulator): Promise<void> {
-  for (const dataset of ['xzxk', 'xzcf']) {
+async function expectEveryRecord(
+  db: Warehouse,
+  sim: Pick<RunningSimulator, 'store'>,
+  datasets: string[] = ['xzxk', 'xzcf'],
+): Promise<void> {
+  for (const dataset of datasets) {
     const loaded = await db.query<{ id: string }>(
       `SELECT provenance->>'recordId' AS id FROM records WHERE resource = $1`,
       [dataset],
@@ -174,6 +178,40 @@ describe(`the credit platform source (${WAREHOUSE_KIND})`, () => {
       await expectLedgerBalanced(db);
     } finally {
       await db.close();
+    }
+  });
+});
+
+describe(`the data-sharing platform source (${WAREHOUSE_KIND})`, () => {
+  it('pulls every licence through faults, secret expiry and datas sent as a string, as resource xzxk', async () => {
+    const { startSharingSimulator, DEFAULT_SHARING_APP_KEY, DEFAULT_SHARING_APP_SECRET } = await import(
+      '../scripts/simulators/sharing-platform.js'
+    );
+    const sim = await startSharingSimulator({
+      records: 300,
+      seed: 9,
+      hangMs: 1500,
+      requestSecretTtlMs: 2000,
+      faults: '5xx=0.1,timeout=0.05,quota=0.05,expire=0.05',
+    });
+    const env = await makeEnv('sharing', {
+      GUIJI_SHARING_URL: sim.url,
+      GUIJI_SHARING_APP_KEY: DEFAULT_SHARING_APP_KEY,
+      GUIJI_SHARING_APP_SECRET: DEFAULT_SHARING_APP_SECRET,
+      GUIJI_SHARING_LAG_SECONDS: '0',
+      GUIJI_SHARING_TIMEOUT_MS: '400',
+    });
+    envs.push(env);
+    const db = await env.open();
+    try {
+      const { summary } = await env.run(db, ['sharing-platform']);
+      expect(summary.sources[0]).toMatchObject({ source: 'sharing-platform', status: 'succeeded' });
+      expect(sim.store.ids('xzxk').length).toBeGreaterThan(50);
+      await expectEveryRecord(db, sim, ['xzxk']);
+      await expectLedgerBalanced(db);
+    } finally {
+      await db.close();
+      await sim.close();
     }
   });
 });

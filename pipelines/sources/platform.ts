@@ -1,0 +1,183 @@
+import type { Catalog, Resource } from '../../catalog/load.js';
+import { CREDIT_SOURCE, createCreditClient } from '../../connectors/credit-platform/client.js';
+import { formatChinaTime, parseChinaTime } from '../../connectors/http/china-time.js';
+import { createSharingClient, SHARING_SOURCE } from '../../connectors/sharing-platform/client.js';
+import type { Config } from '../../lib/config.js';
+import type { SqlTx, Warehouse } from '../../lib/db.js';
+import { ConfigError, GuijiError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import type { CellValue, Provenance } from '../../lib/types.js';
+import type { Ajv } from '../../schemas/ajv.js';
+import { Batch, loadBatch } from '../load/loader.js';
+import { compileRowValidator } from '../validate/row-validator.js';
+
+export { CREDIT_SOURCE, SHARING_SOURCE };
+
+/** What the load needs of a platform: its streams (datasets, interfaces) and a pull of a window of one. */
+export interface PlatformAdapter {
+  source: string;
+  /** Stream id → the catalog resource its rows are. */
+  streams: { stream: string; resource: string }[];
+  lagSeconds: number;
+  overlapSeconds: number;
+  pull(stream: string, from: string, to: string): AsyncIterable<{ rows: Record<string, unknown>[] }>;
+}
+
+/** The credit platform as configured (GUIJI_CREDIT_*): datasets named as the catalog's resources. */
+export function creditAdapter(config: Readonly<Config>, logger: Logger): PlatformAdapter {
+  if (!config.creditUrl) throw new ConfigError('GUIJI_CREDIT_URL', 'not set');
+  if (!config.creditAppKey) throw new ConfigError('GUIJI_CREDIT_APP_KEY', 'not set');
+  if (!config.creditAppSecret) throw new ConfigError('GUIJI_CREDIT_APP_SECRET', 'not set');
+  const client = createCreditClient({
+    baseUrl: config.creditUrl,
+    appKey: config.creditAppKey,
+    appSecret: config.creditAppSecret,
+    timeoutMs: config.creditTimeoutMs,
+    onRetry: (event) => logger.warn({ retry: event }, 'platform request retried'),
+  });
+  return {
+    source: CREDIT_SOURCE,
+    streams: config.creditDatasets.split(',').map((d) => ({ stream: d, resource: d })),
+    lagSeconds: config.creditLagSeconds,
+    overlapSeconds: config.creditOverlapSeconds,
+    pull: (stream, from, to) => client.pull(stream, from, to),
+  };
+}
+
+/** The data-sharing platform as configured (GUIJI_SHARING_*): interfaces as `id` or `id=resource` (default xzxk). */
+export function sharingAdapter(config: Readonly<Config>, logger: Logger): PlatformAdapter {
+  if (!config.sharingUrl) throw new ConfigError('GUIJI_SHARING_URL', 'not set');
+  if (!config.sharingAppKey) throw new ConfigError('GUIJI_SHARING_APP_KEY', 'not set');
+  if (!config.sharingAppSecret) throw new ConfigError('GUIJI_SHARING_APP_SECRET', 'not set');
+  const client = createSharingClient({
+    baseUrl: config.sharingUrl,
+    appKey: config.sharingAppKey,
+    appSecret: config.sharingAppSecret,
+    timeoutMs: config.sharingTimeoutMs,
+    onRetry: (event) => logger.warn({ retry: event }, 'platform request retried'),
+  });
+  return {
+    source: SHARING_SOURCE,
+    streams: config.sharingInterfaces.split(',').map((item) => {
+      const [stream, resource] = item.split('=');
+      return { stream: stream as string, resource: resource ?? 'xzxk' };
+    }),
+    lagSeconds: config.sharingLagSeconds,
+    overlapSeconds: config.sharingOverlapSeconds,
+    pull: (stream, from, to) => client.pull(stream, from, to),
+  };
+}
+
+/** Where a first pull starts: the day the publicity regulation came into force. */
+export const FIRST_CURSOR = '2014-10-01 00:00:00';
+
+export interface PlatformContext {
+  db: Warehouse;
+  ajv: Ajv;
+  catalog: Catalog;
+  logger: Logger;
+  runId: number;
+  batchSize: number;
+  config: Readonly<Config>;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+/**
+ * A platform source: for each stream (dataset, interface), pulls the frozen window `[cursor − overlap, now − lag)`,
+ * validates each row as the catalog resource of the same id, and loads it in batches; each batch commits its
+ * rows with the dataset's cursor (the largest update time it holds), and the window's end becomes the cursor
+ * when the window is done. Records updated while paging, and late ones, fall in the next window (the overlap),
+ * and the load turns repeats into "unchanged".
+ */
+export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter): Promise<void> {
+  const SOURCE = adapter.source;
+  const now = ctx.now ?? Date.now;
+  const missing = adapter.streams
+    .filter((s) => !ctx.catalog.resources.has(s.resource))
+    .map((s) => s.resource);
+  if (missing.length) {
+    const setting = SOURCE === CREDIT_SOURCE ? 'GUIJI_CREDIT_DATASETS' : 'GUIJI_SHARING_INTERFACES';
+    throw new GuijiError('GUIJI_ERR_CONFIG', `${setting}: no catalog resource ${missing.join(', ')}`, {
+      context: { setting },
+    });
+  }
+  for (const { stream: dataset, resource: resourceId } of adapter.streams) {
+    const resource = ctx.catalog.resources.get(resourceId) as Resource;
+    const [state] = await ctx.db.query<{ cursor: string | null }>(
+      'SELECT cursor FROM source_state WHERE source = $1 AND stream = $2',
+      [SOURCE, dataset],
+    );
+    const cursor = state?.cursor ?? FIRST_CURSOR;
+    const from = formatChinaTime(parseChinaTime(cursor) - adapter.overlapSeconds * 1000);
+    const to = formatChinaTime(now() - adapter.lagSeconds * 1000);
+    const log = ctx.logger.child({ dataset, from, to });
+    if (from >= to) {
+      log.info('window empty: nothing to pull yet');
+      continue;
+    }
+    const fields = resource.current.fields;
+    const validate = compileRowValidator(ctx.ajv, ctx.catalog, resource, resource.current, fields);
+    let batch = new Batch(SOURCE, ctx.catalog.resources);
+    let keys = new Set<string>();
+    let maxSjc = '';
+    const flush = async (finalCursor?: string) => {
+      const current = batch;
+      const moveTo = finalCursor ?? maxSjc;
+      current.finalize = async (tx: SqlTx) => {
+        if (!moveTo) return;
+        await tx.query(
+          `INSERT INTO source_state (source, stream, cursor, run_id) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (source, stream) DO UPDATE SET cursor = greatest(source_state.cursor, EXCLUDED.cursor),
+             run_id = EXCLUDED.run_id, updated_at = now()`,
+          [SOURCE, dataset, moveTo, ctx.runId],
+        );
+      };
+      batch = new Batch(SOURCE, ctx.catalog.resources);
+      keys = new Set();
+      const counts = await loadBatch(ctx.db, ctx.runId, current, ctx.catalog.resources);
+      log.debug({ ...counts, cursor: moveTo }, 'batch committed');
+    };
+    let read = 0;
+    for await (const page of adapter.pull(dataset, from, to)) {
+      for (const row of page.rows) {
+        read++;
+        const id = String(row.ID ?? '');
+        const sjc = typeof row.SJC === 'string' ? row.SJC : '';
+        const cells: CellValue[] = fields.map((f) => toCell(row[f.code]));
+        const provenance: Provenance = { source: SOURCE, file: dataset, recordId: id };
+        const result = validate(cells);
+        if (!result.ok) {
+          batch.quarantined.push({
+            rowRef: `${SOURCE}:${dataset}:${id}:${sjc}`,
+            resource: resourceId,
+            provenance,
+            raw: row,
+            issues: result.issues,
+          });
+        } else {
+          // the same record twice in one batch (a retried page, an update while paging): the later, newer one
+          // goes into the next batch, where it updates or is unchanged
+          if (keys.has(result.value.naturalKey)) await flush();
+          keys.add(result.value.naturalKey);
+          batch.addRecord(result.value, JSON.stringify({ ...provenance, sjc }));
+        }
+        if (sjc > maxSjc) maxSjc = sjc;
+        if (batch.size >= ctx.batchSize) await flush();
+      }
+    }
+    await flush(to);
+    log.info({ read }, 'dataset pulled');
+    await ctx.db.query(`UPDATE source_runs SET cursor_after = $3 WHERE run_id = $1 AND source = $2`, [
+      ctx.runId,
+      SOURCE,
+      `${dataset}=${to}`,
+    ]);
+  }
+}
+
+function toCell(value: unknown): CellValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  return JSON.stringify(value);
+}
