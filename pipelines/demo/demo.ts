@@ -19,6 +19,7 @@ import {
   type Random,
   writeDelimited,
 } from './generate.js';
+import { type SimulatorProcess, startSimulatorProcess } from './simulators.js';
 
 export interface DemoFiles {
   files: string[];
@@ -114,13 +115,50 @@ export async function runDemo(options: DemoOptions): Promise<RunResult> {
     for (const f of written.files) console.log(`  ${relative(config.dropDir, f)}`);
     console.log('');
   }
-  const result = await runPipeline({
-    config,
-    db: options.db,
-    catalog: options.catalog,
-    logger: options.logger,
-    kind: 'demo',
-  });
+  // with no platform configured, the demo pulls from local simulators of both, as the nightly run would
+  const simulators: SimulatorProcess[] = [];
+  let runConfig = config;
+  if (!config.creditUrl && !config.sharingUrl) {
+    const credit = await startSimulatorProcess(
+      'credit-platform',
+      Math.max(100, options.records),
+      options.seed,
+    );
+    simulators.push(credit);
+    const sharing = await startSimulatorProcess(
+      'sharing-platform',
+      Math.max(50, options.records / 2),
+      options.seed,
+    );
+    simulators.push(sharing);
+    runConfig = Object.freeze({
+      ...config,
+      creditUrl: credit.url,
+      creditAppKey: credit.appKey,
+      creditAppSecret: credit.appSecret,
+      creditDatasets: 'xzxk,xzcf',
+      sharingUrl: sharing.url,
+      sharingAppKey: sharing.appKey,
+      sharingAppSecret: sharing.appSecret,
+    });
+    if (!options.json) {
+      console.log(
+        `platforms: local simulators of the credit platform (${credit.url}) and the sharing platform (${sharing.url})\n`,
+      );
+    }
+  }
+  let result: RunResult;
+  try {
+    result = await runPipeline({
+      config: runConfig,
+      db: options.db,
+      catalog: options.catalog,
+      logger: options.logger,
+      kind: 'demo',
+    });
+  } finally {
+    for (const s of simulators) s.stop();
+  }
   if (options.json) {
     process.stdout.write(`${JSON.stringify(result.summary)}\n`);
     return result;
