@@ -23,7 +23,7 @@
  * is created when missing), GUIJI_BENCH_SCHEMA (default `bench`; dropped and recreated between scenarios),
  * GUIJI_BATCH_SIZE (passed to the pipeline as usual).
  */
-import { type SpawnOptions, spawn } from 'node:child_process';
+import { type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   appendFileSync,
@@ -786,7 +786,14 @@ async function main(): Promise<number> {
   rmSync(WORK_DIR, { recursive: true, force: true });
 
   report(options, scenarios);
+  // the platform pull (issue 6): the simulator's records end to end, same server
+  const platform = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bin/run-ts.js'), join(ROOT, 'scripts/bench-platform.ts'), '--rows', String(options.rows)],
+    { stdio: 'inherit', env: { ...process.env, GUIJI_BENCH_DATABASE_URL: options.url } },
+  );
   const failures = Object.values(scenarios).flatMap((s) => s.failures.map((f) => `${s.title}: ${f}`));
+  if (platform.status !== 0) failures.push(`platform pull: exit ${platform.status}`);
   const codes = new Set(Object.values(scenarios).flatMap((s) => s.measurements.map((m) => m.code)));
   codes.add(codeAtStart);
   if (codes.size > 1) {
