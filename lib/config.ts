@@ -30,6 +30,9 @@ export interface Config {
   creditLagSeconds: number;
   creditOverlapSeconds: number;
   creditTimeoutMs: number;
+  /** Rows asked per page, and requests per second at most. */
+  creditPageSize: number;
+  creditRequestsPerSecond: number;
   /** The government data-sharing platform; the source is skipped while no URL is set. */
   sharingUrl: string | null;
   sharingAppKey: string | null;
@@ -142,6 +145,18 @@ export const SETTINGS: readonly Setting[] = [
     help: 'request timeout in ms (default 30000)',
   },
   {
+    key: 'creditPageSize',
+    env: ['GUIJI_CREDIT_PAGE_SIZE'],
+    type: 'integer',
+    help: 'rows per page asked of the credit platform (default 500)',
+  },
+  {
+    key: 'creditRequestsPerSecond',
+    env: ['GUIJI_CREDIT_REQUESTS_PER_SECOND'],
+    type: 'integer',
+    help: 'request rate limit for the credit platform (default 20)',
+  },
+  {
     key: 'sharingUrl',
     env: ['GUIJI_SHARING_URL'],
     type: 'string',
@@ -207,6 +222,8 @@ const schema = {
     creditLagSeconds: { type: 'integer', minimum: 0 },
     creditOverlapSeconds: { type: 'integer', minimum: 0 },
     creditTimeoutMs: { type: 'integer', minimum: 1 },
+    creditPageSize: { type: 'integer', minimum: 1, maximum: 10_000 },
+    creditRequestsPerSecond: { type: 'integer', minimum: 1 },
     sharingUrl: { type: ['string', 'null'], pattern: '^https?://' },
     sharingAppKey: { type: ['string', 'null'] },
     sharingAppSecret: { type: ['string', 'null'] },
@@ -249,6 +266,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     creditLagSeconds: 300,
     creditOverlapSeconds: 600,
     creditTimeoutMs: 30_000,
+    creditPageSize: 500,
+    creditRequestsPerSecond: 20,
     sharingUrl: null,
     sharingAppKey: null,
     sharingAppSecret: null,

@@ -59,6 +59,9 @@ async function main(): Promise<number> {
           GUIJI_CREDIT_APP_SECRET: DEFAULT_CREDIT_APP_SECRET,
           GUIJI_CREDIT_DATASETS: 'xzxk,xzcf,lhcj',
           GUIJI_CREDIT_LAG_SECONDS: '0',
+          // the simulator is on this machine: pages as large as it serves, no politeness limit
+          GUIJI_CREDIT_PAGE_SIZE: '1000',
+          GUIJI_CREDIT_REQUESTS_PER_SECOND: '1000',
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       },

@@ -33,6 +33,8 @@ export function creditAdapter(config: Readonly<Config>, logger: Logger): Platfor
     appKey: config.creditAppKey,
     appSecret: config.creditAppSecret,
     timeoutMs: config.creditTimeoutMs,
+    pageSize: config.creditPageSize,
+    requestsPerSecond: config.creditRequestsPerSecond,
     onRetry: (event) => logger.warn({ retry: event }, 'platform request retried'),
   });
   return {

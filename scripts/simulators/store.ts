@@ -238,6 +238,9 @@ export function createStore(options: StoreOptions): SimStore {
     if (d.kind === 'xzcf') {
       const plan = generatePenalties(r, enterprises, 1, { faultShare: invalid ? 1 : 0, unknownShare: 0.05 });
       row = toRow(PENALTY_CODES, plan.rows[0] ?? []);
+      // one decision, one document number: the generator numbers from 1 on every call
+      if (typeof row['CF_WSH'] === 'string')
+        row['CF_WSH'] = row['CF_WSH'].replace(/〕\d+号$/, `〕${e.index + 1}号`);
     } else if (d.kind === 'xzxk') {
       row = toRow(LICENCE_CODES, generateLicences(r, enterprises, 1)[0] ?? []);
       row['XK_WSH'] = `界审批许〔${(row['XK_JDRQ'] ?? '2024').slice(0, 4)}〕${e.index + 1}号`;
