@@ -137,38 +137,58 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
       };
       batch = new Batch(SOURCE, ctx.catalog.resources);
       keys = new Set();
-      const counts = await loadBatch(ctx.db, ctx.runId, current, ctx.catalog.resources);
-      log.debug({ ...counts, cursor: moveTo }, 'batch committed');
+      // one batch in flight: the next pages are fetched and validated while this one commits; batches (and
+      // with them the cursor) still commit one after the other
+      await settle();
+      inflight = loadBatch(ctx.db, ctx.runId, current, ctx.catalog.resources).then((counts) => {
+        log.debug({ ...counts, cursor: moveTo }, 'batch committed');
+      });
+      inflight.catch(() => {
+        // observed by settle()
+      });
+    };
+    let inflight: Promise<void> | null = null;
+    const settle = async () => {
+      const loading = inflight;
+      inflight = null;
+      if (loading) await loading;
     };
     let read = 0;
-    for await (const page of adapter.pull(dataset, from, to)) {
-      for (const row of page.rows) {
-        read++;
-        const id = String(row.ID ?? '');
-        const sjc = typeof row.SJC === 'string' ? row.SJC : '';
-        const cells: CellValue[] = fields.map((f) => toCell(row[f.code]));
-        const provenance: Provenance = { source: SOURCE, file: dataset, recordId: id };
-        const result = validate(cells);
-        if (!result.ok) {
-          batch.quarantined.push({
-            rowRef: `${SOURCE}:${dataset}:${id}:${sjc}`,
-            resource: resourceId,
-            provenance,
-            raw: row,
-            issues: result.issues,
-          });
-        } else {
-          // the same record twice in one batch (a retried page, an update while paging): the later, newer one
-          // goes into the next batch, where it updates or is unchanged
-          if (keys.has(result.value.naturalKey)) await flush();
-          keys.add(result.value.naturalKey);
-          batch.addRecord(result.value, JSON.stringify({ ...provenance, sjc }));
+    try {
+      for await (const page of adapter.pull(dataset, from, to)) {
+        for (const row of page.rows) {
+          read++;
+          const id = String(row.ID ?? '');
+          const sjc = typeof row.SJC === 'string' ? row.SJC : '';
+          const cells: CellValue[] = fields.map((f) => toCell(row[f.code]));
+          const provenance: Provenance = { source: SOURCE, file: dataset, recordId: id };
+          const result = validate(cells);
+          if (!result.ok) {
+            batch.quarantined.push({
+              rowRef: `${SOURCE}:${dataset}:${id}:${sjc}`,
+              resource: resourceId,
+              provenance,
+              raw: row,
+              issues: result.issues,
+            });
+          } else {
+            // the same record twice in one batch (a retried page, an update while paging): the later, newer one
+            // goes into the next batch, where it updates or is unchanged
+            if (keys.has(result.value.naturalKey)) await flush();
+            keys.add(result.value.naturalKey);
+            batch.addRecord(result.value, JSON.stringify({ ...provenance, sjc }));
+          }
+          if (sjc > maxSjc) maxSjc = sjc;
+          if (batch.size >= ctx.batchSize) await flush();
         }
-        if (sjc > maxSjc) maxSjc = sjc;
-        if (batch.size >= ctx.batchSize) await flush();
       }
+      await flush(to);
+    } catch (error) {
+      // let the batch in flight finish (or fail) before the source is reported failed
+      await settle().catch(() => {});
+      throw error;
     }
-    await flush(to);
+    await settle();
     log.info({ read }, 'dataset pulled');
     await ctx.db.query(`UPDATE source_runs SET cursor_after = $3 WHERE run_id = $1 AND source = $2`, [
       ctx.runId,
