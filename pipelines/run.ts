@@ -91,10 +91,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       try {
         if (source === CREDIT_SOURCE || source === SHARING_SOURCE) {
           const adapter = source === CREDIT_SOURCE ? creditAdapter(config, log) : sharingAdapter(config, log);
-          await runPlatform(
-            { db, ajv, catalog, logger: log, runId, batchSize: config.batchSize, config },
-            adapter,
-          );
+          await runPlatform({ db, ajv, catalog, logger: log, runId, batchSize: config.batchSize }, adapter);
         } else {
           files.push(
             ...(await runDrops({

@@ -80,7 +80,6 @@ export interface PlatformContext {
   logger: Logger;
   runId: number;
   batchSize: number;
-  config: Readonly<Config>;
   /** The clock (tests). */
   now?: () => number;
 }
