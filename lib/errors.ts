@@ -43,12 +43,6 @@ export class LockedError extends GuijiError {
   }
 }
 
-export class FileError extends GuijiError {
-  constructor(file: string, message: string, cause?: unknown) {
-    super('GUIJI_ERR_FILE', `${file}: ${message}`, { cause, context: { file } });
-  }
-}
-
 /** Exit codes of DESIGN.md: 0 done, 1 failed, 2 usage or configuration, 3 locked, 4 partly done. */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof GuijiError) {

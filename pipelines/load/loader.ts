@@ -374,3 +374,35 @@ async function mergeEnterprises(tx: SqlTx, runId: number, enterprise: Resource |
     ],
   );
 }
+
+/**
+ * One batch in flight: the next batch is read and validated while the database commits this one. Batches
+ * still commit one after the other, each whole or not at all; a failure surfaces at the next `submit` or
+ * `settle`.
+ */
+export class BatchQueue {
+  private inflight: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: Warehouse,
+    private readonly runId: number,
+    private readonly resources: ReadonlyMap<string, Resource>,
+  ) {}
+
+  /** Waits for the batch before, then starts loading this one; `committed` runs with its counts. */
+  async submit(batch: Batch, committed: (counts: BatchCounts) => void): Promise<void> {
+    await this.settle();
+    const loading = loadBatch(this.db, this.runId, batch, this.resources).then(committed);
+    loading.catch(() => {
+      // observed by settle()
+    });
+    this.inflight = loading;
+  }
+
+  /** Waits for the batch in flight, rethrowing its failure. */
+  async settle(): Promise<void> {
+    const loading = this.inflight;
+    this.inflight = null;
+    if (loading) await loading;
+  }
+}

@@ -16,7 +16,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { CellValue, Issue, Provenance } from '../../lib/types.js';
 import type { Ajv } from '../../schemas/ajv.js';
 import { writeFeedbackWorkbook } from '../feedback/workbook.js';
-import { Batch, type BatchCounts, loadBatch, type RejectedRow } from '../load/loader.js';
+import { Batch, BatchQueue, type RejectedRow } from '../load/loader.js';
 import { buildHeaderIndex, findHeaderRow, type HeaderIndexEntry } from '../normalize/headers.js';
 import { compileRowValidator } from '../validate/row-validator.js';
 import { SeenKeys } from '../validate/seen-keys.js';
@@ -153,27 +153,17 @@ async function loadFile(
   const seen = new SeenKeys();
   const headerTitles: string[] = [];
   let pending = new Batch(DROPS_SOURCE, ctx.catalog.resources);
-  // One batch in flight: the next one is parsed and validated while the database merges this one. Batches
-  // still commit one after the other, each whole or not at all.
-  let inflight: Promise<void> | null = null;
-  const settle = async () => {
-    const loading = inflight;
-    inflight = null;
-    if (loading) await loading;
-  };
+  const queue = new BatchQueue(ctx.db, ctx.runId, ctx.catalog.resources);
   const flush = async (finalize?: (tx: SqlTx) => Promise<void>) => {
     const batch = pending;
     pending = new Batch(DROPS_SOURCE, ctx.catalog.resources);
     if (finalize) batch.finalize = finalize;
-    await settle();
-    inflight = loadBatch(ctx.db, ctx.runId, batch, ctx.catalog.resources).then((counts: BatchCounts) => {
+    await queue.submit(batch, (counts) => {
       totals.read += counts.read;
       totals.quarantined += counts.quarantined;
       totals.duplicates += counts.duplicates;
       log.debug({ ...counts, fileRead: totals.read }, 'batch committed');
     });
-    // keep a failure observed until settle() rethrows it
-    inflight.catch(() => {});
   };
 
   try {
@@ -186,7 +176,7 @@ async function loadFile(
       } else unmatchedSheets.push(table.sheet ?? file.name);
     }
   } finally {
-    await settle();
+    await queue.settle();
   }
   if (tables === 0 || resources.size === 0) {
     const what = tables === 0 ? 'the file holds no sheet' : 'no header row matches a resource of the catalog';
@@ -211,7 +201,7 @@ async function loadFile(
       DROPS_SOURCE,
     ]);
   });
-  await settle();
+  await queue.settle();
   const archived = moveDropFile(ctx.dropDir, file, 'archive');
   let feedback: string | undefined;
   if (totals.quarantined + totals.duplicates > 0) {

@@ -8,7 +8,7 @@ import { ConfigError, GuijiError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { CellValue, Provenance } from '../../lib/types.js';
 import type { Ajv } from '../../schemas/ajv.js';
-import { Batch, loadBatch } from '../load/loader.js';
+import { Batch, BatchQueue } from '../load/loader.js';
 import { compileRowValidator } from '../validate/row-validator.js';
 
 export { CREDIT_SOURCE, SHARING_SOURCE };
@@ -136,22 +136,10 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
       };
       batch = new Batch(SOURCE, ctx.catalog.resources);
       keys = new Set();
-      // one batch in flight: the next pages are fetched and validated while this one commits; batches (and
-      // with them the cursor) still commit one after the other
-      await settle();
-      inflight = loadBatch(ctx.db, ctx.runId, current, ctx.catalog.resources).then((counts) => {
-        log.debug({ ...counts, cursor: moveTo }, 'batch committed');
-      });
-      inflight.catch(() => {
-        // observed by settle()
-      });
+      // the next pages are fetched and validated while this batch (and with it the cursor) commits
+      await queue.submit(current, (counts) => log.debug({ ...counts, cursor: moveTo }, 'batch committed'));
     };
-    let inflight: Promise<void> | null = null;
-    const settle = async () => {
-      const loading = inflight;
-      inflight = null;
-      if (loading) await loading;
-    };
+    const queue = new BatchQueue(ctx.db, ctx.runId, ctx.catalog.resources);
     let read = 0;
     try {
       for await (const page of adapter.pull(dataset, from, to)) {
@@ -184,10 +172,10 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
       await flush(to);
     } catch (error) {
       // let the batch in flight finish (or fail) before the source is reported failed
-      await settle().catch(() => {});
+      await queue.settle().catch(() => {});
       throw error;
     }
-    await settle();
+    await queue.settle();
     log.info({ read }, 'dataset pulled');
     await ctx.db.query(`UPDATE source_runs SET cursor_after = $3 WHERE run_id = $1 AND source = $2`, [
       ctx.runId,

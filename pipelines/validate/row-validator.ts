@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Catalog, FieldDef, Resource, ResourceVersion } from '../../catalog/load.js';
+import { formatChinaTime } from '../../connectors/http/china-time.js';
 import { GuijiError } from '../../lib/errors.js';
 import type { CellValue, Issue, Result } from '../../lib/types.js';
 import type { Ajv, ErrorObject } from '../../schemas/ajv.js';
@@ -85,7 +86,7 @@ export function compileRowValidator(
   const titleOf = (code: string) => currentFields.get(code)?.title ?? fieldsByCode.get(code)?.title ?? code;
   const orderChecks = resource.checks?.order ?? [];
   const notFuture = resource.checks?.notFuture ?? [];
-  const today = options.today ?? chinaToday();
+  const today = options.today ?? formatChinaTime(Date.now()).slice(0, 10);
 
   return (cells) => {
     let data: Record<string, string> = {};
@@ -225,11 +226,6 @@ export function compileRowValidator(
       },
     };
   };
-}
-
-/** Today's date in China (UTC+8, no daylight saving), as YYYY-MM-DD. */
-function chinaToday(): string {
-  return new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10);
 }
 
 /**
