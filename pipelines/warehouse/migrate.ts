@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as foundation from '../../migrations/001_foundation.js';
+import * as matchingColumns from '../../migrations/002_matching_columns.js';
 
 /**
  * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
@@ -7,6 +8,7 @@ import * as foundation from '../../migrations/001_foundation.js';
  */
 const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void> }]> = [
   ['001_foundation', foundation],
+  ['002_matching_columns', matchingColumns],
 ];
 
 const source: Knex.MigrationSource<string> = {
