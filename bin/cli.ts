@@ -9,6 +9,7 @@ import { exitCodeOf, GuijiError, messageOf } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { registerCalendarCommands } from '../pipelines/commands/calendar.js';
 import { registerCatalogCommands } from '../pipelines/commands/catalog.js';
+import { registerScheduleCommand } from '../pipelines/commands/schedule.js';
 import { registerTemplateCommands } from '../pipelines/commands/template.js';
 import { runDemo } from '../pipelines/demo/demo.js';
 import { printRun, printRuns } from '../pipelines/output.js';
@@ -35,17 +36,44 @@ function context(overrides: Partial<Config> = {}): Context {
   return { config, logger };
 }
 
-async function withWarehouse<T>(ctx: Context, fn: (db: Warehouse) => Promise<T>): Promise<T> {
+async function withWarehouse<T>(
+  ctx: Context,
+  fn: (db: Warehouse) => Promise<T>,
+  options: { serve?: boolean } = {},
+): Promise<T> {
   const db = await openWarehouse({
     home: ctx.config.home,
     databaseUrl: ctx.config.databaseUrl,
     schema: ctx.config.dbSchema,
+    ...(options.serve ? { serve: true } : {}),
   });
   try {
     return await fn(db);
   } finally {
     await db.close();
   }
+}
+
+/**
+ * SIGTERM and SIGINT stop `run` and `schedule` between batches: the batch in flight commits, the run is
+ * recorded as interrupted, the locks are released and the command exits 0. A second signal stops at once.
+ */
+function stopSignal(logger: Logger): AbortSignal {
+  const controller = new AbortController();
+  for (const name of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(name, () => {
+      if (controller.signal.aborted) {
+        logger.warn({ signal: name }, 'second signal: stopping now, without waiting for the batch in flight');
+        process.exit(130);
+      }
+      logger.warn(
+        { signal: name },
+        'stopping: the batch in flight commits, then the run is recorded as interrupted',
+      );
+      controller.abort();
+    });
+  }
+  return controller.signal;
 }
 
 function exitCodeForRun(summary: RunSummary): number {
@@ -75,18 +103,21 @@ program
   .action(async (opts: { source?: string[]; dropDir?: string; json?: boolean }) => {
     const ctx = context(opts.dropDir ? { dropDir: opts.dropDir } : {});
     const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
+    const signal = stopSignal(ctx.logger);
     const result = await withWarehouse(ctx, (db) =>
       runPipeline({
         config: ctx.config,
         db,
         catalog,
         logger: ctx.logger,
+        signal,
         ...(opts.source ? { sources: opts.source } : {}),
       }),
     );
     if (opts.json) writeJson(result.summary);
     else printRun(result.summary, result.files);
-    process.exitCode = exitCodeForRun(result.summary);
+    // stopped on request: what committed stays, the next run goes on from there
+    process.exitCode = signal.aborted ? 0 : exitCodeForRun(result.summary);
   });
 
 program
@@ -205,6 +236,7 @@ const catalogLocation = () => {
 };
 registerCatalogCommands(program, catalogLocation);
 registerTemplateCommands(program, catalogLocation);
+registerScheduleCommand(program, { context: () => context(), withWarehouse, stopSignal });
 
 program
   .command('simulate')

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv } from 'ajv';
+import cron from 'node-cron';
 import { ConfigError } from './errors.js';
 
 /** Settings: defaults < guiji.config.json < environment (`GUIJI_*`) < command-line flags. */
@@ -42,6 +43,11 @@ export interface Config {
   sharingLagSeconds: number;
   sharingOverlapSeconds: number;
   sharingTimeoutMs: number;
+  /** The nightly schedule: a cron expression in Asia/Shanghai time, and per-source overrides (null = the default). */
+  schedule: string;
+  scheduleDrops: string | null;
+  scheduleCredit: string | null;
+  scheduleSharing: string | null;
 }
 
 interface Setting {
@@ -198,6 +204,30 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     help: 'request timeout in ms (default 30000)',
   },
+  {
+    key: 'schedule',
+    env: ['GUIJI_SCHEDULE'],
+    type: 'string',
+    help: 'guiji schedule: cron expression, Asia/Shanghai time (default "30 1 * * *")',
+  },
+  {
+    key: 'scheduleDrops',
+    env: ['GUIJI_SCHEDULE_DROPS'],
+    type: 'string',
+    help: 'cron expression for the drops source (default GUIJI_SCHEDULE)',
+  },
+  {
+    key: 'scheduleCredit',
+    env: ['GUIJI_SCHEDULE_CREDIT'],
+    type: 'string',
+    help: 'cron expression for the credit platform (default GUIJI_SCHEDULE)',
+  },
+  {
+    key: 'scheduleSharing',
+    env: ['GUIJI_SCHEDULE_SHARING'],
+    type: 'string',
+    help: 'cron expression for the data-sharing platform (default GUIJI_SCHEDULE)',
+  },
 ];
 
 const packageRoot = resolve(import.meta.dirname, '..');
@@ -234,6 +264,10 @@ const schema = {
     sharingLagSeconds: { type: 'integer', minimum: 0 },
     sharingOverlapSeconds: { type: 'integer', minimum: 0 },
     sharingTimeoutMs: { type: 'integer', minimum: 1 },
+    schedule: { type: 'string', minLength: 1 },
+    scheduleDrops: { type: ['string', 'null'] },
+    scheduleCredit: { type: ['string', 'null'] },
+    scheduleSharing: { type: ['string', 'null'] },
   },
 } as const;
 
@@ -275,6 +309,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     sharingLagSeconds: 300,
     sharingOverlapSeconds: 600,
     sharingTimeoutMs: 30_000,
+    schedule: '30 1 * * *',
+    scheduleDrops: null,
+    scheduleCredit: null,
+    scheduleSharing: null,
   };
 
   const fromFile = readConfigFile(resolve(cwd, 'guiji.config.json'));
@@ -301,6 +339,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
         ? '(hidden)'
         : JSON.stringify(merged[key]);
     throw new ConfigError(name, `${first?.message ?? 'invalid'}; got ${shown}`);
+  }
+  for (const key of ['schedule', 'scheduleDrops', 'scheduleCredit', 'scheduleSharing'] as const) {
+    const expression = merged[key];
+    if (expression !== null && !cron.validate(expression)) {
+      const name = SETTINGS.find((s) => s.key === key)?.env[0] ?? key;
+      throw new ConfigError(
+        name,
+        `not a cron expression: "${expression}" (five fields, minute hour day month weekday, e.g. "30 1 * * *"; a sixth in front for seconds)`,
+      );
+    }
   }
   const config: Config = {
     ...merged,

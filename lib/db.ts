@@ -39,6 +39,11 @@ export interface OpenOptions {
   home: string;
   databaseUrl: string | null;
   schema: string;
+  /**
+   * A long-lived holder of the embedded warehouse (`guiji schedule`, `guiji worker`): serve it on a local
+   * socket so that the other commands connect to it instead of finding it locked.
+   */
+  serve?: boolean;
 }
 
 /** Opens the warehouse the configuration names: PostgreSQL when a URL is set, else PGlite under `home`. */

@@ -48,6 +48,13 @@ export interface RunOptions {
   logger: Logger;
   sources?: readonly string[];
   kind?: string;
+  /**
+   * Stops the run between batches (SIGTERM, SIGINT): the batch in flight commits, the source and the run are
+   * recorded as interrupted, the sources not yet started are not run.
+   */
+  signal?: AbortSignal;
+  /** Called once the run has its id (the scheduler records it with its slot). */
+  onRunStarted?: (runId: number) => Promise<void>;
 }
 
 /**
@@ -82,16 +89,34 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     const runId = Number(run?.id);
     const logger = options.logger.child({ runId });
     logger.info({ sources }, 'run started');
+    await options.onRunStarted?.(runId);
+    const signal = options.signal;
+    let interrupted = false;
     const files: FileOutcome[] = [];
     const ajv = createAjv();
     for (const source of sources) {
+      if (signal?.aborted) {
+        interrupted = true;
+        break;
+      }
       const log = logger.child({ source });
       await db.query(`INSERT INTO source_runs (run_id, source) VALUES ($1, $2)`, [runId, source]);
       const started = Date.now();
       try {
         if (source === CREDIT_SOURCE || source === SHARING_SOURCE) {
           const adapter = source === CREDIT_SOURCE ? creditAdapter(config, log) : sharingAdapter(config, log);
-          await runPlatform({ db, ajv, catalog, logger: log, runId, batchSize: config.batchSize }, adapter);
+          await runPlatform(
+            {
+              db,
+              ajv,
+              catalog,
+              logger: log,
+              runId,
+              batchSize: config.batchSize,
+              ...(signal ? { signal } : {}),
+            },
+            adapter,
+          );
         } else {
           files.push(
             ...(await runDrops({
@@ -102,6 +127,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
               runId,
               dropDir: config.dropDir,
               batchSize: config.batchSize,
+              ...(signal ? { signal } : {}),
             })),
           );
         }
@@ -111,6 +137,16 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         );
         log.info({ ms: Date.now() - started }, 'source done');
       } catch (error) {
+        if (signal?.aborted && error === signal.reason) {
+          // the source stopped between two batches: what it committed stays, the next run goes on from there
+          log.warn({ ms: Date.now() - started }, 'source interrupted');
+          await db.query(
+            `UPDATE source_runs SET status = 'interrupted', finished_at = now() WHERE run_id = $1 AND source = $2`,
+            [runId, source],
+          );
+          interrupted = true;
+          break;
+        }
         log.error({ err: messageOf(error) }, 'source failed');
         await db.query(
           `UPDATE source_runs SET status = 'failed', error = $3, finished_at = now() WHERE run_id = $1 AND source = $2`,
@@ -120,11 +156,12 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     }
     await db.query(
       `UPDATE runs SET finished_at = now(), status = CASE
+         WHEN $2::boolean THEN 'interrupted'
          WHEN NOT EXISTS (SELECT 1 FROM source_runs WHERE run_id = $1 AND status <> 'succeeded') THEN 'succeeded'
          WHEN EXISTS (SELECT 1 FROM source_runs WHERE run_id = $1 AND status = 'succeeded') THEN 'partial'
          ELSE 'failed' END
        WHERE id = $1`,
-      [runId],
+      [runId, interrupted],
     );
     const summary = await getRun(db, runId);
     if (!summary) throw new GuijiError('GUIJI_ERR_DB', `run ${runId} vanished`);

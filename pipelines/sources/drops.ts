@@ -34,6 +34,8 @@ export interface DropsContext {
   runId: number;
   dropDir: string;
   batchSize: number;
+  /** Stops the source between batches (SIGTERM): it throws `signal.reason` once the batch in flight commits. */
+  signal?: AbortSignal;
 }
 
 export interface FileOutcome {
@@ -59,6 +61,7 @@ export async function runDrops(ctx: DropsContext): Promise<FileOutcome[]> {
   const outcomes: FileOutcome[] = [];
   const ordered = await orderForMatching(files, index);
   for (const file of ordered) {
+    ctx.signal?.throwIfAborted();
     const log = ctx.logger.child({ file: file.name });
     const known = await ctx.db.query<{ status: string }>('SELECT status FROM drop_files WHERE sha256 = $1', [
       file.sha256,
@@ -81,6 +84,8 @@ export async function runDrops(ctx: DropsContext): Promise<FileOutcome[]> {
       const outcome = await loadFile(ctx, index, file, log);
       outcomes.push(outcome);
     } catch (error) {
+      // stopped between two batches: the file is not done, the next run reads it again from the start
+      if (ctx.signal?.aborted && error === ctx.signal.reason) throw error;
       const message = clerkMessage(error, file);
       log.warn({ err: messageOf(error) }, 'file rejected');
       await ctx.db.transaction(async (tx) => {
@@ -164,6 +169,8 @@ async function loadFile(
       totals.duplicates += counts.duplicates;
       log.debug({ ...counts, fileRead: totals.read }, 'batch committed');
     });
+    // between batches: the batch before has committed, this one commits before the error leaves loadFile
+    if (!finalize) ctx.signal?.throwIfAborted();
   };
 
   try {

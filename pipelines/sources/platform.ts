@@ -82,6 +82,8 @@ export interface PlatformContext {
   batchSize: number;
   /** The clock (tests). */
   now?: () => number;
+  /** Stops the source between pages (SIGTERM): it throws `signal.reason` once the batch in flight commits. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -104,6 +106,7 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
     });
   }
   for (const { stream: dataset, resource: resourceId } of adapter.streams) {
+    ctx.signal?.throwIfAborted();
     const resource = ctx.catalog.resources.get(resourceId) as Resource;
     const [state] = await ctx.db.query<{ cursor: string | null }>(
       'SELECT cursor FROM source_state WHERE source = $1 AND stream = $2',
@@ -143,6 +146,8 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
     let read = 0;
     try {
       for await (const page of adapter.pull(dataset, from, to)) {
+        // rows of the batch not yet submitted are dropped: the cursor moved only with committed batches
+        ctx.signal?.throwIfAborted();
         for (const row of page.rows) {
           read++;
           const id = String(row.ID ?? '');
