@@ -82,6 +82,7 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
   for (const job of jobs) {
     const slot = previousSlot(job.expression, now());
     if (slot && !(await slotFinished(db, job.name, slot))) enqueue(job, slot, true);
+    else logger.info({ job: job.name, slot }, 'nothing to catch up: the last slot has run');
   }
 
   await new Promise<void>((resolve) => {
