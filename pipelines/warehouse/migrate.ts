@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as foundation from '../../migrations/001_foundation.js';
 import * as matchingColumns from '../../migrations/002_matching_columns.js';
 import * as schedule from '../../migrations/004_schedule.js';
+import * as matching from '../../migrations/006_matching.js';
 
 /**
  * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
@@ -11,6 +12,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void
   ['001_foundation', foundation],
   ['002_matching_columns', matchingColumns],
   ['004_schedule', schedule],
+  ['006_matching', matching],
 ];
 
 const source: Knex.MigrationSource<string> = {
