@@ -9,6 +9,7 @@ import { exitCodeOf, GuijiError, messageOf } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { registerCalendarCommands } from '../pipelines/commands/calendar.js';
 import { registerCatalogCommands } from '../pipelines/commands/catalog.js';
+import { registerReportCommand } from '../pipelines/commands/report.js';
 import { registerScheduleCommand } from '../pipelines/commands/schedule.js';
 import { registerTemplateCommands } from '../pipelines/commands/template.js';
 import { runDemo } from '../pipelines/demo/demo.js';
@@ -236,6 +237,13 @@ const catalogLocation = () => {
 };
 registerCatalogCommands(program, catalogLocation);
 registerTemplateCommands(program, catalogLocation);
+registerReportCommand(program, {
+  withWarehouse: (fn) => {
+    const ctx = context();
+    const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
+    return withWarehouse(ctx, (db) => fn(db, catalog, ctx.config));
+  },
+});
 registerScheduleCommand(program, { context: () => context(), withWarehouse, stopSignal });
 
 program

@@ -6,6 +6,7 @@ import { GuijiError, LockedError, messageOf } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { createAjv } from '../schemas/ajv.js';
 import type { BatchCounts } from './load/loader.js';
+import { computeQualityMetrics } from './quality/metrics.js';
 import { DROPS_SOURCE, type FileOutcome, runDrops } from './sources/drops.js';
 import {
   CREDIT_SOURCE,
@@ -163,6 +164,20 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
        WHERE id = $1`,
       [runId, interrupted],
     );
+    // The run's quality metrics, still under the run lock (no other run writes records meanwhile). A failure is
+    // logged and leaves the loaded run as it stands: `guiji report` computes missing metrics when it reports.
+    try {
+      const quality = await computeQualityMetrics(db, catalog, runId, { catalogDir: config.catalogDir });
+      logger.info(
+        { ms: quality.ms, lines: quality.rows, overdue: quality.overdue },
+        'quality metrics computed',
+      );
+    } catch (error) {
+      logger.error(
+        { err: messageOf(error) },
+        'quality metrics failed; the run stands, guiji report computes them later',
+      );
+    }
     const summary = await getRun(db, runId);
     if (!summary) throw new GuijiError('GUIJI_ERR_DB', `run ${runId} vanished`);
     logger.info({ status: summary.status }, 'run finished');

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as foundation from '../../migrations/001_foundation.js';
 import * as matchingColumns from '../../migrations/002_matching_columns.js';
 import * as schedule from '../../migrations/004_schedule.js';
+import * as quality from '../../migrations/005_quality.js';
 import * as matching from '../../migrations/006_matching.js';
 
 /**
@@ -13,6 +14,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void
   ['002_matching_columns', matchingColumns],
   ['004_schedule', schedule],
   ['006_matching', matching],
+  ['005_quality', quality],
 ];
 
 const source: Knex.MigrationSource<string> = {

@@ -1,0 +1,94 @@
+import { type Command, Option } from 'commander';
+import type { Catalog } from '../../catalog/load.js';
+import type { Config } from '../../lib/config.js';
+import type { Warehouse } from '../../lib/db.js';
+import { GuijiError } from '../../lib/errors.js';
+import { REPORT_FORMATS, type ReportFormat, type WrittenReports, writeReports } from '../report/index.js';
+import { migrate } from '../warehouse/migrate.js';
+
+interface ReportCommandOptions {
+  run: string;
+  since?: string;
+  format: string;
+  lang: 'zh' | 'en';
+  out?: string;
+  json?: boolean;
+}
+
+export interface ReportCommandContext {
+  /** Opens the warehouse, runs `fn` with it, the catalog and the configuration, closes it. */
+  withWarehouse: <T>(
+    fn: (db: Warehouse, catalog: Catalog, config: Readonly<Config>) => Promise<T>,
+  ) => Promise<T>;
+}
+
+export function parseFormats(text: string): ReportFormat[] {
+  const formats = text
+    .split(',')
+    .map((f) => f.trim().toLowerCase())
+    .filter(Boolean);
+  if (!formats.length)
+    throw new GuijiError('GUIJI_ERR_USAGE', '--format: name at least one of html, xlsx, json');
+  for (const f of formats) {
+    if (!(REPORT_FORMATS as readonly string[]).includes(f)) {
+      throw new GuijiError(
+        'GUIJI_ERR_USAGE',
+        `--format: unknown format "${f}" (known: ${REPORT_FORMATS.join(', ')})`,
+      );
+    }
+  }
+  return [...new Set(formats)] as ReportFormat[];
+}
+
+function parseRun(text: string): number | 'latest' {
+  if (text === 'latest') return 'latest';
+  if (!/^\d+$/.test(text))
+    throw new GuijiError('GUIJI_ERR_USAGE', `--run: expected "latest" or a run id, got "${text}"`);
+  return Number(text);
+}
+
+/** `guiji report`: the quality report of a run (or of every run since a date) as HTML, XLSX and JSON. */
+export function registerReportCommand(program: Command, ctx: ReportCommandContext): void {
+  program
+    .command('report')
+    .description('write the quality report of a run: HTML (charts, scorecard, overdue lists), XLSX and JSON')
+    .option('--run <id>', 'the run: latest or a run id', 'latest')
+    .option('--since <date>', 'add up every run started on or after this date (YYYY-MM-DD), up to the run')
+    .option('--format <list>', 'comma-separated: html,xlsx,json', 'html,xlsx,json')
+    .addOption(
+      new Option('--lang <lang>', 'language of the HTML and XLSX reports')
+        .choices(['zh', 'en'])
+        .default('zh'),
+    )
+    .option('--out <dir>', 'output folder (default GUIJI_REPORT_DIR)')
+    .option('--json', 'print { files, report } as JSON')
+    .action(async (opts: ReportCommandOptions) => {
+      const formats = parseFormats(opts.format);
+      const run = parseRun(opts.run);
+      const written: WrittenReports = await ctx.withWarehouse(async (db, catalog, config) => {
+        await migrate(db.knex, db.schema);
+        return writeReports(db, catalog, {
+          outDir: opts.out ?? config.reportDir,
+          run,
+          formats,
+          lang: opts.lang,
+          catalogDir: config.catalogDir,
+          ...(opts.since !== undefined ? { since: opts.since } : {}),
+        });
+      });
+      if (opts.json) {
+        process.stdout.write(
+          `${JSON.stringify({ files: written.files, ms: written.ms, report: written.report })}\n`,
+        );
+        return;
+      }
+      const r = written.report;
+      process.stdout.write(
+        `quality report of run ${r.scope.runId}${r.scope.runs.length > 1 ? ` (${r.scope.runs.length} runs since ${r.scope.from.slice(0, 10)})` : ''}: ` +
+          `read ${r.totals.read}, quarantined ${r.totals.quarantined}, duplicates ${r.totals.duplicates}, ` +
+          `late ${r.resources.reduce((n, l) => n + l.late, 0)}\n`,
+      );
+      for (const [format, file] of Object.entries(written.files))
+        process.stdout.write(`  ${format.padEnd(5)} ${file}\n`);
+    });
+}

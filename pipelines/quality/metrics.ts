@@ -1,0 +1,418 @@
+/**
+ * Quality metrics of one run, per resource × providing department × dimension (DESIGN.md "Quality
+ * dimensions"), kept in `quality_metrics` so that trends and scorecards are plain SQL:
+ *
+ * - volume: rows read (= loaded + quarantined + duplicates), inserted, updated, loaded, quarantined, duplicates;
+ * - completeness: per required field, rows missing it (quarantined rows with a missing-cell issue, records of
+ *   an older field set that lack a field the current one requires) of all rows (loaded + quarantined);
+ * - validity: quarantine issues by type and field;
+ * - uniqueness: duplicate natural keys within the run (rows rejected as duplicate-row) and across sources
+ *   (records the run replaced whose previous version came from another source);
+ * - consistency: name vs register (name_mismatch), out-of-region codes, conflicting versions (records the
+ *   run replaced with different content);
+ * - timeliness: records first received by the run, working days from produced to received against the
+ *   resource's collection deadline (7) and, for public resources, its publication deadline (20);
+ * - matching: loaded records by match method, unmatched included.
+ *
+ * The run's records are read in one pass (grouped in SQL, departments resolved on the grouped rows), the
+ * quarantine and the history of the run in one pass each.
+ */
+import { headerKey } from '../../catalog/header-key.js';
+import type { Catalog, Resource } from '../../catalog/load.js';
+import type { Calendar } from '../../lib/calendar.js';
+import type { SqlTx, Warehouse } from '../../lib/db.js';
+import { GuijiError } from '../../lib/errors.js';
+import { departmentResolver } from './departments.js';
+import { qualityCalendar, syncWorkdays } from './workdays.js';
+
+export type Dimension =
+  | 'volume'
+  | 'completeness'
+  | 'validity'
+  | 'uniqueness'
+  | 'consistency'
+  | 'timeliness'
+  | 'matching';
+
+/** One line of `quality_metrics`. */
+export interface MetricRow {
+  resource: string;
+  department: string;
+  dimension: Dimension;
+  measure: string;
+  field: string;
+  value: number;
+  base: number;
+}
+
+export const MATCH_METHODS = ['uscc', 'reg_no', 'org_code', 'name', 'manual'] as const;
+
+/** Overdue records kept per run, resource and department (most overdue first); the view has them all. */
+export const OVERDUE_CAP = 1000;
+
+export interface ComputeOptions {
+  /** The working-day calendar (default: chinese-days plus the catalog folder's override file). */
+  calendar?: Calendar;
+  /** Where the calendar's override file lives, when no calendar is given. */
+  catalogDir?: string;
+  /** Today's China date, 'YYYY-MM-DD' (the workdays table runs to the end of next year). */
+  today?: string;
+}
+
+export interface ComputeResult {
+  runId: number;
+  rows: number;
+  overdue: number;
+  ms: number;
+}
+
+interface Counts {
+  read: number;
+  loaded: number;
+  inserted: number;
+  updated: number;
+  quarantined: number;
+  duplicates: number;
+  matching: Record<string, number>;
+  unmatched: number;
+  nameMismatch: number;
+  outOfRegion: number;
+  acrossSources: number;
+  newRecords: number;
+  measured: number;
+  collectLate: number;
+  publishMeasured: number;
+  publishLate: number;
+  missing: Map<string, number>;
+  issues: Map<string, number>;
+}
+
+function emptyCounts(): Counts {
+  return {
+    read: 0,
+    loaded: 0,
+    inserted: 0,
+    updated: 0,
+    quarantined: 0,
+    duplicates: 0,
+    matching: {},
+    unmatched: 0,
+    nameMismatch: 0,
+    outOfRegion: 0,
+    acrossSources: 0,
+    newRecords: 0,
+    measured: 0,
+    collectLate: 0,
+    publishMeasured: 0,
+    publishLate: 0,
+    missing: new Map(),
+    issues: new Map(),
+  };
+}
+
+function chinaToday(): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date());
+}
+
+/** The catalog's deadlines into `quality_deadlines` (the views and the overdue lists read them). */
+async function syncDeadlines(tx: SqlTx, catalog: Catalog): Promise<void> {
+  const resources = [...catalog.resources.values()];
+  await tx.query(
+    `INSERT INTO quality_deadlines (resource, disclosure, collect_workdays, publish_workdays)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[])
+     ON CONFLICT (resource) DO UPDATE SET disclosure = EXCLUDED.disclosure,
+       collect_workdays = EXCLUDED.collect_workdays, publish_workdays = EXCLUDED.publish_workdays`,
+    [
+      resources.map((r) => r.id),
+      resources.map((r) => r.disclosure),
+      resources.map((r) => r.deadlines.collectWorkdays),
+      resources.map((r) => (r.disclosure === 'public' ? (r.deadlines.publishWorkdays ?? null) : null)),
+    ],
+  );
+  await tx.query(`DELETE FROM quality_deadlines WHERE NOT (resource = ANY($1::text[]))`, [
+    resources.map((r) => r.id),
+  ]);
+}
+
+/** The raw-row keys (column titles as the department wrote them) that hold a resource's department field. */
+function departmentKeys(resource: Resource | undefined, keys: readonly string[]): string[] {
+  const field = resource?.departmentField;
+  if (!resource || !field) return [];
+  const names = new Set<string>();
+  for (const version of resource.versions) {
+    for (const f of version.fields) {
+      if (f.code !== field) continue;
+      for (const n of [f.code, f.title, ...f.aliases]) names.add(headerKey(n));
+    }
+  }
+  return keys.filter((k) => {
+    const key = headerKey(k);
+    const bracket = /^(.*?)[([](.+)[)\]]$/.exec(key);
+    return (
+      names.has(key) || (bracket !== null && (names.has(bracket[1] ?? '') || names.has(bracket[2] ?? '')))
+    );
+  });
+}
+
+/**
+ * Computes and stores the metrics of run `runId` (replacing any computed before: a re-computation reads the
+ * warehouse as it is now). Returns how many metric lines and overdue records were kept.
+ */
+export async function computeQualityMetrics(
+  db: Warehouse,
+  catalog: Catalog,
+  runId: number,
+  options: ComputeOptions = {},
+): Promise<ComputeResult> {
+  const started = Date.now();
+  const [run] = await db.query<{ kind: string; started_at: Date | string }>(
+    'SELECT kind, started_at FROM runs WHERE id = $1',
+    [runId],
+  );
+  if (!run) throw new GuijiError('GUIJI_ERR_USAGE', `there is no run ${runId}`);
+  const calendar =
+    options.calendar ??
+    (options.catalogDir
+      ? qualityCalendar(options.catalogDir)
+      : (() => {
+          throw new GuijiError('GUIJI_ERR_USAGE', 'computeQualityMetrics needs a calendar or a catalogDir');
+        })());
+  await syncWorkdays(db, calendar, options.today ?? chinaToday());
+  await db.transaction((tx) => syncDeadlines(tx, catalog));
+
+  const resolve = departmentResolver(catalog);
+  const groups = new Map<string, Counts>();
+  const countsOf = (resource: string, department: string): Counts => {
+    const key = `${resource}\u0000${department}`;
+    let c = groups.get(key);
+    if (!c) {
+      c = emptyCounts();
+      groups.set(key, c);
+    }
+    return c;
+  };
+  const num = (v: unknown): number => Number(v ?? 0);
+
+  // 1. the run's records, one pass
+  const currentVersions = [...catalog.resources.values()];
+  const recordGroups = await db.query<Record<string, string | null>>(
+    `SELECT r.resource, r.department,
+            count(*) AS loaded,
+            count(*) FILTER (WHERE r.first_run_id = $1) AS inserted,
+            count(*) FILTER (WHERE r.match_method = 'uscc') AS m_uscc,
+            count(*) FILTER (WHERE r.match_method = 'reg_no') AS m_reg_no,
+            count(*) FILTER (WHERE r.match_method = 'org_code') AS m_org_code,
+            count(*) FILTER (WHERE r.match_method = 'name') AS m_name,
+            count(*) FILTER (WHERE r.match_method = 'manual') AS m_manual,
+            count(*) FILTER (WHERE r.match_method IS NULL) AS unmatched,
+            count(*) FILTER (WHERE 'name_mismatch' = ANY (r.match_flags)) AS name_mismatch,
+            count(*) FILTER (WHERE 'out_of_region' = ANY (r.match_flags)) AS out_of_region,
+            count(*) FILTER (WHERE r.schema_version <> v.version) AS old_version,
+            count(*) FILTER (WHERE r.first_run_id = $1 AND pw.day IS NOT NULL AND rw.day IS NOT NULL) AS measured,
+            count(*) FILTER (WHERE r.first_run_id = $1 AND rw.workday_no - pw.workday_no > d.collect_workdays)
+              AS collect_late,
+            count(*) FILTER (WHERE r.first_run_id = $1 AND r.disclosure = 'public' AND d.publish_workdays IS NOT NULL
+                               AND pw.day IS NOT NULL AND rw.day IS NOT NULL) AS publish_measured,
+            count(*) FILTER (WHERE r.first_run_id = $1 AND r.disclosure = 'public'
+                               AND rw.workday_no - pw.workday_no > d.publish_workdays) AS publish_late
+     FROM records r
+     LEFT JOIN unnest($2::text[], $3::text[]) AS v(resource, version) ON v.resource = r.resource
+     LEFT JOIN quality_deadlines d ON d.resource = r.resource
+     LEFT JOIN workdays pw ON pw.day = r.produced_date
+     LEFT JOIN workdays rw ON rw.day = (r.received_at AT TIME ZONE 'Asia/Shanghai')::date
+     WHERE r.run_id = $1
+     GROUP BY r.resource, r.department`,
+    [runId, currentVersions.map((r) => r.id), currentVersions.map((r) => r.current.version)],
+  );
+  const departmentTexts = new Set<string>();
+  const oldVersionResources = new Set<string>();
+  for (const g of recordGroups) {
+    const resource = g.resource as string;
+    departmentTexts.add(g.department ?? '');
+    const c = countsOf(resource, resolve(g.department ?? null));
+    const loaded = num(g.loaded);
+    const inserted = num(g.inserted);
+    c.loaded += loaded;
+    c.inserted += inserted;
+    c.updated += loaded - inserted;
+    for (const m of MATCH_METHODS) c.matching[m] = (c.matching[m] ?? 0) + num(g[`m_${m}`]);
+    c.unmatched += num(g.unmatched);
+    c.nameMismatch += num(g.name_mismatch);
+    c.outOfRegion += num(g.out_of_region);
+    c.newRecords += inserted;
+    c.measured += num(g.measured);
+    c.collectLate += num(g.collect_late);
+    c.publishMeasured += num(g.publish_measured);
+    c.publishLate += num(g.publish_late);
+    if (num(g.old_version) > 0) oldVersionResources.add(resource);
+  }
+
+  // 1b. records of an older field set may lack fields the current one requires (only those are read again)
+  for (const resourceId of oldVersionResources) {
+    const resource = catalog.resources.get(resourceId);
+    if (!resource) continue;
+    const required = resource.current.fields.filter((f) => f.required).map((f) => f.code);
+    const rows = await db.query<{ department: string | null; field: string; missing: string }>(
+      `SELECT r.department, f.field, count(*) AS missing
+       FROM records r CROSS JOIN unnest($3::text[]) AS f(field)
+       WHERE r.run_id = $1 AND r.resource = $2 AND r.schema_version <> $4
+         AND coalesce(r.data ->> f.field, '') = ''
+       GROUP BY r.department, f.field`,
+      [runId, resourceId, required, resource.current.version],
+    );
+    for (const row of rows) {
+      const c = countsOf(resourceId, resolve(row.department));
+      c.missing.set(row.field, (c.missing.get(row.field) ?? 0) + num(row.missing));
+    }
+  }
+
+  // 2. the run's quarantine: the department is read from the raw row, under the titles the file used
+  const keyRows = await db.query<{ resource: string | null; k: string }>(
+    `SELECT DISTINCT q.resource, k FROM quarantine q, jsonb_object_keys(q.raw) AS k WHERE q.run_id = $1`,
+    [runId],
+  );
+  const keysByResource: Record<string, string[]> = {};
+  for (const row of keyRows) {
+    if (row.resource === null) continue;
+    const list = keysByResource[row.resource] ?? [];
+    list.push(row.k);
+    keysByResource[row.resource] = list;
+  }
+  const departmentKeysByResource: Record<string, string[]> = {};
+  for (const [resource, keys] of Object.entries(keysByResource)) {
+    departmentKeysByResource[resource] = departmentKeys(catalog.resources.get(resource), keys);
+  }
+  const quarantineRows = await db.query<{
+    resource: string;
+    department: string;
+    duplicate: boolean;
+    type: string | null;
+    field: string | null;
+    rows: string;
+    issues: string;
+  }>(
+    `WITH q AS MATERIALIZED (
+       SELECT coalesce(q.resource, '') AS resource,
+              coalesce((SELECT nullif(trim(q.raw ->> k), '')
+                        FROM jsonb_array_elements_text(coalesce($2::jsonb -> q.resource, '[]'::jsonb)) AS k
+                        WHERE q.raw ? k LIMIT 1), '') AS department,
+              NOT jsonb_path_exists(q.issues, '$[*] ? (@.type != "duplicate-row")') AS duplicate,
+              q.issues
+       FROM quarantine q WHERE q.run_id = $1
+     )
+     SELECT resource, department, duplicate, NULL AS type, NULL AS field, count(*) AS rows, 0 AS issues
+     FROM q GROUP BY resource, department, duplicate
+     UNION ALL
+     SELECT resource, department, duplicate, i ->> 'type', coalesce(i ->> 'field', ''), 0, count(*)
+     FROM q, jsonb_array_elements(q.issues) AS i
+     GROUP BY resource, department, duplicate, i ->> 'type', coalesce(i ->> 'field', '')`,
+    [runId, JSON.stringify(departmentKeysByResource)],
+  );
+  for (const row of quarantineRows) {
+    const c = countsOf(row.resource, resolve(row.department));
+    if (row.type === null) {
+      if (row.duplicate) c.duplicates += num(row.rows);
+      else c.quarantined += num(row.rows);
+      continue;
+    }
+    const key = `${row.type}\u0000${row.field ?? ''}`;
+    c.issues.set(key, (c.issues.get(key) ?? 0) + num(row.issues));
+    if (row.type === 'missing-cell' && row.field && !row.duplicate) {
+      c.missing.set(row.field, (c.missing.get(row.field) ?? 0) + num(row.issues));
+    }
+  }
+
+  // 3. records the run replaced whose previous version came from another source
+  const crossRows = await db.query<{ resource: string; department: string | null; n: string }>(
+    `SELECT r.resource, r.department, count(DISTINCT h.natural_key) AS n
+     FROM record_history h JOIN records r ON r.resource = h.resource AND r.natural_key = h.natural_key
+     WHERE h.superseded_by_run = $1 AND (h.provenance ->> 'source') IS DISTINCT FROM r.source
+     GROUP BY r.resource, r.department`,
+    [runId],
+  );
+  for (const row of crossRows) countsOf(row.resource, resolve(row.department)).acrossSources += num(row.n);
+
+  // 4. the lines
+  const lines: MetricRow[] = [];
+  for (const [key, c] of groups) {
+    const [resource = '', department = ''] = key.split('\u0000');
+    c.read = c.loaded + c.quarantined + c.duplicates;
+    const add = (dimension: Dimension, measure: string, value: number, base: number, field = '') =>
+      lines.push({ resource, department, dimension, measure, field, value, base });
+    add('volume', 'read', c.read, c.read);
+    add('volume', 'loaded', c.loaded, c.read);
+    add('volume', 'inserted', c.inserted, c.read);
+    add('volume', 'updated', c.updated, c.read);
+    add('volume', 'quarantined', c.quarantined, c.read);
+    add('volume', 'duplicates', c.duplicates, c.read);
+    const rows = c.loaded + c.quarantined;
+    const required = catalog.resources.get(resource)?.current.fields.filter((f) => f.required) ?? [];
+    const fields = new Set([...required.map((f) => f.code), ...c.missing.keys()]);
+    if (rows > 0) for (const f of fields) add('completeness', 'missing', c.missing.get(f) ?? 0, rows, f);
+    for (const [k, n] of c.issues) {
+      const [type = '', field = ''] = k.split('\u0000');
+      add('validity', type, n, c.read, field);
+    }
+    add('uniqueness', 'duplicate_in_run', c.duplicates, c.read);
+    add('uniqueness', 'across_sources', c.acrossSources, c.loaded);
+    add('consistency', 'name_mismatch', c.nameMismatch, c.loaded);
+    add('consistency', 'out_of_region', c.outOfRegion, c.loaded);
+    add('consistency', 'conflicting_versions', c.updated, c.loaded);
+    add('timeliness', 'collect_on_time', c.measured - c.collectLate, c.measured);
+    add('timeliness', 'collect_late', c.collectLate, c.measured);
+    add('timeliness', 'collect_unmeasured', c.newRecords - c.measured, c.newRecords);
+    add('timeliness', 'publish_on_time', c.publishMeasured - c.publishLate, c.publishMeasured);
+    add('timeliness', 'publish_late', c.publishLate, c.publishMeasured);
+    for (const m of MATCH_METHODS) add('matching', m, c.matching[m] ?? 0, c.loaded);
+    add('matching', 'unmatched', c.unmatched, c.loaded);
+  }
+
+  const texts = [...departmentTexts];
+  const ms = () => Date.now() - started;
+  const overdue = await db.transaction(async (tx) => {
+    await tx.query('DELETE FROM quality_runs WHERE run_id = $1', [runId]);
+    await tx.query(
+      `INSERT INTO quality_runs (run_id, kind, run_started_at, calendar, ms) VALUES ($1, $2, $3, $4, 0)`,
+      [runId, run.kind, run.started_at, calendar.sources.join('; ')],
+    );
+    for (let i = 0; i < lines.length; i += 5000) {
+      await tx.query(
+        `INSERT INTO quality_metrics (run_id, resource, department, dimension, measure, field, value, base)
+         SELECT $1, x.resource, x.department, x.dimension, x.measure, x.field, x.value, x.base
+         FROM jsonb_to_recordset($2::jsonb) AS x(resource text, department text, dimension text, measure text,
+                                                 field text, value bigint, base bigint)`,
+        [runId, JSON.stringify(lines.slice(i, i + 5000))],
+      );
+    }
+    const inserted = await tx.query(
+      `INSERT INTO quality_overdue (run_id, resource, department, natural_key, uscc, subject_name, produced_date,
+                                   received_date, workdays, collect_late, publish_late)
+       SELECT $1, resource, department, natural_key, uscc, subject_name, produced_date, received_date, workdays,
+              collect_late, publish_late
+       FROM (
+         SELECT t.*, row_number() OVER (PARTITION BY t.resource, t.department
+                                        ORDER BY t.workdays DESC, t.natural_key) AS n
+         FROM (
+           SELECT r.resource, coalesce(m.code, r.department, '') AS department, r.natural_key, r.uscc,
+                  r.subject_name, r.produced_date, rw.day AS received_date, rw.workday_no - pw.workday_no AS workdays,
+                  rw.workday_no - pw.workday_no > d.collect_workdays AS collect_late,
+                  coalesce(r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays, false)
+                    AS publish_late
+           FROM records r
+           JOIN quality_deadlines d ON d.resource = r.resource
+           JOIN workdays pw ON pw.day = r.produced_date
+           JOIN workdays rw ON rw.day = (r.received_at AT TIME ZONE 'Asia/Shanghai')::date
+           LEFT JOIN unnest($3::text[], $4::text[]) AS m(text, code) ON m.text = r.department
+           WHERE r.run_id = $1 AND r.first_run_id = $1
+             AND (rw.workday_no - pw.workday_no > d.collect_workdays
+                  OR (r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays))
+         ) t
+       ) ranked
+       WHERE n <= $2`,
+      [runId, OVERDUE_CAP, texts, texts.map((t) => resolve(t))],
+    );
+    await tx.query('UPDATE quality_runs SET ms = $2 WHERE run_id = $1', [runId, ms()]);
+    return inserted.rowCount;
+  });
+  return { runId, rows: lines.length, overdue, ms: ms() };
+}

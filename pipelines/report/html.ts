@@ -1,0 +1,294 @@
+/**
+ * The HTML report: one self-contained file (inline CSS, charts as inline SVG rendered on the server, no script,
+ * no external resource), Chinese by default. Every text from the warehouse is escaped.
+ */
+import { matchingChart, resourcesChart, scorecardChart, trendsChart } from './charts.js';
+import type { QualityReport } from './data.js';
+import { type Labels, type Lang, labelsFor, percent } from './labels.js';
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
+}
+
+/** HTML-escaped text: the only way values reach the page. */
+const e = escapeHtml;
+
+/** How many overdue records and rejected rows the HTML lists (the XLSX and JSON carry more). */
+export const HTML_OVERDUE_ROWS = 50;
+export const HTML_SAMPLE_ROWS = 30;
+
+function table(headers: string[], rows: (string | number)[][], numeric: boolean[] = []): string {
+  const head = headers.map((h) => `<th>${e(h)}</th>`).join('');
+  const body = rows
+    .map((r) => `<tr>${r.map((c, i) => `<td${numeric[i] ? ' class="n"' : ''}>${e(c)}</td>`).join('')}</tr>`)
+    .join('\n');
+  return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+function fill(template: string, values: Record<string, number>): string {
+  return template.replace(/\{(\w+)\}/g, (_, k: string) => String(values[k] ?? ''));
+}
+
+const n = (v: number) => v.toLocaleString('en-US');
+
+function figure(label: string, value: string, id: string): string {
+  return `<div class="fig" data-figure="${e(id)}"><div class="v">${e(value)}</div><div class="l">${e(label)}</div></div>`;
+}
+
+export function renderHtml(report: QualityReport, lang: Lang = 'zh'): string {
+  const t: Labels = labelsFor(lang);
+  const resourceName = (id: string) => report.resources.find((r) => r.resource === id)?.name ?? id;
+  const departmentName = (code: string) =>
+    report.departments.find((d) => d.department === code)?.name ?? (code === '' ? '—' : code);
+  const issueName = (type: string) => t.issueTypes[type] ?? type;
+  const watch = report.departments.filter((d) => d.watch);
+  const sections: string[] = [];
+
+  sections.push(`<section id="headline"><h2>${e(t.headline)}</h2><div class="figs">
+${figure(t.read, n(report.totals.read), 'read')}
+${figure(t.loaded, n(report.totals.inserted + report.totals.updated), 'loaded')}
+${figure(t.unchanged, n(report.totals.unchanged), 'unchanged')}
+${figure(t.quarantined, n(report.totals.quarantined), 'quarantined')}
+${figure(t.duplicates, n(report.totals.duplicates), 'duplicates')}
+${figure(t.complianceRate, percent(report.rates.complianceRate), 'complianceRate')}
+${figure(t.lateRate, percent(report.rates.lateRate), 'lateRate')}
+${figure(t.matchRate, percent(report.rates.matchRate), 'matchRate')}
+</div></section>`);
+
+  sections.push(
+    `<section id="watch"><h2>${e(t.watch)}</h2>${
+      watch.length
+        ? table(
+            [t.department, t.late, t.measured, t.lateRate],
+            watch.map((d) => [d.name, d.late, d.measured, percent(d.measured ? d.late / d.measured : null)]),
+            [false, true, true, true],
+          )
+        : `<p>${e(t.noWatch)}</p>`
+    }</section>`,
+  );
+
+  sections.push(`<section id="scorecard"><h2>${e(t.scorecard)}</h2>
+<div class="chart">${scorecardChart(report, t)}</div>
+${table(
+  [
+    t.rank,
+    t.department,
+    t.score,
+    t.validity,
+    t.timeliness,
+    t.completeness,
+    t.read,
+    t.quarantined,
+    t.duplicates,
+    t.late,
+  ],
+  report.departments.map((d) => [
+    d.rank,
+    d.name,
+    d.score === null ? '—' : d.score.toFixed(1),
+    percent(d.validity),
+    percent(d.timeliness),
+    percent(d.completeness),
+    d.read,
+    d.quarantined,
+    d.duplicates,
+    d.late,
+  ]),
+  [true, false, true, true, true, true, true, true, true, true],
+)}</section>`);
+
+  sections.push(`<section id="trends"><h2>${e(t.trends)}</h2><div class="chart">${trendsChart(report, t)}</div>
+${table(
+  [t.run, t.started, t.read, t.quarantined, t.duplicates, t.late, t.complianceRate, t.lateRate, t.matchRate],
+  report.trends.map((p) => [
+    p.runId,
+    p.startedAt.slice(0, 16).replace('T', ' '),
+    p.read,
+    p.quarantined,
+    p.duplicates,
+    p.late,
+    percent(p.complianceRate),
+    percent(p.lateRate),
+    percent(p.matchRate),
+  ]),
+  [true, false, true, true, true, true, true, true, true],
+)}</section>`);
+
+  sections.push(`<section id="resources"><h2>${e(t.resources)}</h2><div class="chart">${resourcesChart(report, t)}</div>
+${table(
+  [
+    t.resource,
+    t.read,
+    t.loaded,
+    t.quarantined,
+    t.duplicates,
+    t.matched,
+    t.unmatched,
+    t.onTime,
+    t.late,
+    t.publishLate,
+    t.complianceRate,
+    t.lateRate,
+  ],
+  report.resources.map((r) => [
+    `${r.name} (${r.resource})`,
+    r.read,
+    r.loaded,
+    r.quarantined,
+    r.duplicates,
+    r.matched,
+    r.unmatched,
+    r.onTime,
+    r.late,
+    r.publishLate,
+    percent(r.complianceRate),
+    percent(r.lateRate),
+  ]),
+  [false, true, true, true, true, true, true, true, true, true, true, true],
+)}</section>`);
+
+  sections.push(
+    `<section id="completeness"><h2>${e(t.completeness)}</h2>${table(
+      [t.resource, t.field, t.fieldTitle, t.missing, t.rows, t.fillRate],
+      report.completeness.map((c) => [
+        resourceName(c.resource),
+        c.field,
+        c.title,
+        c.missing,
+        c.rows,
+        percent(c.fillRate),
+      ]),
+      [false, false, false, true, true, true],
+    )}</section>`,
+  );
+
+  sections.push(
+    `<section id="validity"><h2>${e(t.issues)}</h2>${table(
+      [t.resource, t.issueType, t.field, t.count],
+      report.issues.map((i) => [resourceName(i.resource), issueName(i.type), i.field, i.count]),
+      [false, false, false, true],
+    )}</section>`,
+  );
+
+  sections.push(
+    `<section id="uniqueness"><h2>${e(t.uniqueness)} · ${e(t.consistency)}</h2>${table(
+      [t.resource, t.duplicatesInRun, t.acrossSources, t.nameMismatch, t.outOfRegion, t.conflictingVersions],
+      report.uniqueness.map((u) => {
+        const c = report.consistency.find((x) => x.resource === u.resource);
+        return [
+          resourceName(u.resource),
+          u.duplicatesInRun,
+          u.acrossSources,
+          c?.nameMismatch ?? 0,
+          c?.outOfRegion ?? 0,
+          c?.conflictingVersions ?? 0,
+        ];
+      }),
+      [false, true, true, true, true, true],
+    )}</section>`,
+  );
+
+  sections.push(
+    `<section id="matching"><h2>${e(t.matching)}</h2><div class="chart">${matchingChart(report, t)}</div>${table(
+      [t.resource, t.method, t.count, t.share],
+      report.matching
+        .filter((m) => m.count > 0)
+        .map((m) => [resourceName(m.resource), t.methods[m.method] ?? m.method, m.count, percent(m.share)]),
+      [false, false, true, true],
+    )}</section>`,
+  );
+
+  const overdue = report.overdue.rows.slice(0, HTML_OVERDUE_ROWS);
+  sections.push(
+    `<section id="overdue"><h2>${e(t.overdue)}</h2><p>${e(
+      fill(t.overdueNote, { total: report.overdue.total, shown: overdue.length }),
+    )}</p>${table(
+      [
+        t.resource,
+        t.department,
+        t.naturalKey,
+        t.uscc,
+        t.subject,
+        t.produced,
+        t.received,
+        t.workdays,
+        t.rule7,
+        t.rule20,
+      ],
+      overdue.map((o) => [
+        resourceName(o.resource),
+        departmentName(o.department),
+        o.naturalKey,
+        o.uscc ?? '',
+        o.subjectName ?? '',
+        o.producedDate,
+        o.receivedDate,
+        o.workdays,
+        o.collectLate ? t.late : t.onTime,
+        o.publishLate ? t.late : t.onTime,
+      ]),
+      [false, false, false, false, false, false, false, true, false, false],
+    )}</section>`,
+  );
+
+  const samples = report.quarantineSamples.rows.slice(0, HTML_SAMPLE_ROWS);
+  sections.push(
+    `<section id="samples"><h2>${e(t.samples)}</h2><p>${e(
+      fill(t.samplesNote, { total: report.quarantineSamples.total, shown: samples.length }),
+    )}</p>${table(
+      [t.resource, t.file, t.sheet, t.row, t.naturalKey, t.reasons],
+      samples.map((s) => [
+        s.resource ? resourceName(s.resource) : '—',
+        s.file ?? s.source,
+        s.sheet ?? '',
+        s.row ?? '',
+        s.recordId ?? s.rowRef,
+        s.issues
+          .map(
+            (i) =>
+              `${issueName(i.type)}${i.field ? ` ${i.field}` : ''}: ${lang === 'zh' ? i.messageZh : i.message}`,
+          )
+          .join('；'),
+      ]),
+      [false, false, false, true, false, false],
+    )}</section>`,
+  );
+
+  const scope = `${t.runs} ${report.scope.runs.length > 1 ? `#${report.scope.runs[0]}–#${report.scope.runId}` : `#${report.scope.runId}`} · ${t.from} ${report.scope.from} ${t.to} ${report.scope.to}`;
+  return `<!DOCTYPE html>
+<html lang="${lang === 'zh' ? 'zh-CN' : 'en'}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>${e(t.title)} · #${e(report.scope.runId)}</title>
+<style>
+body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 24px auto; max-width: 1100px; color: #222; }
+h1 { font-size: 22px; } h2 { font-size: 17px; border-bottom: 2px solid #3b7dd8; padding-bottom: 4px; margin-top: 32px; }
+.meta { color: #555; font-size: 13px; }
+.figs { display: flex; flex-wrap: wrap; gap: 12px; }
+.fig { border: 1px solid #ddd; border-radius: 6px; padding: 10px 14px; min-width: 120px; }
+.fig .v { font-size: 20px; font-weight: bold; } .fig .l { font-size: 12px; color: #555; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; margin: 8px 0; }
+th, td { border: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; }
+th { background: #eef3fb; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.chart svg { max-width: 100%; height: auto; }
+@media print { section { page-break-inside: avoid; } }
+</style>
+</head>
+<body>
+<h1>${e(t.title)}</h1>
+<p class="meta">${e(t.scope)}: ${e(scope)} · ${e(t.generated)}: ${e(report.generatedAt)}</p>
+${sections.join('\n')}
+</body>
+</html>
+`;
+}

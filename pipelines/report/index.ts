@@ -1,0 +1,96 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Catalog } from '../../catalog/load.js';
+import type { Warehouse } from '../../lib/db.js';
+import { GuijiError } from '../../lib/errors.js';
+import { gatherReport, type QualityReport } from './data.js';
+import { renderHtml } from './html.js';
+import type { Lang } from './labels.js';
+import { writeXlsx } from './xlsx.js';
+
+export type { QualityReport } from './data.js';
+export { REPORT_VERSION } from './data.js';
+
+export const REPORT_FORMATS = ['html', 'xlsx', 'json'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export interface ReportOptions {
+  /** Where the files go (the CLI's default: config.reportDir = GUIJI_REPORT_DIR). */
+  outDir: string;
+  /** 'latest' (default) or a run id. */
+  run?: number | 'latest';
+  /** Every run started on or after this China date (YYYY-MM-DD), up to the run. */
+  since?: string;
+  /** Default: all three. */
+  formats?: readonly ReportFormat[];
+  /** Language of the HTML and XLSX reports (JSON keys are the contract, always English). Default zh. */
+  lang?: Lang;
+  /** The catalog folder (its working-day override), used when a run's metrics must be computed first. */
+  catalogDir?: string;
+}
+
+export interface WrittenReports {
+  report: QualityReport;
+  /** The files written, by format. */
+  files: Partial<Record<ReportFormat, string>>;
+  ms: number;
+}
+
+/** `quality-run-12` or `quality-since-2026-11-01-run-12`. */
+function baseName(report: QualityReport, since: string | undefined): string {
+  return since === undefined
+    ? `quality-run-${report.scope.runId}`
+    : `quality-since-${since}-run-${report.scope.runId}`;
+}
+
+/**
+ * Writes the quality report of a run (or of every run since a date) in the formats asked: HTML, XLSX and the
+ * JSON contract, into `outDir`. Each file is written under a temporary name and renamed, so a reader never sees
+ * half a report. The nightly scheduler calls this after each run.
+ */
+export async function writeReports(
+  db: Warehouse,
+  catalog: Catalog,
+  options: ReportOptions,
+): Promise<WrittenReports> {
+  const started = Date.now();
+  const formats = options.formats ?? REPORT_FORMATS;
+  for (const f of formats) {
+    if (!(REPORT_FORMATS as readonly string[]).includes(f)) {
+      throw new GuijiError(
+        'GUIJI_ERR_USAGE',
+        `unknown report format "${f}" (known: ${REPORT_FORMATS.join(', ')})`,
+      );
+    }
+  }
+  const lang = options.lang ?? 'zh';
+  const report = await gatherReport(db, catalog, {
+    ...(options.run !== undefined ? { run: options.run } : {}),
+    ...(options.since !== undefined ? { since: options.since } : {}),
+    ...(options.catalogDir !== undefined ? { catalogDir: options.catalogDir } : {}),
+    overdueCap: 1000,
+    sampleCap: 200,
+  });
+  const outDir = resolve(options.outDir);
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (error) {
+    throw new GuijiError('GUIJI_ERR_FILE', `cannot create the report folder ${outDir}`, {
+      cause: error,
+      context: { file: outDir },
+    });
+  }
+  const base = join(outDir, baseName(report, options.since));
+  const suffix = lang === 'zh' ? '' : `.${lang}`;
+  const files: Partial<Record<ReportFormat, string>> = {};
+  for (const format of formats) {
+    const file = format === 'json' ? `${base}.json` : `${base}${suffix}.${format}`;
+    const partial = `${file}.partial`;
+    if (format === 'json') writeFileSync(partial, `${JSON.stringify(report, null, 2)}\n`);
+    else if (format === 'html') writeFileSync(partial, renderHtml(report, lang));
+    else await writeXlsx(report, partial, lang);
+    renameSync(partial, file);
+    files[format] = file;
+  }
+  return { report, files, ms: Date.now() - started };
+}

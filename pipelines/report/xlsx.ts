@@ -1,0 +1,317 @@
+/**
+ * The XLSX report (exceljs streaming writer): a sheet per dimension plus summary, scorecard, overdue list,
+ * quarantine samples and trends; bold filled header rows, frozen under the header.
+ *
+ * Formula injection: a text cell that begins with `=`, `+`, `-` or `@` (or a tab or carriage return) is written
+ * with a leading apostrophe. exceljs writes every string as a string cell (never a formula), but Excel and
+ * LibreOffice turn such a text into a formula as soon as the cell is edited or the sheet is saved as CSV;
+ * exceljs cannot write Excel's own `quotePrefix` style, so the apostrophe is in the text (OWASP's advice).
+ */
+import ExcelJS from 'exceljs';
+import type { QualityReport } from './data.js';
+import { type Labels, type Lang, labelsFor } from './labels.js';
+
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** A cell's text as it is written: neutralised when a spreadsheet could read it as a formula. */
+export function safeCellText(text: string): string {
+  return FORMULA_START.test(text) ? `'${text}` : text;
+}
+
+type CellInput = string | number | null;
+
+function cellValue(v: CellInput): string | number | null {
+  if (typeof v === 'string') return safeCellText(v);
+  return v;
+}
+
+interface SheetSpec {
+  name: string;
+  headers: string[];
+  widths?: number[];
+  rows: CellInput[][];
+  /** Columns holding shares 0–1, shown as percentages. */
+  percentColumns?: number[];
+}
+
+function addSheet(workbook: ExcelJS.stream.xlsx.WorkbookWriter, spec: SheetSpec): void {
+  const sheet = workbook.addWorksheet(spec.name, { views: [{ state: 'frozen', ySplit: 1 }] });
+  sheet.columns = spec.headers.map((h, i) => ({
+    header: safeCellText(h),
+    width: spec.widths?.[i] ?? Math.max(10, Math.min(40, h.length * 2 + 4)),
+  }));
+  const header = sheet.getRow(1);
+  header.font = { bold: true, color: { argb: 'FFFFFFFF' } };
+  header.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FF3B7DD8' } };
+  header.alignment = { vertical: 'middle' };
+  header.commit();
+  for (const r of spec.rows) {
+    const row = sheet.addRow(r.map(cellValue));
+    for (const c of spec.percentColumns ?? []) row.getCell(c + 1).numFmt = '0.0%';
+    row.commit();
+  }
+  sheet.commit();
+}
+
+/** Writes the report's workbook to `file`. */
+export async function writeXlsx(report: QualityReport, file: string, lang: Lang = 'zh'): Promise<void> {
+  const t: Labels = labelsFor(lang);
+  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
+    filename: file,
+    useStyles: true,
+    useSharedStrings: true,
+  });
+  workbook.creator = 'guiji';
+  const resourceName = (id: string) => report.resources.find((r) => r.resource === id)?.name ?? id;
+  const departmentName = (code: string) =>
+    report.departments.find((d) => d.department === code)?.name ?? code;
+  const issueName = (type: string) => t.issueTypes[type] ?? type;
+
+  addSheet(workbook, {
+    name: t.summary,
+    headers: [t.item, t.value],
+    widths: [30, 20],
+    rows: [
+      [t.run, report.scope.runId],
+      [t.runs, report.scope.runs.join(', ')],
+      [t.from, report.scope.from],
+      [t.to, report.scope.to],
+      [t.generated, report.generatedAt],
+      [t.read, report.totals.read],
+      [t.inserted, report.totals.inserted],
+      [t.updated, report.totals.updated],
+      [t.unchanged, report.totals.unchanged],
+      [t.quarantined, report.totals.quarantined],
+      [t.duplicates, report.totals.duplicates],
+      [t.unmatched, report.totals.unmatched],
+      [t.complianceRate, report.rates.complianceRate],
+      [t.lateRate, report.rates.lateRate],
+      [t.matchRate, report.rates.matchRate],
+    ],
+  });
+  addSheet(workbook, {
+    name: t.scorecard,
+    headers: [
+      t.rank,
+      t.department,
+      'code',
+      t.score,
+      t.validity,
+      t.timeliness,
+      t.completeness,
+      t.read,
+      t.quarantined,
+      t.duplicates,
+      t.late,
+      t.measured,
+      t.watch,
+    ],
+    widths: [8, 34, 12, 10, 12, 12, 12, 10, 12, 10, 10, 12, 20],
+    percentColumns: [4, 5, 6],
+    rows: report.departments.map((d) => [
+      d.rank,
+      d.name,
+      d.department,
+      d.score,
+      d.validity,
+      d.timeliness,
+      d.completeness,
+      d.read,
+      d.quarantined,
+      d.duplicates,
+      d.late,
+      d.measured,
+      d.watch ? t.yes : t.no,
+    ]),
+  });
+  addSheet(workbook, {
+    name: t.resources,
+    headers: [
+      t.resource,
+      'id',
+      t.read,
+      t.loaded,
+      t.inserted,
+      t.updated,
+      t.quarantined,
+      t.duplicates,
+      t.matched,
+      t.unmatched,
+      t.onTime,
+      t.late,
+      t.publishLate,
+      t.complianceRate,
+      t.lateRate,
+    ],
+    widths: [26, 12],
+    percentColumns: [13, 14],
+    rows: report.resources.map((r) => [
+      r.name,
+      r.resource,
+      r.read,
+      r.loaded,
+      r.inserted,
+      r.updated,
+      r.quarantined,
+      r.duplicates,
+      r.matched,
+      r.unmatched,
+      r.onTime,
+      r.late,
+      r.publishLate,
+      r.complianceRate,
+      r.lateRate,
+    ]),
+  });
+  addSheet(workbook, {
+    name: t.completeness,
+    headers: [t.resource, t.field, t.fieldTitle, t.missing, t.rows, t.fillRate],
+    widths: [26, 16, 30, 10, 10, 10],
+    percentColumns: [5],
+    rows: report.completeness.map((c) => [
+      resourceName(c.resource),
+      c.field,
+      c.title,
+      c.missing,
+      c.rows,
+      c.fillRate,
+    ]),
+  });
+  addSheet(workbook, {
+    name: t.validity,
+    headers: [t.resource, t.issueType, 'type', t.field, t.count],
+    widths: [26, 22, 22, 16, 10],
+    rows: report.issues.map((i) => [resourceName(i.resource), issueName(i.type), i.type, i.field, i.count]),
+  });
+  addSheet(workbook, {
+    name: t.uniqueness,
+    headers: [t.resource, t.duplicatesInRun, t.acrossSources],
+    widths: [26, 16, 16],
+    rows: report.uniqueness.map((u) => [resourceName(u.resource), u.duplicatesInRun, u.acrossSources]),
+  });
+  addSheet(workbook, {
+    name: t.consistency,
+    headers: [t.resource, t.nameMismatch, t.outOfRegion, t.conflictingVersions],
+    widths: [26, 18, 14, 18],
+    rows: report.consistency.map((c) => [
+      resourceName(c.resource),
+      c.nameMismatch,
+      c.outOfRegion,
+      c.conflictingVersions,
+    ]),
+  });
+  addSheet(workbook, {
+    name: t.timeliness,
+    headers: [t.resource, t.measured, t.onTime, t.late, t.lateRate, t.publishMeasured, t.publishLate],
+    widths: [26, 14, 10, 10, 10, 18, 12],
+    percentColumns: [4],
+    rows: report.resources.map((r) => [
+      r.name,
+      r.measured,
+      r.onTime,
+      r.late,
+      r.lateRate,
+      r.publishMeasured,
+      r.publishLate,
+    ]),
+  });
+  addSheet(workbook, {
+    name: t.matching,
+    headers: [t.resource, t.method, 'method', t.count, t.share],
+    widths: [26, 20, 12, 10, 10],
+    percentColumns: [4],
+    rows: report.matching.map((m) => [
+      resourceName(m.resource),
+      t.methods[m.method] ?? m.method,
+      m.method,
+      m.count,
+      m.share,
+    ]),
+  });
+  addSheet(workbook, {
+    name: t.overdueSheet,
+    headers: [
+      t.run,
+      t.resource,
+      t.department,
+      t.naturalKey,
+      t.uscc,
+      t.subject,
+      t.produced,
+      t.received,
+      t.workdays,
+      t.rule7,
+      t.rule20,
+    ],
+    widths: [8, 20, 28, 50, 22, 30, 12, 12, 8, 10, 10],
+    rows: report.overdue.rows.map((o) => [
+      o.runId,
+      resourceName(o.resource),
+      departmentName(o.department),
+      o.naturalKey,
+      o.uscc,
+      o.subjectName,
+      o.producedDate,
+      o.receivedDate,
+      o.workdays,
+      o.collectLate ? t.late : t.onTime,
+      o.publishLate ? t.late : t.onTime,
+    ]),
+  });
+  addSheet(workbook, {
+    name: t.samplesSheet,
+    headers: [t.run, t.resource, t.source, t.file, t.sheet, t.row, t.naturalKey, t.reasons],
+    widths: [8, 20, 14, 30, 12, 8, 40, 80],
+    rows: report.quarantineSamples.rows.map((s) => [
+      s.runId,
+      s.resource ? resourceName(s.resource) : '',
+      s.source,
+      s.file,
+      s.sheet,
+      s.row,
+      s.recordId ?? s.rowRef,
+      s.issues
+        .map(
+          (i) =>
+            `${issueName(i.type)}${i.field ? ` ${i.field}` : ''}: ${lang === 'zh' ? i.messageZh : i.message}`,
+        )
+        .join('；'),
+    ]),
+  });
+  addSheet(workbook, {
+    name: t.trendsSheet,
+    headers: [
+      t.run,
+      'kind',
+      t.started,
+      t.read,
+      t.loaded,
+      t.quarantined,
+      t.duplicates,
+      t.late,
+      t.measured,
+      t.unmatched,
+      t.complianceRate,
+      t.lateRate,
+      t.matchRate,
+    ],
+    widths: [8, 10, 22],
+    percentColumns: [10, 11, 12],
+    rows: report.trends.map((p) => [
+      p.runId,
+      p.kind,
+      p.startedAt,
+      p.read,
+      p.loaded,
+      p.quarantined,
+      p.duplicates,
+      p.late,
+      p.measured,
+      p.unmatched,
+      p.complianceRate,
+      p.lateRate,
+      p.matchRate,
+    ]),
+  });
+  await workbook.commit();
+}
