@@ -1,0 +1,322 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import ExcelJS from 'exceljs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import yauzl from 'yauzl';
+import { loadCalendar } from '../lib/calendar.js';
+import type { Warehouse } from '../lib/db.js';
+import type { QualityReport } from '../pipelines/report/data.js';
+import { escapeHtml } from '../pipelines/report/html.js';
+import { writeReports } from '../pipelines/report/index.js';
+import { safeCellText } from '../pipelines/report/xlsx.js';
+import { EXPECTED, writeQualityDrop } from './fixtures/quality/dataset.js';
+import { runCli } from './helpers/cli.js';
+import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
+
+/** Every entry of a zip (an xlsx) as text. */
+function unzip(file: string): Promise<Map<string, string>> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true }, (error, zip) => {
+      if (error || !zip) return reject(error);
+      const out = new Map<string, string>();
+      zip.on('entry', (entry: yauzl.Entry) => {
+        zip.openReadStream(entry, (err, stream) => {
+          if (err || !stream) return reject(err);
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            out.set(entry.fileName, Buffer.concat(chunks).toString('utf8'));
+            zip.readEntry();
+          });
+        });
+      });
+      zip.on('end', () => resolve(out));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
+}
+
+function chromiumPath(): string | null {
+  const candidates = [process.env.GUIJI_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  try {
+    return (
+      execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], {
+        encoding: 'utf8',
+      }).trim() || null
+    );
+  } catch {
+    return null; // none on this machine
+  }
+}
+
+const CHROMIUM = chromiumPath();
+// without a browser the test is skipped on a developer's machine only; CI installs Debian's chromium
+const SKIP_BROWSER = CHROMIUM === null && !process.env.CI;
+
+describe(`quality reports (${WAREHOUSE_KIND})`, () => {
+  let env: TestEnv;
+  let db: Warehouse;
+  let report: QualityReport;
+  let files: { html: string; xlsx: string; json: string; htmlEn: string };
+  let runId: number;
+
+  beforeAll(async () => {
+    env = await makeEnv('report');
+    db = await env.open();
+    await writeQualityDrop(env.config.dropDir, loadCalendar());
+    const { summary } = await env.run(db);
+    runId = summary.runId;
+    const out = join(env.dir, 'reports');
+    const written = await writeReports(db, env.catalog, { outDir: out });
+    report = written.report;
+    const en = await writeReports(db, env.catalog, { outDir: out, formats: ['html'], lang: 'en' });
+    files = {
+      html: written.files.html as string,
+      xlsx: written.files.xlsx as string,
+      json: written.files.json as string,
+      htmlEn: en.files.html as string,
+    };
+  });
+
+  afterAll(async () => {
+    await db?.close();
+    await env?.cleanup();
+  });
+
+  it('writes the JSON contract with the data set’s known figures', () => {
+    const json = JSON.parse(readFileSync(files.json, 'utf8')) as QualityReport;
+    expect(json.reportVersion).toBe(1);
+    expect(json.scope).toMatchObject({ runId, runs: [runId] });
+    expect(Date.parse(json.generatedAt)).not.toBeNaN();
+    expect(Date.parse(json.scope.from)).toBeLessThanOrEqual(Date.parse(json.scope.to));
+    expect(json.totals).toMatchObject(EXPECTED.totals);
+    for (const resource of ['enterprise', 'xzcf'] as const) {
+      const x = EXPECTED[resource];
+      expect(json.resources.find((r) => r.resource === resource)).toMatchObject({
+        read: x.read,
+        loaded: x.loaded,
+        quarantined: x.quarantined,
+        duplicates: x.duplicates,
+        matched: x.matched,
+        unmatched: x.unmatched,
+        onTime: x.onTime,
+        late: x.late,
+      });
+    }
+    expect(json.resources.find((r) => r.resource === 'xzcf')?.publishLate).toBe(EXPECTED.xzcf.publishLate);
+    for (const [department, x] of Object.entries(EXPECTED.departments)) {
+      const d = json.departments.find((l) => l.department === department);
+      expect(d, department).toMatchObject({ read: x.read, quarantined: x.quarantined, late: x.late });
+      expect(typeof d?.score).toBe('number');
+    }
+    // the ranking is by score, and swj's late-report rate (2 of 4) is not above 50%
+    expect(json.departments.map((d) => d.rank)).toEqual([1, 2]);
+    expect(json.departments[0]!.score!).toBeGreaterThanOrEqual(json.departments[1]!.score!);
+    expect(json.departments.every((d) => !d.watch)).toBe(true);
+    expect(json.issues).toEqual(expect.arrayContaining(EXPECTED.issues));
+    expect(json.issues.reduce((n, i) => n + i.count, 0)).toBe(4);
+    expect(json.overdue.total).toBe(EXPECTED.xzcf.late);
+    expect(json.overdue.rows).toHaveLength(EXPECTED.xzcf.late);
+    expect(json.overdue.rows.filter((o) => o.publishLate)).toHaveLength(1);
+    expect(json.quarantineSamples.total).toBe(4);
+    expect(json.matching.find((m) => m.resource === 'xzcf' && m.method === 'uscc')?.count).toBe(14);
+    expect(json.completeness.find((c) => c.resource === 'xzcf' && c.field === 'CF_XDR_MC')).toMatchObject({
+      missing: 1,
+      rows: 19,
+    });
+    expect(json.trends.map((t) => t.runId)).toEqual([runId]);
+    expect(json.rates.lateRate).toBeCloseTo(6 / 26, 10);
+  });
+
+  it('writes the same figures into the XLSX, a sheet per dimension, styled and frozen', async () => {
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.readFile(files.xlsx);
+    const names = workbook.worksheets.map((w) => w.name);
+    expect(names).toEqual([
+      '概览',
+      '部门评分排名',
+      '各类信息归集情况',
+      '完整性',
+      '有效性',
+      '唯一性',
+      '一致性',
+      '及时性',
+      '企业关联',
+      '超期清单',
+      '隔离样例',
+      '趋势',
+    ]);
+    const rowsOf = (name: string) => {
+      const sheet = workbook.getWorksheet(name);
+      if (!sheet) throw new Error(`no sheet ${name}`);
+      const rows: unknown[][] = [];
+      sheet.eachRow((row) => rows.push((row.values as unknown[]).slice(1)));
+      return rows;
+    };
+    const resources = rowsOf('各类信息归集情况');
+    const header = resources[0] as string[];
+    for (const resource of ['enterprise', 'xzcf'] as const) {
+      const line = resources.find((r) => r[1] === resource) as unknown[];
+      const at = (title: string) => line[header.indexOf(title)];
+      const x = EXPECTED[resource];
+      expect([
+        at('归集'),
+        at('清洗入库'),
+        at('不合规（隔离）'),
+        at('重复'),
+        at('未关联企业'),
+        at('按时'),
+        at('迟报'),
+      ]).toEqual([x.read, x.loaded, x.quarantined, x.duplicates, x.unmatched, x.onTime, x.late]);
+    }
+    const scorecard = rowsOf('部门评分排名');
+    for (const [department, x] of Object.entries(EXPECTED.departments)) {
+      const line = scorecard.find((r) => r[2] === department) as unknown[];
+      expect(line[7]).toBe(x.read);
+      expect(line[8]).toBe(x.quarantined);
+      expect(line[10]).toBe(x.late);
+      expect(line[3]).toBe(report.departments.find((d) => d.department === department)?.score);
+    }
+    const validity = rowsOf('有效性').slice(1);
+    for (const issue of EXPECTED.issues) {
+      expect(validity.find((r) => r[2] === issue.type && (r[3] ?? '') === issue.field)?.[4], issue.type).toBe(
+        issue.count,
+      );
+    }
+    expect(rowsOf('超期清单')).toHaveLength(1 + EXPECTED.xzcf.late);
+    expect(rowsOf('隔离样例')).toHaveLength(1 + 4);
+
+    const sheet = workbook.getWorksheet('超期清单');
+    expect(sheet?.views[0]).toMatchObject({ state: 'frozen', ySplit: 1 });
+    expect(sheet?.getRow(1).font?.bold).toBe(true);
+    expect(sheet?.getRow(1).getCell(1).fill).toMatchObject({ type: 'pattern', pattern: 'solid' });
+  });
+
+  it('never writes a text a spreadsheet would run as a formula', async () => {
+    expect(safeCellText('=1+2')).toBe("'=1+2");
+    expect(safeCellText('+86 558')).toBe("'+86 558");
+    expect(safeCellText('-1')).toBe("'-1");
+    expect(safeCellText('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(safeCellText('界首市=')).toBe('界首市=');
+    // the subject named "=HYPERLINK(…)" is late: it is in the overdue sheet, as text behind an apostrophe
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.readFile(files.xlsx);
+    const names: unknown[] = [];
+    workbook.getWorksheet('超期清单')?.eachRow((row) => names.push(row.getCell(6).value));
+    expect(names).toContain(`'${EXPECTED.formulaName}`);
+    expect(names).not.toContain(EXPECTED.formulaName);
+    // and in the file itself: no formula anywhere, the text stored as a string
+    const entries = await unzip(files.xlsx);
+    const sheets = [...entries].filter(([name]) => name.startsWith('xl/worksheets/sheet'));
+    expect(sheets.length).toBe(12);
+    for (const [name, xml] of sheets) expect(xml, name).not.toMatch(/<f[ >]/);
+    const strings = entries.get('xl/sharedStrings.xml') ?? '';
+    expect(strings).toContain('&apos;=HYPERLINK(&quot;http://example.invalid&quot;,&quot;点击&quot;)');
+    expect(strings).not.toMatch(/<t[^>]*>=HYPERLINK/);
+  });
+
+  it('writes one self-contained HTML page with the same figures, escaped, and SVG charts', () => {
+    const html = readFileSync(files.html, 'utf8');
+    const figure = (id: string) => new RegExp(`data-figure="${id}"><div class="v">([^<]*)<`).exec(html)?.[1];
+    expect(figure('read')).toBe(String(EXPECTED.totals.read));
+    expect(figure('loaded')).toBe(String(EXPECTED.totals.inserted));
+    expect(figure('quarantined')).toBe(String(EXPECTED.totals.quarantined));
+    expect(figure('duplicates')).toBe(String(EXPECTED.totals.duplicates));
+    expect(figure('lateRate')).toBe(`${((6 / 26) * 100).toFixed(1)}%`);
+    // the resources table: the penalties' row with the known counts
+    const row =
+      /<tr><td>行政处罚信息 \(xzcf\)<\/td>((?:<td class="n">[^<]*<\/td>)+)<\/tr>/.exec(html)?.[1] ?? '';
+    const cells = [...row.matchAll(/<td class="n">([^<]*)<\/td>/g)].map((m) => m[1]);
+    const x = EXPECTED.xzcf;
+    expect(cells.slice(0, 9)).toEqual(
+      [
+        x.read,
+        x.loaded,
+        x.quarantined,
+        x.duplicates,
+        x.matched,
+        x.unmatched,
+        x.onTime,
+        x.late,
+        x.publishLate,
+      ].map(String),
+    );
+    // charts: four inline SVGs rendered on the server; nothing to fetch, no script
+    expect(html.match(/<svg /g)?.length).toBe(4);
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toMatch(/(src|href)\s*=\s*["']?https?:/i);
+    expect(html).not.toMatch(/<link /i);
+    // the subject named "<script>…" is in the overdue list as text
+    expect(html).toContain(escapeHtml(EXPECTED.markupName));
+    expect(html).toContain('超期报送清单');
+    expect(html).toContain('市市场监督管理局');
+    const english = readFileSync(files.htmlEn, 'utf8');
+    expect(english).toContain('Compliance rate');
+    expect(english).toContain('<html lang="en">');
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+
+  it.skipIf(SKIP_BROWSER)(
+    `opens in headless Chromium with no console error and its charts drawn${SKIP_BROWSER ? ' (SKIPPED: no chromium found and CI unset; set GUIJI_CHROMIUM)' : ''}`,
+    async () => {
+      if (!CHROMIUM)
+        throw new Error('CI is set but no chromium was found (GUIJI_CHROMIUM, /usr/bin/chromium)');
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      try {
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+        });
+        page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+        page.on('request', (r) => {
+          if (!r.url().startsWith('file:')) problems.push(`request: ${r.url()}`);
+        });
+        await page.goto(pathToFileURL(files.html).href, { waitUntil: 'load' });
+        const charts = await page.$$eval('.chart svg', (svgs) =>
+          svgs.map((s) => ({
+            w: s.getBoundingClientRect().width,
+            shapes: s.querySelectorAll('path, rect, text').length,
+          })),
+        );
+        expect(charts).toHaveLength(4);
+        for (const c of charts) {
+          expect(c.w).toBeGreaterThan(100);
+          expect(c.shapes).toBeGreaterThan(3);
+        }
+        const text = await page.innerText('#headline');
+        expect(text).toContain(String(EXPECTED.totals.read));
+        expect(await page.$$eval('script', (s) => s.length)).toBe(0);
+        expect(problems).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
+
+  it('guiji report: writes the formats asked for into --out, exits 2 on a bad format or run', async () => {
+    const out = join(env.dir, 'cli-reports');
+    await db.close(); // the embedded warehouse belongs to one process at a time
+    try {
+      const ok = await runCli(['report', '--format', 'json,html', '--out', out, '--json'], env.env);
+      expect(ok.code, ok.stderr).toBe(0);
+      const result = JSON.parse(ok.stdout) as { files: Record<string, string>; report: QualityReport };
+      expect(Object.keys(result.files).sort()).toEqual(['html', 'json']);
+      expect(existsSync(result.files.json as string)).toBe(true);
+      expect(result.report.totals).toMatchObject(EXPECTED.totals);
+      const bad = await runCli(['report', '--format', 'pdf', '--out', out], env.env);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('unknown format "pdf"');
+      const missing = await runCli(['report', '--run', '999999', '--out', out], env.env);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain('no run 999999');
+    } finally {
+      db = await env.open();
+    }
+  });
+});
