@@ -289,7 +289,7 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
           expect(c.w).toBeGreaterThan(100);
           expect(c.shapes).toBeGreaterThan(3);
         }
-        const text = await page.innerText('#headline');
+        const text = (await page.textContent('#headline')) ?? '';
         expect(text).toContain(String(EXPECTED.totals.read));
         expect(await page.$$eval('script', (s) => s.length)).toBe(0);
         expect(problems).toEqual([]);
