@@ -2,7 +2,6 @@ import type { Resource } from '../../catalog/load.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
 import { sqlState } from '../../lib/errors.js';
 import type { Issue, Provenance } from '../../lib/types.js';
-import { matchBatch } from '../match/match-batch.js';
 import type { ValidRecord } from '../validate/row-validator.js';
 import { copyLine } from './copy-text.js';
 
@@ -35,6 +34,9 @@ export class Batch {
   /** Work to commit with the batch (a file marked done, a cursor moved). */
   finalize?: (tx: SqlTx) => Promise<void>;
   readonly pending: PendingRecord[] = [];
+  /** Rows recognised as unchanged before validation (same raw digest as the stored record), and how many of those are unmatched. */
+  unchanged = 0;
+  unchangedUnmatched = 0;
 
   constructor(
     readonly source: string,
@@ -46,11 +48,20 @@ export class Batch {
   }
 
   get size(): number {
-    return this.pending.length + this.quarantined.length + this.duplicates.length;
+    return this.pending.length + this.quarantined.length + this.duplicates.length + this.unchanged;
   }
 
-  /** Adds a valid record; `provenance` is its provenance already as JSON. */
-  addRecord(record: ValidRecord, provenance: string): void {
+  /** Counts a row known to be unchanged: the stored record came from the very same raw row. */
+  addUnchanged(unmatched: boolean): void {
+    this.unchanged++;
+    if (unmatched) this.unchangedUnmatched++;
+  }
+
+  /**
+   * Adds a valid record; `provenance` is its provenance already as JSON, `rawDigest` the digest of the raw row
+   * it was read from (see records.raw_digest), when the source has one.
+   */
+  addRecord(record: ValidRecord, provenance: string, rawDigest: string | null = null): void {
     this.pending.push({
       resource: record.resource,
       naturalKey: record.naturalKey,
@@ -71,6 +82,7 @@ export class Batch {
           this.resources.get(record.resource)?.disclosure ?? null,
           this.source,
           provenance,
+          rawDigest,
         ]),
       ),
     });
@@ -102,6 +114,7 @@ const LINE_COLUMNS = [
   'disclosure',
   'source',
   'provenance',
+  'raw_digest',
 ] as const;
 const RECORD_COLUMNS = [...LINE_COLUMNS, 'match_method', 'first_run_id', 'run_id'] as const;
 
@@ -170,8 +183,8 @@ async function loadInTransaction(
 ): Promise<BatchCounts> {
   let inserted = 0;
   let updated = 0;
-  let unchanged = 0;
-  let unmatched = 0;
+  let unchanged = batch.unchanged;
+  let unmatched = batch.unchangedUnmatched;
   const records = batch.pending;
   if (records.length) {
     const existing = new Map<string, string>();
@@ -192,7 +205,7 @@ async function loadInTransaction(
       else if (hash !== undefined || stageEverything || r.resource === 'enterprise') staged.push(r);
       else direct.push(r);
     }
-    unchanged = same.length;
+    unchanged += same.length;
 
     if (staged.length) {
       const merged = await mergeStaged(tx, runId, staged, resources);
@@ -227,8 +240,6 @@ async function loadInTransaction(
       );
       inserted += direct.length;
     }
-    // matching beyond the exact credit code (legacy ids, names, the review queue) and the match flags
-    unmatched = await matchBatch(tx, runId, records, resources, unmatched);
   }
 
   const rejected = [...batch.quarantined, ...batch.duplicates];
@@ -274,7 +285,8 @@ async function mergeStaged(
   await tx.query(
     `CREATE TEMP TABLE IF NOT EXISTS guiji_staging (
        resource text, natural_key text, schema_version text, content_hash text, data jsonb, uscc text,
-       subject_name text, department text, produced_date date, disclosure text, source text, provenance jsonb
+       subject_name text, department text, produced_date date, disclosure text, source text, provenance jsonb,
+       raw_digest text
      ) ON COMMIT DELETE ROWS`,
   );
   await tx.copyText('guiji_staging', LINE_COLUMNS, chunksOf(staged));
@@ -295,9 +307,10 @@ async function mergeStaged(
      ), up AS (
        INSERT INTO records (resource, natural_key, version, schema_version, content_hash, data, uscc, subject_name,
                             department, produced_date, disclosure, match_method, source, provenance,
-                            first_run_id, run_id)
+                            raw_digest, first_run_id, run_id)
        SELECT s.resource, s.natural_key, 1, s.schema_version, s.content_hash, s.data, s.uscc, s.subject_name,
-              s.department, s.produced_date, s.disclosure, s.match_method, s.source, s.provenance, $1, $1
+              s.department, s.produced_date, s.disclosure, s.match_method, s.source, s.provenance, s.raw_digest,
+              $1, $1
        FROM s
        ON CONFLICT (resource, natural_key) DO UPDATE SET
          version = records.version + 1, schema_version = EXCLUDED.schema_version,
@@ -305,7 +318,7 @@ async function mergeStaged(
          subject_name = EXCLUDED.subject_name, department = EXCLUDED.department,
          produced_date = EXCLUDED.produced_date, disclosure = EXCLUDED.disclosure,
          match_method = EXCLUDED.match_method, source = EXCLUDED.source, provenance = EXCLUDED.provenance,
-         run_id = EXCLUDED.run_id, changed_at = now()
+         raw_digest = EXCLUDED.raw_digest, run_id = EXCLUDED.run_id, changed_at = now()
        WHERE records.content_hash <> EXCLUDED.content_hash
        RETURNING (xmax = 0) AS inserted
      )

@@ -18,7 +18,12 @@ import type { Ajv } from '../../schemas/ajv.js';
 import { writeFeedbackWorkbook } from '../feedback/workbook.js';
 import { Batch, BatchQueue, type RejectedRow } from '../load/loader.js';
 import { buildHeaderIndex, findHeaderRow, type HeaderIndexEntry } from '../normalize/headers.js';
-import { compileRowValidator } from '../validate/row-validator.js';
+import {
+  compileKeyProbe,
+  compileRowValidator,
+  rawDigest,
+  rowFingerprint,
+} from '../validate/row-validator.js';
 import { SeenKeys } from '../validate/seen-keys.js';
 
 export const DROPS_SOURCE = 'drops';
@@ -44,6 +49,8 @@ export interface FileOutcome {
   resources: string[];
   read: number;
   quarantined: number;
+  /** Rows found unchanged by their raw digest, without being validated again. */
+  unchangedRaw?: number;
   message?: string;
   feedback?: string;
 }
@@ -152,6 +159,7 @@ async function loadFile(
   const resources = new Set<string>();
   const totals = { read: 0, quarantined: 0, duplicates: 0 };
   const unmatchedSheets: string[] = [];
+  let unchangedRaw = 0;
   let tables = 0;
   // A repeated natural key within one file is a duplicate row (the first one stands). Across files a later
   // row is a correction: it updates the record. Either way the outcome does not depend on where runs split.
@@ -179,6 +187,7 @@ async function loadFile(
       const loaded = await loadTable(ctx, index, file, table, tables, seen, () => pending, flush);
       if (loaded) {
         resources.add(loaded.resource);
+        unchangedRaw += loaded.unchangedRaw;
         headerTitles.push(...loaded.headers);
       } else unmatchedSheets.push(table.sheet ?? file.name);
     }
@@ -216,13 +225,17 @@ async function loadFile(
   }
   if (unmatchedSheets.length)
     log.info({ sheets: unmatchedSheets }, 'sheets without a recognised header were skipped');
-  log.info({ resources: resourceList, read: totals.read, quarantined: totals.quarantined }, 'file loaded');
+  log.info(
+    { resources: resourceList, read: totals.read, quarantined: totals.quarantined, unchangedRaw },
+    'file loaded',
+  );
   const outcome: FileOutcome = {
     file: file.name,
     status: 'loaded',
     resources: resourceList,
     read: totals.read,
     quarantined: totals.quarantined + totals.duplicates,
+    unchangedRaw,
   };
   if (feedback) outcome.feedback = relative(ctx.dropDir, feedback);
   return outcome;
@@ -238,7 +251,7 @@ async function loadTable(
   seen: SeenKeys,
   batch: () => Batch,
   flush: () => Promise<void>,
-): Promise<{ resource: string; headers: string[] } | null> {
+): Promise<{ resource: string; headers: string[]; unchangedRaw: number } | null> {
   const iterator = table.rows[Symbol.asyncIterator]();
   const head: SheetRow[] = [];
   while (head.length < HEADER_SEARCH_ROWS) {
@@ -258,6 +271,9 @@ async function loadTable(
   const headerRow = head[found.rowIndex] as SheetRow;
   const headers = headerRow.cells.map((c) => (c === null ? '' : String(c).trim()));
   const validate = compileRowValidator(ctx.ajv, ctx.catalog, match.resource, match.version, match.columns);
+  const probeKey = compileKeyProbe(ctx.catalog, match.resource, match.version, match.columns);
+  const fingerprint = rowFingerprint(ctx.catalog, match.resource, match.version, match.columns);
+  const probe = new UnchangedProbe();
   const resourceId = match.resource.id;
   const base: Provenance = { source: DROPS_SOURCE, file: file.name, sha256: file.sha256 };
   if (table.sheet !== null) base.sheet = table.sheet;
@@ -265,8 +281,26 @@ async function loadTable(
   const provenancePrefix = `${JSON.stringify(base).slice(0, -1)},"row":`;
   const refPrefix = `${DROPS_SOURCE}:${file.sha256}:${table.sheet ?? ''}:`;
 
-  const handle = async (row: SheetRow) => {
-    if (isBlank(row.cells)) return;
+  const duplicateOf = (row: SheetRow, naturalKey: string): RejectedRow | null => {
+    const first = seen.firstSeen(`${resourceId}\u0000${naturalKey}`, tableNumber * 2 ** 32 + row.rowNumber);
+    if (first === -1) return null;
+    const provenance: Provenance = { ...base, row: row.rowNumber };
+    const rowRef = refPrefix + row.rowNumber;
+    return duplicateRow(rowRef, resourceId, provenance, headers, row.cells, first % 2 ** 32, naturalKey);
+  };
+
+  /** A row whose stored record came from the very same raw row: unchanged, no need to validate it again. */
+  const handleUnchanged = async (row: SheetRow, naturalKey: string, unmatched: boolean) => {
+    const duplicate = duplicateOf(row, naturalKey);
+    if (duplicate) batch().duplicates.push(duplicate);
+    else {
+      batch().addUnchanged(unmatched);
+      probe.unchanged++;
+    }
+    if (batch().size >= ctx.batchSize) await flush();
+  };
+
+  const handle = async (row: SheetRow, digest: string) => {
     const result = validate(row.cells);
     const current = batch();
     if (!result.ok) {
@@ -281,41 +315,56 @@ async function loadTable(
         issues,
       });
     } else {
-      const first = seen.firstSeen(
-        `${resourceId}\u0000${result.value.naturalKey}`,
-        tableNumber * 2 ** 32 + row.rowNumber,
-      );
-      if (first !== -1) {
-        const provenance: Provenance = { ...base, row: row.rowNumber };
-        const rowRef = refPrefix + row.rowNumber;
-        current.duplicates.push(
-          duplicateRow(
-            rowRef,
-            resourceId,
-            provenance,
-            headers,
-            row.cells,
-            first % 2 ** 32,
-            result.value.naturalKey,
-          ),
-        );
-      } else {
+      const duplicate = duplicateOf(row, result.value.naturalKey);
+      if (duplicate) current.duplicates.push(duplicate);
+      else {
         const { upgradedFrom, original } = result.value;
         current.addRecord(
           result.value,
           upgradedFrom
             ? `${provenancePrefix}${row.rowNumber},"upgradedFrom":${JSON.stringify(upgradedFrom)},"original":${JSON.stringify(original)}}`
             : `${provenancePrefix}${row.rowNumber}}`,
+          digest,
         );
       }
     }
     if (batch().size >= ctx.batchSize) await flush();
   };
 
-  for (const row of head.slice(found.rowIndex + 1)) await handle(row);
+  /**
+   * Rows go through in chunks: the warehouse is asked once a chunk which of its rows' keys it holds with the
+   * same raw digest (when asking has been paying off); those rows are unchanged and skip validation.
+   */
+  const handleChunk = async (rows: SheetRow[]) => {
+    const digests = rows.map((row) => rawDigest(fingerprint, row.cells));
+    const keys = probe.wanted() ? rows.map((row) => probeKey(row.cells)) : null;
+    const stored = keys ? await storedDigests(ctx.db, resourceId, keys) : null;
+    let hits = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as SheetRow;
+      const key = keys?.[i];
+      const known = key != null ? stored?.get(key) : undefined;
+      if (key != null && known && known.digest === digests[i]) {
+        hits++;
+        await handleUnchanged(row, key, known.unmatched);
+      } else await handle(row, digests[i] as string);
+    }
+    if (keys) probe.paid(hits, rows.length);
+  };
+
+  let chunk: SheetRow[] = [];
+  const take = async (row: SheetRow) => {
+    if (isBlank(row.cells)) return;
+    chunk.push(row);
+    if (chunk.length < PROBE_ROWS) return;
+    const rows = chunk;
+    chunk = [];
+    await handleChunk(rows);
+  };
+  for (const row of head.slice(found.rowIndex + 1)) await take(row);
   let sinceYield = 0;
   for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-    await handle(next.value);
+    await take(next.value);
     // Buffered rows resolve as microtasks, which starve I/O: let the event loop feed the batch in flight to
     // PostgreSQL every few hundred rows, or the database waits for the parser instead of working beside it.
     if (++sinceYield === 256) {
@@ -323,7 +372,56 @@ async function loadTable(
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
-  return { resource: resourceId, headers };
+  if (chunk.length) await handleChunk(chunk);
+  return { resource: resourceId, headers, unchangedRaw: probe.unchanged };
+}
+
+/** Rows a chunk: the unit of one "which of these are stored?" question to the warehouse. */
+const PROBE_ROWS = 2000;
+
+/**
+ * Whether asking the warehouse about a chunk is worth its round trip: after a chunk in which fewer than one
+ * row in ten was found unchanged (a new file, a first load), the next chunks go unasked, twice as many each
+ * time it does not pay, so a first load asks a dozen times in a million rows.
+ */
+class UnchangedProbe {
+  /** Rows counted unchanged by their digest. */
+  unchanged = 0;
+  private skip = 0;
+  private backoff = 1;
+
+  wanted(): boolean {
+    if (this.skip === 0) return true;
+    this.skip--;
+    return false;
+  }
+
+  paid(hits: number, rows: number): void {
+    if (hits * 10 >= rows) {
+      this.backoff = 1;
+      return;
+    }
+    this.skip = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, 64);
+  }
+}
+
+/** Key → raw digest and match state of the stored records of `resource` among `keys`. */
+async function storedDigests(
+  db: Warehouse,
+  resource: string,
+  keys: readonly (string | null)[],
+): Promise<Map<string, { digest: string | null; unmatched: boolean }>> {
+  const wanted = [...new Set(keys.filter((k): k is string => k !== null))];
+  const found = new Map<string, { digest: string | null; unmatched: boolean }>();
+  if (!wanted.length) return found;
+  const rows = await db.query<{ natural_key: string; raw_digest: string | null; unmatched: boolean }>(
+    `SELECT natural_key, raw_digest, match_method IS NULL AS unmatched
+     FROM records WHERE resource = $1 AND natural_key = ANY($2::text[])`,
+    [resource, wanted],
+  );
+  for (const row of rows) found.set(row.natural_key, { digest: row.raw_digest, unmatched: row.unmatched });
+  return found;
 }
 
 function isBlank(cells: readonly CellValue[]): boolean {

@@ -345,3 +345,85 @@ function issueFromAjv(
       };
   }
 }
+
+/**
+ * Bump when normalisation or validation changes what a raw row becomes: every stored raw digest then differs
+ * and re-runs validate every row again.
+ */
+const VALIDATOR_EPOCH = 1;
+
+/**
+ * What, besides its cells, decides the record a raw row becomes: the resource version's schema, rules,
+ * checks and code lists, the natural key, the file's column mapping, and the validator's epoch. Part of every
+ * raw digest, so a change to any of them makes each row validate afresh.
+ */
+export function rowFingerprint(
+  catalog: Catalog,
+  resource: Resource,
+  version: ResourceVersion,
+  columns: readonly (FieldDef | null)[],
+): string {
+  return hash(
+    'md5',
+    JSON.stringify([
+      VALIDATOR_EPOCH,
+      resource.id,
+      version.version,
+      version.schema,
+      resource.rules,
+      resource.checks ?? null,
+      resource.naturalKey,
+      catalog.codeLists,
+      columns.map((c) => c?.code ?? null),
+    ]),
+    'base64url',
+  );
+}
+
+/** The digest of one raw row under a fingerprint (see records.raw_digest). */
+export function rawDigest(fingerprint: string, cells: readonly CellValue[]): string {
+  let text = fingerprint;
+  for (const c of cells) {
+    text += '\u0001';
+    if (c === null || c === undefined) continue;
+    // a type tag keeps the number 1 and the text "1" apart: a text-formatted column is not a number column
+    text += typeof c === 'string' ? c : c instanceof Date ? `\u0002d${c.getTime()}` : `\u0002${typeof c}${c}`;
+  }
+  return hash('md5', text, 'base64url');
+}
+
+/**
+ * The natural key a row will have if it is valid, from its key and subject fields alone (a fraction of the
+ * work of validating it), or null when one of those fields does not normalise or the row is of an older field
+ * set. Used to ask the warehouse whether the row is already stored before validating it.
+ */
+export function compileKeyProbe(
+  catalog: Catalog,
+  resource: Resource,
+  version: ResourceVersion,
+  columns: readonly (FieldDef | null)[],
+): (cells: readonly CellValue[]) => string | null {
+  if (version !== resource.current) return () => null;
+  const { subject } = resource;
+  const keyFields = new Set<string>(resource.naturalKey.filter((p) => p !== '$subject'));
+  for (const f of [subject.uscc, subject.regNo, subject.orgCode, subject.idNumber, subject.name]) {
+    if (f) keyFields.add(f);
+  }
+  const wanted = columns
+    .map((field, i) => ({ field, i }))
+    .filter((c): c is { field: FieldDef; i: number } => c.field !== null && keyFields.has(c.field.code))
+    .map(({ field, i }) => ({ code: field.code, i, normalize: normalizerFor(catalog, field) }));
+  return (cells) => {
+    const data: Record<string, string> = {};
+    for (const { code, i, normalize } of wanted) {
+      const raw = cells[i] ?? null;
+      if (raw === null || raw === '') continue;
+      const result = normalize(raw);
+      if (!result.ok) return null;
+      if (result.value !== null) data[code] = result.value;
+    }
+    return resource.naturalKey
+      .map((part) => (part === '$subject' ? subjectKey(data, resource) : data[part]) ?? '')
+      .join('|');
+  };
+}

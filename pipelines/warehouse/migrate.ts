@@ -1,9 +1,8 @@
 import type { Knex } from 'knex';
 import * as foundation from '../../migrations/001_foundation.js';
 import * as matchingColumns from '../../migrations/002_matching_columns.js';
+import * as rawDigest from '../../migrations/007_raw_digest.js';
 import * as schedule from '../../migrations/004_schedule.js';
-import * as quality from '../../migrations/005_quality.js';
-import * as matching from '../../migrations/006_matching.js';
 
 /**
  * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
@@ -12,13 +11,13 @@ import * as matching from '../../migrations/006_matching.js';
 const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void> }]> = [
   ['001_foundation', foundation],
   ['002_matching_columns', matchingColumns],
+  ['007_raw_digest', rawDigest],
   ['004_schedule', schedule],
-  ['006_matching', matching],
-  ['005_quality', quality],
 ];
 
 const source: Knex.MigrationSource<string> = {
-  getMigrations: async () => MIGRATIONS.map(([name]) => name),
+  // in name order whatever the order of the list above
+  getMigrations: async () => MIGRATIONS.map(([name]) => name).sort(),
   getMigrationName: (name) => name,
   getMigration: async (name) => {
     const found = MIGRATIONS.find(([n]) => n === name);
