@@ -2,6 +2,7 @@ import type { Resource } from '../../catalog/load.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
 import { sqlState } from '../../lib/errors.js';
 import type { Issue, Provenance } from '../../lib/types.js';
+import { matchBatch } from '../match/match-batch.js';
 import type { ValidRecord } from '../validate/row-validator.js';
 import { copyLine } from './copy-text.js';
 
@@ -240,6 +241,8 @@ async function loadInTransaction(
       );
       inserted += direct.length;
     }
+    // matching beyond the exact credit code (legacy ids, names, the review queue) and the match flags
+    unmatched = await matchBatch(tx, runId, records, resources, unmatched);
   }
 
   const rejected = [...batch.quarantined, ...batch.duplicates];

@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import * as foundation from '../../migrations/001_foundation.js';
 import * as matchingColumns from '../../migrations/002_matching_columns.js';
-import * as rawDigest from '../../migrations/007_raw_digest.js';
 import * as schedule from '../../migrations/004_schedule.js';
+import * as quality from '../../migrations/005_quality.js';
+import * as matching from '../../migrations/006_matching.js';
+import * as rawDigest from '../../migrations/007_raw_digest.js';
 
 /**
  * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
@@ -11,8 +13,10 @@ import * as schedule from '../../migrations/004_schedule.js';
 const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void> }]> = [
   ['001_foundation', foundation],
   ['002_matching_columns', matchingColumns],
-  ['007_raw_digest', rawDigest],
   ['004_schedule', schedule],
+  ['005_quality', quality],
+  ['006_matching', matching],
+  ['007_raw_digest', rawDigest],
 ];
 
 const source: Knex.MigrationSource<string> = {
