@@ -43,6 +43,10 @@ export interface Config {
   sharingLagSeconds: number;
   sharingOverlapSeconds: number;
   sharingTimeoutMs: number;
+  /** Backfills and workers: a partition's lease, attempts before it is marked failed, first retry delay. */
+  backfillLeaseSeconds: number;
+  backfillMaxAttempts: number;
+  backfillBackoffSeconds: number;
   /** The nightly schedule: a cron expression in Asia/Shanghai time, and per-source overrides (null = the default). */
   schedule: string;
   scheduleDrops: string | null;
@@ -205,6 +209,24 @@ export const SETTINGS: readonly Setting[] = [
     help: 'request timeout in ms (default 30000)',
   },
   {
+    key: 'backfillLeaseSeconds',
+    env: ['GUIJI_BACKFILL_LEASE_SECONDS'],
+    type: 'integer',
+    help: "a backfill partition's lease; a worker silent this long loses it (default 60)",
+  },
+  {
+    key: 'backfillMaxAttempts',
+    env: ['GUIJI_BACKFILL_MAX_ATTEMPTS'],
+    type: 'integer',
+    help: 'attempts of a backfill partition before it is marked failed (default 5)',
+  },
+  {
+    key: 'backfillBackoffSeconds',
+    env: ['GUIJI_BACKFILL_BACKOFF_SECONDS'],
+    type: 'integer',
+    help: 'first retry delay of a failed partition, doubled each attempt (default 30)',
+  },
+  {
     key: 'schedule',
     env: ['GUIJI_SCHEDULE'],
     type: 'string',
@@ -264,6 +286,9 @@ const schema = {
     sharingLagSeconds: { type: 'integer', minimum: 0 },
     sharingOverlapSeconds: { type: 'integer', minimum: 0 },
     sharingTimeoutMs: { type: 'integer', minimum: 1 },
+    backfillLeaseSeconds: { type: 'integer', minimum: 1, maximum: 86_400 },
+    backfillMaxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+    backfillBackoffSeconds: { type: 'integer', minimum: 0, maximum: 86_400 },
     schedule: { type: 'string', minLength: 1 },
     scheduleDrops: { type: ['string', 'null'] },
     scheduleCredit: { type: ['string', 'null'] },
@@ -309,6 +334,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     sharingLagSeconds: 300,
     sharingOverlapSeconds: 600,
     sharingTimeoutMs: 30_000,
+    backfillLeaseSeconds: 60,
+    backfillMaxAttempts: 5,
+    backfillBackoffSeconds: 30,
     schedule: '30 1 * * *',
     scheduleDrops: null,
     scheduleCredit: null,

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as foundation from '../../migrations/001_foundation.js';
 import * as matchingColumns from '../../migrations/002_matching_columns.js';
+import * as backfill from '../../migrations/003_backfill.js';
 import * as schedule from '../../migrations/004_schedule.js';
 import * as quality from '../../migrations/005_quality.js';
 import * as matching from '../../migrations/006_matching.js';
@@ -13,6 +14,7 @@ import * as rawDigest from '../../migrations/007_raw_digest.js';
 const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void> }]> = [
   ['001_foundation', foundation],
   ['002_matching_columns', matchingColumns],
+  ['003_backfill', backfill],
   ['004_schedule', schedule],
   ['005_quality', quality],
   ['006_matching', matching],
