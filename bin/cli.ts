@@ -7,6 +7,8 @@ import { type Config, loadConfig, SETTINGS } from '../lib/config.js';
 import { openWarehouse, type Warehouse } from '../lib/db.js';
 import { exitCodeOf, GuijiError, messageOf } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/logger.js';
+import { formatPlan } from '../pipelines/backfill/report.js';
+import { registerBackfillCommands, statusBackfills } from '../pipelines/commands/backfill.js';
 import { registerCalendarCommands } from '../pipelines/commands/calendar.js';
 import { registerCatalogCommands } from '../pipelines/commands/catalog.js';
 import { registerReportCommand } from '../pipelines/commands/report.js';
@@ -125,12 +127,18 @@ program
   .command('status')
   .description('recent runs with their ledger, newest first')
   .option('--limit <n>', 'how many runs', '10')
-  .option('--json', 'print { runs: [...] } as JSON')
+  .option('--json', 'print { runs: [...], backfills } as JSON')
   .action(async (opts: { limit: string; json?: boolean }) => {
     const ctx = context();
-    const runs = await withWarehouse(ctx, (db) => recentRuns(db, Number(opts.limit) || 10));
-    if (opts.json) writeJson({ runs });
-    else printRuns(runs);
+    const { runs, backfills } = await withWarehouse(ctx, async (db) => ({
+      runs: await recentRuns(db, Number(opts.limit) || 10),
+      backfills: await statusBackfills(db),
+    }));
+    if (opts.json) writeJson({ runs, backfills });
+    else {
+      printRuns(runs);
+      console.log(`\n${formatPlan(backfills)}`);
+    }
   });
 
 program
@@ -244,6 +252,7 @@ registerReportCommand(program, {
     return withWarehouse(ctx, (db) => fn(db, catalog, ctx.config));
   },
 });
+registerBackfillCommands(program);
 registerScheduleCommand(program, { context: () => context(), withWarehouse, stopSignal });
 
 program
