@@ -12,6 +12,7 @@ import { registerBackfillCommands, statusBackfills } from '../pipelines/commands
 import { registerCalendarCommands } from '../pipelines/commands/calendar.js';
 import { registerCatalogCommands } from '../pipelines/commands/catalog.js';
 import { registerReportCommand } from '../pipelines/commands/report.js';
+import { registerReviewCommands } from '../pipelines/commands/review.js';
 import { registerScheduleCommand } from '../pipelines/commands/schedule.js';
 import { registerTemplateCommands } from '../pipelines/commands/template.js';
 import { runDemo } from '../pipelines/demo/demo.js';
@@ -245,6 +246,7 @@ const catalogLocation = () => {
 };
 registerCatalogCommands(program, catalogLocation);
 registerTemplateCommands(program, catalogLocation);
+registerReviewCommands(program, { withWarehouse: (fn) => withWarehouse(context(), fn) });
 registerReportCommand(program, {
   withWarehouse: (fn) => {
     const ctx = context();

@@ -291,7 +291,21 @@ async function resolve(
          chosen_uscc = NULL, chosen_score = NULL, decided_at = NULL, run_id = EXCLUDED.run_id, updated_at = now()
        WHERE match_queue.status IN ('unmatched', 'waiting')
           OR match_queue.name_norm IS DISTINCT FROM EXCLUDED.name_norm`,
-      [JSON.stringify(queued), runId],
+      // in key order: review ids follow the records, whatever order the lookups returned them in
+      [
+        JSON.stringify(
+          queued.sort((a, b) =>
+            a.resource === b.resource
+              ? a.natural_key < b.natural_key
+                ? -1
+                : 1
+              : a.resource < b.resource
+                ? -1
+                : 1,
+          ),
+        ),
+        runId,
+      ],
     );
   }
   if (cleared.length) {
