@@ -1,4 +1,13 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import knexFactory, { type Knex } from 'knex';
@@ -6,6 +15,7 @@ import type pg from 'pg';
 import { from as copyFromStream } from 'pg-copy-streams';
 import { redactUrl } from './config.js';
 import { GuijiError, LockedError } from './errors.js';
+import { PgliteServer, type ServedAddress } from './pglite-server.js';
 
 /** One statement's answer, the same shape from pg and PGlite. */
 export interface SqlResult<T> {
@@ -46,11 +56,49 @@ export interface OpenOptions {
   serve?: boolean;
 }
 
-/** Opens the warehouse the configuration names: PostgreSQL when a URL is set, else PGlite under `home`. */
+/**
+ * Opens the warehouse the configuration names: PostgreSQL when a URL is set, else PGlite under `home` — or,
+ * when a live `guiji schedule` (or worker) holds that PGlite and serves it, a connection to its socket.
+ */
 export async function openWarehouse(options: OpenOptions): Promise<Warehouse> {
-  return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.schema)
-    : openPglite(join(options.home, 'warehouse'), options.schema, join(options.home, 'warehouse.lock'));
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.schema);
+  const home = options.home;
+  mkdirSync(home, { recursive: true });
+  const servedPath = join(home, SERVED_FILE);
+  let releaseFile: () => void;
+  try {
+    releaseFile = acquireLockFile(join(home, 'warehouse.lock'));
+  } catch (error) {
+    const served = error instanceof LockedError ? readServed(home) : null;
+    if (!served) throw error;
+    return openServed(served, options.schema, home);
+  }
+  // left by a holder that died
+  rmSync(servedPath, { force: true });
+  return options.serve
+    ? servePglite(join(home, 'warehouse'), options.schema, home, releaseFile)
+    : openPglite(join(home, 'warehouse'), options.schema, releaseFile);
+}
+
+/** In GUIJI_HOME while a process serves the embedded warehouse: `{ pid, host, port }`. */
+const SERVED_FILE = 'warehouse.served.json';
+
+interface Served extends ServedAddress {
+  pid: number;
+}
+
+/** Where the holder of the warehouse lock serves it, if it does and is alive. */
+function readServed(home: string): Served | null {
+  try {
+    const served = JSON.parse(readFileSync(join(home, SERVED_FILE), 'utf8')) as Served;
+    const holder = Number(readFileSync(join(home, 'warehouse.lock'), 'utf8').trim());
+    if (served.pid !== holder || !isAlive(served.pid)) return null;
+    if (typeof served.host !== 'string' || typeof served.port !== 'number') return null;
+    return served;
+  } catch {
+    // no served file (the holder does not serve), or one being written: the lock error stands
+    return null;
+  }
 }
 
 function quoteIdent(name: string): string {
@@ -59,10 +107,47 @@ function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
-async function openPostgres(url: string, schema: string): Promise<Warehouse> {
+function openPostgres(url: string, schema: string): Promise<Warehouse> {
+  return connectPostgres(url, schema, {
+    describe: `PostgreSQL at ${redactUrl(url)}`,
+    setting: 'GUIJI_DATABASE_URL',
+    lockFiles: null,
+  });
+}
+
+/** The embedded warehouse served by another process (or by this one, for its own use). */
+function openServed(
+  served: ServedAddress & { pid?: number },
+  schema: string,
+  home: string,
+): Promise<Warehouse> {
+  return connectPostgres(
+    { host: served.host, port: served.port, user: 'postgres', database: 'postgres' },
+    schema,
+    {
+      describe: `the embedded warehouse served${served.pid ? ` by pid ${served.pid}` : ''} on ${served.host}`,
+      setting: 'GUIJI_HOME',
+      lockFiles: home,
+    },
+  );
+}
+
+async function connectPostgres(
+  connection: string | { host: string; port: number; user: string; database: string },
+  schema: string,
+  options: {
+    describe: string;
+    setting: string;
+    /**
+     * A served PGlite is one session shared by every client, where advisory locks exclude nobody: its run
+     * locks are lock files in this folder instead. Null on a PostgreSQL server.
+     */
+    lockFiles: string | null;
+  },
+): Promise<Warehouse> {
   const knex = knexFactory({
     client: 'pg',
-    connection: url,
+    connection,
     searchPath: [schema],
     pool: { min: 0, max: 4 },
   });
@@ -70,15 +155,12 @@ async function openPostgres(url: string, schema: string): Promise<Warehouse> {
     await knex.raw(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
   } catch (error) {
     await knex.destroy();
-    throw new GuijiError(
-      'GUIJI_ERR_DB',
-      `cannot reach PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`,
-      {
-        cause: error,
-        context: { setting: 'GUIJI_DATABASE_URL' },
-      },
-    );
+    throw new GuijiError('GUIJI_ERR_DB', `cannot reach ${options.describe}: ${(error as Error).message}`, {
+      cause: error,
+      context: { setting: options.setting },
+    });
   }
+  const lockFiles = options.lockFiles;
 
   const withConnection = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
     const client = (await knex.client.acquireConnection()) as pg.Client;
@@ -127,6 +209,7 @@ async function openPostgres(url: string, schema: string): Promise<Warehouse> {
     query: <T>(sql: string, params?: unknown[]) =>
       withConnection(async (client) => (await client.query(sql, params as unknown[])).rows as T[]),
     async tryRunLock(name) {
+      if (lockFiles !== null) return tryLockFile(join(lockFiles, `${name}.lock`));
       const client = (await knex.client.acquireConnection()) as pg.Client;
       const key = `guiji:${schema}:${name}`;
       const { rows } = await client.query<{ ok: boolean }>(
@@ -146,9 +229,8 @@ async function openPostgres(url: string, schema: string): Promise<Warehouse> {
   };
 }
 
-async function openPglite(dataDir: string, schema: string, lockPath: string): Promise<Warehouse> {
+async function openPglite(dataDir: string, schema: string, releaseFile: () => void): Promise<Warehouse> {
   mkdirSync(dataDir, { recursive: true });
-  const releaseFile = acquireLockFile(lockPath);
   let pglite: PGlite;
   try {
     // loaded only for the embedded warehouse: PostgreSQL users never pay its start-up
@@ -211,6 +293,98 @@ async function openPglite(dataDir: string, schema: string, lockPath: string): Pr
       }
     },
   };
+}
+
+/**
+ * The embedded warehouse held by a long-lived process and served on a socket in `home` (its address in
+ * warehouse.served.json). This process reaches it through the socket too, so that its own transactions take
+ * turns with the other clients' instead of interleaving with them.
+ */
+async function servePglite(
+  dataDir: string,
+  schema: string,
+  home: string,
+  releaseFile: () => void,
+): Promise<Warehouse> {
+  mkdirSync(dataDir, { recursive: true });
+  const servedPath = join(home, SERVED_FILE);
+  let pglite: PGlite | null = null;
+  let server: PgliteServer | null = null;
+  try {
+    const { PGlite } = await import('@electric-sql/pglite');
+    pglite = await PGlite.create(dataDir);
+    server = new PgliteServer(pglite);
+    const address = await server.listen(home);
+    const db = await openServed(address, schema, home);
+    const written = `${servedPath}.${process.pid}`;
+    writeFileSync(written, JSON.stringify({ pid: process.pid, ...address }));
+    renameSync(written, servedPath);
+    const [held, listening] = [pglite, server];
+    let closed = false;
+    return {
+      ...db,
+      async close() {
+        if (closed) return;
+        closed = true;
+        try {
+          await db.close();
+        } finally {
+          rmSync(servedPath, { force: true });
+          await listening.close();
+          if (!held.closed) await held.close();
+          releaseFile();
+        }
+      },
+    };
+  } catch (error) {
+    rmSync(servedPath, { force: true });
+    await server?.close().catch(() => {
+      // the error that stopped the start is the one worth reporting
+    });
+    if (pglite && !pglite.closed) await pglite.close().catch(() => {});
+    releaseFile();
+    if (error instanceof GuijiError) throw error;
+    throw new GuijiError(
+      'GUIJI_ERR_DB',
+      `cannot serve the embedded warehouse in ${dataDir}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+/** Lock files this process holds (a lock file naming our pid that is not here was left by an earlier process). */
+const heldLockFiles = new Set<string>();
+
+/**
+ * A run lock as a lock file holding the owner's pid: taken unless a live process holds it; one left by a process
+ * that no longer exists is taken over. Null when it is held.
+ */
+function tryLockFile(path: string): (() => Promise<void>) | null {
+  if (heldLockFiles.has(path)) return null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      heldLockFiles.add(path);
+      return async () => {
+        heldLockFiles.delete(path);
+        rmSync(path, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(path, 'utf8').trim());
+      } catch {
+        // removed meanwhile: try again
+        continue;
+      }
+      if (pid && pid !== process.pid && isAlive(pid)) return null;
+      rmSync(path, { force: true });
+    }
+  }
+  return null;
 }
 
 /**
