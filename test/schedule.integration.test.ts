@@ -10,13 +10,7 @@ import {
 } from '../pipelines/demo/generate.js';
 import { previousSlot } from '../pipelines/schedule/slots.js';
 import { runCli, startCli } from './helpers/cli.js';
-import {
-  expectLedgerBalanced,
-  makeEnv,
-  TEST_DATABASE_URL,
-  type TestEnv,
-  WAREHOUSE_KIND,
-} from './helpers/env.js';
+import { expectLedgerBalanced, makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
 async function writeDrop(env: TestEnv, name: string, seed: number): Promise<void> {
   const incoming = join(env.config.dropDir, 'incoming');
@@ -101,8 +95,8 @@ describe(`guiji schedule (${WAREHOUSE_KIND})`, () => {
     }
   });
 
-  // TODO(socket): on the embedded warehouse too, once the second scheduler connects through the holder's socket
-  it.runIf(TEST_DATABASE_URL)('runs each slot once when two schedulers share the warehouse', async () => {
+  // on the embedded warehouse the second scheduler reaches it through the first one's socket
+  it('runs each slot once when two schedulers share the warehouse', async () => {
     const env = await makeEnv('sched-two');
     envs.push(env);
     await writeDrop(env, 'p.csv', 5);
