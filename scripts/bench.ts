@@ -794,6 +794,16 @@ async function main(): Promise<number> {
   );
   const failures = Object.values(scenarios).flatMap((s) => s.failures.map((f) => `${s.title}: ${f}`));
   if (platform.status !== 0) failures.push(`platform pull: exit ${platform.status}`);
+  // the quality report over 5,000,000 records (issue 5): metrics and the three formats in under 60 s
+  const quality = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bin/run-ts.js'), join(ROOT, 'scripts/bench-report.ts')],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, GUIJI_BENCH_DATABASE_URL: options.url },
+    },
+  );
+  if (quality.status !== 0) failures.push(`quality report: exit ${quality.status}`);
   const codes = new Set(Object.values(scenarios).flatMap((s) => s.measurements.map((m) => m.code)));
   codes.add(codeAtStart);
   if (codes.size > 1) {
