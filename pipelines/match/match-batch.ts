@@ -30,7 +30,9 @@ export interface BatchRecordRef {
  * 3. The written records' score and flags ('out_of_region', 'name_mismatch').
  * Takes the loader's count of unmatched records and returns it corrected for the records filed beyond the
  * exact code (the ledger's `unmatched`: still unmatched after every method, review-waiting ones included).
- * When the loader matched every record by code, step 2 costs nothing and only step 3's one statement runs.
+ * A batch whose records all carry a credit code (the hot path) skips steps 1–2 without a query; step 3 is
+ * one primary-key-probing SELECT per resource (about the cost of the loader's own key lookup), and an UPDATE
+ * only when some record's score or flags change.
  */
 export async function matchBatch(
   tx: SqlTx,
@@ -51,21 +53,13 @@ export async function matchBatch(
     );
   }
   let left = unmatched;
-  if (unmatched > 0) {
-    await resolve(tx, runId, records, resources);
-    // the loader counted a record unmatched when its credit code is absent or not in the register: those
-    // filed now (or before, by legacy id, name or a person) are not
-    const [count] = (
-      await tx.query<{ loader: string; now: string }>(
-        `SELECT count(*) FILTER (WHERE k.uscc IS NULL OR e.uscc IS NULL) AS loader,
-                count(*) FILTER (WHERE r.match_method IS NULL) AS now
-         FROM unnest($1::text[], $2::text[], $3::text[]) AS k(resource, natural_key, uscc)
-         JOIN records r ON r.resource = k.resource AND r.natural_key = k.natural_key
-         LEFT JOIN enterprises e ON e.uscc = k.uscc`,
-        [records.map((r) => r.resource), records.map((r) => r.naturalKey), records.map((r) => r.uscc)],
-      )
-    ).rows;
-    left = unmatched - (Number(count?.loader ?? 0) - Number(count?.now ?? 0));
+  // Only records without a credit code of their own can be matched beyond it (one with a code the register
+  // lacks is filed when its enterprise arrives). The loader counted each of them unmatched; those filed now,
+  // or before (by legacy id, name or a person), are not.
+  const open = records.filter((r) => r.uscc === null);
+  if (open.length) {
+    const { unmatched: still } = await resolve(tx, runId, open, resources);
+    left = unmatched - (open.length - still);
   }
   await settle(tx, records, runId);
   return left;
@@ -109,18 +103,6 @@ interface Queued {
   candidates: Candidate[];
 }
 
-/** The catalog's subject fields of each resource, as parallel arrays for `unnest` (codes only, never input). */
-function subjectFields(resources: ReadonlyMap<string, Resource>): string[][] {
-  const list = [...resources.values()];
-  return [
-    list.map((r) => r.id),
-    list.map((r) => r.subject.uscc),
-    list.map((r) => r.subject.regNo ?? ''),
-    list.map((r) => r.subject.orgCode ?? ''),
-    list.map((r) => r.subject.idNumber ?? ''),
-  ];
-}
-
 /**
  * Matches the given records that are still unmatched. A record with a credit code of its own is left alone
  * (its code is simply not in the register: the loader and re-matching at register load file it by code). A
@@ -136,32 +118,30 @@ async function resolve(
   records: readonly { resource: string; naturalKey: string }[],
   resources: ReadonlyMap<string, Resource>,
 ): Promise<{ unmatched: number; filed: Filed[] }> {
-  const [ids, usccFields, regFields, orgFields, idFields] = subjectFields(resources);
-  const { rows } = await tx.query<Unresolved>(
-    `SELECT r.resource, r.natural_key, r.uscc, r.subject_name, n.norm AS name_norm,
-            left(n.norm, 4) AS head, guiji_name_tail(n.norm) AS tail,
-            r.data->>f.uscc_field AS code, nullif(r.data->>f.reg_field, '') AS reg_no,
-            nullif(r.data->>f.org_field, '') AS org_code, nullif(r.data->>f.id_field, '') AS id_number,
-            q.status, q.name_norm AS queued_norm, q.chosen_uscc, q.chosen_score,
-            (e.uscc IS NOT NULL) AS chosen_known
-     FROM unnest($1::text[], $2::text[]) AS k(resource, natural_key)
-     JOIN records r ON r.resource = k.resource AND r.natural_key = k.natural_key
-     JOIN unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-       AS f(resource, uscc_field, reg_field, org_field, id_field) ON f.resource = r.resource
-     CROSS JOIN LATERAL (SELECT guiji_name_norm(r.subject_name) AS norm) n
-     LEFT JOIN match_queue q ON q.resource = r.resource AND q.natural_key = r.natural_key
-     LEFT JOIN enterprises e ON e.uscc = q.chosen_uscc
-     WHERE r.match_method IS NULL`,
-    [
-      records.map((r) => r.resource),
-      records.map((r) => r.naturalKey),
-      ids,
-      usccFields,
-      regFields,
-      orgFields,
-      idFields,
-    ],
-  );
+  const rows: Unresolved[] = [];
+  const byResource = new Map<string, string[]>();
+  for (const r of records) push(byResource, r.resource, r.naturalKey);
+  for (const [id, keys] of byResource) {
+    const subject = resources.get(id)?.subject;
+    if (!subject) continue;
+    // one resource at a time: `natural_key = ANY(…)` probes the primary key (a join with unnest() let the
+    // planner scan the whole table); the field codes come from the catalog, passed as parameters
+    const found = await tx.query<Unresolved>(
+      `SELECT r.resource, r.natural_key, r.uscc, r.subject_name, n.norm AS name_norm,
+              left(n.norm, 4) AS head, guiji_name_tail(n.norm) AS tail,
+              r.data->>$3 AS code, nullif(r.data->>$4, '') AS reg_no,
+              nullif(r.data->>$5, '') AS org_code, nullif(r.data->>$6, '') AS id_number,
+              q.status, q.name_norm AS queued_norm, q.chosen_uscc, q.chosen_score,
+              (e.uscc IS NOT NULL) AS chosen_known
+       FROM records r
+       CROSS JOIN LATERAL (SELECT guiji_name_norm(r.subject_name) AS norm) n
+       LEFT JOIN match_queue q ON q.resource = r.resource AND q.natural_key = r.natural_key
+       LEFT JOIN enterprises e ON e.uscc = q.chosen_uscc
+       WHERE r.resource = $1 AND r.natural_key = ANY($2::text[]) AND r.match_method IS NULL`,
+      [id, keys, subject.uscc, subject.regNo ?? '', subject.orgCode ?? '', subject.idNumber ?? ''],
+    );
+    rows.push(...found.rows);
+  }
   const open = rows.filter((r) => r.uscc === null);
   const filed: Filed[] = [];
   const queued: Queued[] = [];
@@ -363,32 +343,46 @@ export async function settle(
   records: readonly { resource: string; naturalKey: string }[],
   runId?: number,
 ): Promise<void> {
-  if (!records.length) return;
-  await tx.query(
-    `UPDATE records r SET match_score = x.score, match_flags = x.flags
-     FROM (
-       SELECT r.resource, r.natural_key,
-              CASE WHEN r.match_method IS NULL THEN NULL
-                   WHEN r.match_method IN ('uscc', 'reg_no', 'org_code') THEN 1
-                   ELSE r.match_score END AS score,
-              array_remove(ARRAY[
-                CASE WHEN (r.match_method IS NULL OR r.match_method = 'uscc') AND r.uscc IS NOT NULL
-                          AND substr(r.uscc, 3, 4) <> $3 THEN 'out_of_region' END,
-                CASE WHEN e.uscc IS NULL OR r.subject_name IS NULL OR r.subject_name = e.name THEN NULL
-                     WHEN guiji_name_norm(r.subject_name) IS NOT DISTINCT FROM e.name_norm THEN NULL
-                     WHEN EXISTS (SELECT 1 FROM enterprise_names h
-                                  WHERE h.uscc = e.uscc AND h.name_norm = guiji_name_norm(r.subject_name)) THEN NULL
-                     ELSE 'name_mismatch' END
-              ], NULL)::text[] AS flags
-       FROM unnest($1::text[], $2::text[]) AS k(resource, natural_key)
-       JOIN records r ON r.resource = k.resource AND r.natural_key = k.natural_key
-       LEFT JOIN enterprises e ON e.uscc = r.uscc AND r.match_method IN ('uscc', 'reg_no', 'org_code')
-       WHERE $4::bigint IS NULL OR r.run_id = $4
-     ) x
-     WHERE r.resource = x.resource AND r.natural_key = x.natural_key
-       AND (r.match_score IS DISTINCT FROM x.score OR r.match_flags IS DISTINCT FROM x.flags)`,
-    [records.map((r) => r.resource), records.map((r) => r.naturalKey), CITY_PREFIX, runId ?? null],
-  );
+  const byResource = new Map<string, string[]>();
+  for (const r of records) push(byResource, r.resource, r.naturalKey);
+  for (const [resource, keys] of byResource) {
+    // one resource at a time: `natural_key = ANY(…)` probes the primary key, where a join with unnest() let
+    // the planner scan the whole table
+    const { rows } = await tx.query<{ natural_key: string; score: number | null; flags: string[] }>(
+      `SELECT natural_key, score, flags FROM (
+         SELECT r.natural_key, r.match_score, r.match_flags,
+                CASE WHEN r.match_method IS NULL THEN NULL
+                     WHEN r.match_method IN ('uscc', 'reg_no', 'org_code') THEN 1
+                     ELSE r.match_score END::real AS score,
+                array_remove(ARRAY[
+                  CASE WHEN (r.match_method IS NULL OR r.match_method = 'uscc') AND r.uscc IS NOT NULL
+                            AND substr(r.uscc, 3, 4) <> $3 THEN 'out_of_region' END,
+                  CASE WHEN e.uscc IS NULL OR r.subject_name IS NULL OR r.subject_name = e.name THEN NULL
+                       WHEN guiji_name_norm(r.subject_name) IS NOT DISTINCT FROM e.name_norm THEN NULL
+                       WHEN EXISTS (SELECT 1 FROM enterprise_names h
+                                    WHERE h.uscc = e.uscc AND h.name_norm = guiji_name_norm(r.subject_name)) THEN NULL
+                       ELSE 'name_mismatch' END
+                ], NULL)::text[] AS flags
+         FROM records r
+         LEFT JOIN enterprises e ON e.uscc = r.uscc AND r.match_method IN ('uscc', 'reg_no', 'org_code')
+         WHERE r.resource = $1 AND r.natural_key = ANY($2::text[]) AND ($4::bigint IS NULL OR r.run_id = $4)
+       ) x
+       WHERE x.match_score IS DISTINCT FROM x.score OR x.match_flags IS DISTINCT FROM x.flags`,
+      [resource, keys, CITY_PREFIX, runId ?? null],
+    );
+    if (!rows.length) continue;
+    await tx.query(
+      `UPDATE records r SET match_score = u.score, match_flags = string_to_array(u.flags, ',')
+       FROM unnest($2::text[], $3::real[], $4::text[]) AS u(natural_key, score, flags)
+       WHERE r.resource = $1 AND r.natural_key = ANY($2::text[]) AND r.natural_key = u.natural_key`,
+      [
+        resource,
+        rows.map((r) => r.natural_key),
+        rows.map((r) => r.score),
+        rows.map((r) => r.flags.join(',')),
+      ],
+    );
+  }
 }
 
 /**
