@@ -103,6 +103,11 @@ export async function statusBackfills(db: Warehouse): Promise<BackfillPlan> {
   return backfillPlan(db, null);
 }
 
+/** `backfill status --json`: commander gives `--json` to `backfill` itself, which has one too. */
+function withParentJson<T extends { json?: boolean }>(own: T, parent: Command): T {
+  return { ...own, json: own.json || (parent.opts() as { json?: boolean }).json === true };
+}
+
 export function registerBackfillCommands(program: Command): void {
   const backfill = program
     .command('backfill')
@@ -176,7 +181,8 @@ export function registerBackfillCommands(program: Command): void {
     .description('backfills and their partitions by state (pending, running, done, failed)')
     .argument('[id]', 'one backfill: every partition, with errors and lease owners')
     .option('--json', 'print as JSON')
-    .action(async (id: string | undefined, opts: { json?: boolean }) => {
+    .action(async (id: string | undefined, own: { json?: boolean }) => {
+      const opts = withParentJson(own, backfill);
       const { config } = setup();
       const backfillId = id === undefined ? undefined : Number(id);
       if (backfillId !== undefined && !Number.isInteger(backfillId)) {
@@ -202,7 +208,8 @@ export function registerBackfillCommands(program: Command): void {
     .description('per source: partitions still to do, rows loaded, time left to the three-month deadline')
     .option('--since <date>', 'the start of the history (YYYY-MM-DD)', HISTORY_START)
     .option('--json', 'print as JSON')
-    .action(async (opts: { since: string; json?: boolean }) => {
+    .action(async (own: { since: string; json?: boolean }) => {
+      const opts = withParentJson(own, backfill);
       const { config } = setup();
       const plan = await withWarehouse(config, async (db) => {
         await migrate(db.knex, db.schema);
