@@ -11,7 +11,7 @@ import type { QualityReport } from '../pipelines/report/data.js';
 import { escapeHtml } from '../pipelines/report/html.js';
 import { writeReports } from '../pipelines/report/index.js';
 import { safeCellText } from '../pipelines/report/xlsx.js';
-import { EXPECTED, writeQualityDrop } from './fixtures/quality/dataset.js';
+import { chinaToday, EXPECTED, writeQualityDrop } from './fixtures/quality/dataset.js';
 import { runCli } from './helpers/cli.js';
 import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
@@ -318,5 +318,22 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
     } finally {
       db = await env.open();
     }
+  });
+
+  it('--since adds up every run since a date; trends keep one point per run', async () => {
+    const second = await env.run(db); // nothing new in the drop folder: a run that reads nothing
+    const written = await writeReports(db, env.catalog, {
+      outDir: join(env.dir, 'since'),
+      since: chinaToday(),
+      formats: ['json'],
+    });
+    expect(written.report.scope.runs).toEqual([runId, second.summary.runId]);
+    expect(written.report.scope.runId).toBe(second.summary.runId);
+    expect(written.report.totals).toMatchObject(EXPECTED.totals);
+    expect(written.report.resources.find((r) => r.resource === 'xzcf')?.late).toBe(EXPECTED.xzcf.late);
+    expect(written.report.trends.map((t) => t.runId)).toEqual([runId, second.summary.runId]);
+    expect(written.files.json).toMatch(/quality-since-\d{4}-\d{2}-\d{2}-run-\d+\.json$/);
+    const latest = await writeReports(db, env.catalog, { outDir: join(env.dir, 'since'), formats: ['json'] });
+    expect(latest.report.totals.read).toBe(0);
   });
 });
