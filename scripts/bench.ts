@@ -804,6 +804,18 @@ async function main(): Promise<number> {
     },
   );
   if (quality.status !== 0) failures.push(`quality report: exit ${quality.status}`);
+  // backfill throughput with 1, 2 and 3 workers (issue 4): a fifth of the rows, from the credit simulator
+  const backfill = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, 'bin/run-ts.js'),
+      join(ROOT, 'scripts/bench-backfill.ts'),
+      '--rows',
+      String(Math.round(options.rows / 5)),
+    ],
+    { stdio: 'inherit', env: { ...process.env, GUIJI_BENCH_DATABASE_URL: options.url } },
+  );
+  if (backfill.status !== 0) failures.push(`backfill: exit ${backfill.status}`);
   const codes = new Set(Object.values(scenarios).flatMap((s) => s.measurements.map((m) => m.code)));
   codes.add(codeAtStart);
   if (codes.size > 1) {
