@@ -243,22 +243,23 @@ export async function gatherReport(
   );
   if (!scopeRows.length) throw new GuijiError('GUIJI_ERR_USAGE', `no run since ${options.since}`);
   const runs = scopeRows.map((r) => Number(r.id));
-  const computed = new Set(
-    (
-      await db.query<{ run_id: string }>('SELECT run_id FROM quality_runs WHERE run_id = ANY($1::bigint[])', [
-        runs,
-      ])
-    ).map((r) => Number(r.run_id)),
+  // runs without metrics (their computation failed, runs older than the quality tables, backfill partitions):
+  // those of the scope and of the trend window are computed now, from the warehouse as it is
+  const missing = await db.query<{ id: string }>(
+    `SELECT r.id FROM runs r
+     WHERE (r.id = ANY($1::bigint[])
+            OR r.id IN (SELECT id FROM runs WHERE id <= $2 AND status <> 'running' ORDER BY id DESC LIMIT $3))
+       AND NOT EXISTS (SELECT 1 FROM quality_runs q WHERE q.run_id = r.id)
+     ORDER BY r.id`,
+    [runs, runId, TREND_RUNS],
   );
-  for (const id of runs) {
-    if (!computed.has(id)) {
-      await computeQualityMetrics(
-        db,
-        catalog,
-        id,
-        options.catalogDir ? { catalogDir: options.catalogDir } : {},
-      );
-    }
+  for (const { id } of missing) {
+    await computeQualityMetrics(
+      db,
+      catalog,
+      Number(id),
+      options.catalogDir ? { catalogDir: options.catalogDir } : {},
+    );
   }
   const first = scopeRows[0] as (typeof scopeRows)[number];
   const lastRow = scopeRows[scopeRows.length - 1] as (typeof scopeRows)[number];
