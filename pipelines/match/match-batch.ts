@@ -412,10 +412,12 @@ async function registerLoaded(
   if (!touched.rows.length) return;
   const list = touched.rows;
   const codes = list.map((e) => e.uscc);
-  await tx.query(
+  // a new name (a new enterprise, or a renamed one) joins the history; the others are there already
+  const named = await tx.query<{ uscc: string }>(
     `INSERT INTO enterprise_names (uscc, name, name_norm, first_run_id)
      SELECT uscc, name, name_norm, $2 FROM enterprises WHERE uscc = ANY($1::text[]) AND name_norm IS NOT NULL
-     ON CONFLICT (uscc, name_norm) DO NOTHING`,
+     ON CONFLICT (uscc, name_norm) DO NOTHING
+     RETURNING uscc`,
     [codes, runId],
   );
   // records with their own code, unmatched until their enterprise arrived
@@ -424,15 +426,17 @@ async function registerLoaded(
      WHERE uscc = ANY($1::text[]) AND match_method IS NULL`,
     [codes],
   );
-  // flags follow the register: a renamed enterprise may make a record's name agree, or disagree
-  const ofTouched = await tx.query<{ resource: string; natural_key: string }>(
-    `SELECT resource, natural_key FROM records WHERE uscc = ANY($1::text[])`,
-    [codes],
-  );
-  await settle(
-    tx,
-    ofTouched.rows.map((r) => ({ resource: r.resource, naturalKey: r.natural_key })),
-  );
+  // flags follow a name: a new or renamed enterprise may make its records' names agree, or disagree
+  if (named.rows.length) {
+    const ofNamed = await tx.query<{ resource: string; natural_key: string }>(
+      `SELECT resource, natural_key FROM records WHERE uscc = ANY($1::text[])`,
+      [named.rows.map((r) => r.uscc)],
+    );
+    await settle(
+      tx,
+      ofNamed.rows.map((r) => ({ resource: r.resource, naturalKey: r.natural_key })),
+    );
+  }
 
   const strings = (f: (e: (typeof list)[number]) => string | null) => [
     ...new Set(list.map(f).filter((v): v is string => !!v)),
