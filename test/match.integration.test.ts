@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Warehouse } from '../lib/db.js';
+import { matchBatch } from '../pipelines/match/match-batch.js';
 import { normalizeName } from '../pipelines/match/name.js';
 import { USCC_PLACEHOLDER } from '../schemas/identifiers.js';
 import {
@@ -118,12 +119,14 @@ describe(`matching beyond the exact credit code (${WAREHOUSE_KIND})`, () => {
       penalty2016('5', { name: '界首市百川电气有限公司' }),
       penalty2016('6', { name: E.lateName.name }),
       penalty2016('7', { name: E.renamed.name }),
+      // a branch is another subject than its parent: a candidate for review, never filed as the parent
+      penalty2016('9', { name: '界首市华联超市有限公司光武分公司' }),
     ]);
     const { summary } = await env.run(db);
     expect(summary.status).toBe('succeeded');
     const source = summary.sources[0]!;
     expect(source.quarantined).toBe(0);
-    expect(source.inserted).toBe(10 + 8 + 7);
+    expect(source.inserted).toBe(10 + 8 + 8);
 
     expect(await method(E.hualian.name)).toEqual({
       method: 'uscc',
@@ -189,11 +192,12 @@ describe(`matching beyond the exact credit code (${WAREHOUSE_KIND})`, () => {
       '界首市新华书店有限公司',
       '界首市百川电气有限公司',
       E.lateName.name,
+      '界首市华联超市有限公司光武分公司',
     ]) {
       expect(await method(name), name).toMatchObject({ method: null, score: null });
     }
-    expect(source.unmatched).toBe(6);
-    expect(Number((await ledger(summary.runId))?.unmatched)).toBe(6);
+    expect(source.unmatched).toBe(7);
+    expect(Number((await ledger(summary.runId))?.unmatched)).toBe(7);
 
     const queue = await db.query<{
       natural_key: string;
@@ -205,6 +209,7 @@ describe(`matching beyond the exact credit code (${WAREHOUSE_KIND})`, () => {
       [
         ['界首市新华书店有限公司', 'waiting'],
         ['界首市百川电气有限公司', 'waiting'],
+        ['界首市华联超市有限公司光武分公司', 'waiting'],
         [E.lateName.name, 'unmatched'],
       ].sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1)),
     );
@@ -221,6 +226,9 @@ describe(`matching beyond the exact credit code (${WAREHOUSE_KIND})`, () => {
         why: 'same-name',
       }),
     ]);
+    const branch = queue.find((q) => q.name === '界首市华联超市有限公司光武分公司')!;
+    // 10 bigrams shared of 14 + 10
+    expect(branch.candidates).toEqual([expect.objectContaining({ uscc: E.hualian.uscc, score: 0.833 })]);
     const close = queue.find((q) => q.name === '界首市百川电气有限公司')!;
     expect(close.candidates).toEqual([
       {
@@ -275,8 +283,34 @@ describe(`matching beyond the exact credit code (${WAREHOUSE_KIND})`, () => {
     expect(await method('界首市别的名字机械有限公司')).toMatchObject({ method: 'uscc', flags: [] });
     const queue = await db.query<{ name: string }>(`SELECT name FROM match_queue ORDER BY name`);
     expect(queue.map((q) => q.name).sort()).toEqual(
-      ['界首市新华书店有限公司', '界首市百川电气有限公司'].sort(),
+      ['界首市新华书店有限公司', '界首市百川电气有限公司', '界首市华联超市有限公司光武分公司'].sort(),
     );
+  });
+
+  it('looks no further than the code when every record of a batch has one: a single read, no write', async () => {
+    const records = await db.query<{ resource: string; natural_key: string; uscc: string }>(
+      `SELECT resource, natural_key, uscc FROM records WHERE resource = 'xzcf' AND match_method = 'uscc' ORDER BY natural_key`,
+    );
+    expect(records.length).toBe(4);
+    const statements: string[] = [];
+    const left = await db.transaction((tx) =>
+      matchBatch(
+        {
+          query: (sql, params) => {
+            statements.push(sql.trim().split(/\s+/)[0] as string);
+            return tx.query(sql, params);
+          },
+          copyText: tx.copyText,
+        },
+        1_000_000,
+        records.map((r) => ({ resource: r.resource, naturalKey: r.natural_key, uscc: r.uscc })),
+        env.catalog.resources,
+        0,
+      ),
+    );
+    expect(left).toBe(0);
+    // one resource: one SELECT, nothing to write
+    expect(statements).toEqual(['SELECT']);
   });
 
   it('counts unchanged records filed by legacy id or name as matched, waiting ones as unmatched', async () => {
@@ -293,13 +327,14 @@ describe(`matching beyond the exact credit code (${WAREHOUSE_KIND})`, () => {
         penalty2016('5', { name: '界首市百川电气有限公司' }),
         penalty2016('6', { name: E.lateName.name }),
         penalty2016('7', { name: E.renamed.name }),
+        penalty2016('9', { name: '界首市华联超市有限公司光武分公司' }),
       ],
       'utf8-bom',
     );
     const { summary } = await env.run(db);
     const source = summary.sources[0]!;
-    expect(source.unchanged).toBe(7);
-    expect(source.unmatched).toBe(2);
+    expect(source.unchanged).toBe(8);
+    expect(source.unmatched).toBe(3);
     expect(await method('界首市 光武食品有限公司')).toMatchObject({ method: 'name', uscc: E.guangwu.uscc });
   });
 });
