@@ -76,7 +76,8 @@ describe(`matching beyond the exact credit code (${WAREHOUSE_KIND})`, () => {
   });
 
   it('normalises names in SQL exactly as the TypeScript normaliser does', async () => {
-    const names = [...SAME_NAMES, ...DIFFERENT_NAMES].flatMap(([a, b]) => [a, b]);
+    const names: string[] = [];
+    for (const [a, b] of [...SAME_NAMES, ...DIFFERENT_NAMES]) names.push(a, b);
     names.push('Ａｂｃ＇"＂（）ｘ', '  ', '股份有限责任公司');
     for (const name of names) {
       const [row] = await db.query<{ norm: string | null }>('SELECT guiji_name_norm($1) AS norm', [name]);
