@@ -30,7 +30,10 @@ export interface SchedulerOptions {
   now?: () => Date;
 }
 
-export type SlotOutcome = 'ran' | 'locked' | 'already-run' | 'interrupted' | 'error';
+export type SlotOutcome = 'ran' | 'locked' | 'skipped' | 'already-run' | 'interrupted' | 'error';
+
+/** A slot skipped for a lock someone else held is tried again this much later, until a later slot is due. */
+export const LOCKED_RETRY_MS = 5 * 60_000;
 
 /** The advisory lock (PostgreSQL) that makes one nightly run at a time across every scheduler. */
 const NIGHTLY_LOCK = 'nightly';
@@ -49,9 +52,21 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
 
   // one slot at a time in this process; while one runs, a job keeps at most its newest waiting slot
   const waiting = new Map<string, { job: ScheduleJob; slot: Date; catchUp: boolean }>();
+  const latest = new Map<string, number>();
+  const retries = new Set<NodeJS.Timeout>();
   let chain: Promise<void> = Promise.resolve();
+  // the lock was held (another scheduler on this slot, a manual run): try again later; the slots table tells
+  // whether the night has run meanwhile
+  const retryLater = (job: ScheduleJob, slot: Date) => {
+    const timer = setTimeout(() => {
+      retries.delete(timer);
+      if ((latest.get(job.name) ?? 0) <= slot.getTime() && !waiting.has(job.name)) enqueue(job, slot, true);
+    }, LOCKED_RETRY_MS);
+    retries.add(timer);
+  };
   const enqueue = (job: ScheduleJob, slot: Date, catchUp: boolean) => {
     if (signal.aborted) return;
+    latest.set(job.name, Math.max(latest.get(job.name) ?? 0, slot.getTime()));
     const before = waiting.get(job.name);
     if (before)
       logger.warn({ job: job.name, slot: before.slot }, 'slot superseded by a later one while busy');
@@ -60,9 +75,11 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
       const next = waiting.get(job.name);
       if (!next || signal.aborted) return;
       waiting.delete(job.name);
-      await runSlot(options, next.job, next.slot, next.catchUp).catch((error: unknown) => {
+      const outcome = await runSlot(options, next.job, next.slot, next.catchUp).catch((error: unknown) => {
         logger.error({ job: job.name, err: messageOf(error) }, 'nightly slot failed');
+        return 'error' as const;
       });
+      if ((outcome === 'locked' || outcome === 'skipped') && !signal.aborted) retryLater(next.job, next.slot);
     });
   };
 
@@ -90,6 +107,7 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
   for (const task of tasks) await task.destroy();
+  for (const timer of retries) clearTimeout(timer);
   logger.info('schedule stopping: waiting for the run under way to stop after its batch');
   await chain;
   logger.info('schedule stopped');
@@ -161,7 +179,7 @@ export async function runSlot(
         `UPDATE schedule_slots SET status = $3, error = $4, finished_at = now() WHERE job = $1 AND slot_at = $2`,
         [job.name, slot, status, messageOf(error)],
       );
-      return 'error';
+      return status === 'skipped' ? 'skipped' : 'error';
     }
     const status = run.status === 'interrupted' ? 'interrupted' : 'finished';
     await db.query(
