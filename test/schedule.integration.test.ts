@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -141,4 +141,31 @@ describe(`guiji schedule (${WAREHOUSE_KIND})`, () => {
       await db.close();
     }
   });
+  // only the embedded warehouse has a holder that can go away while the others stay
+  it.skipIf(WAREHOUSE_KIND === 'postgres')(
+    'exits 1 when the scheduler serving the embedded warehouse stops; started again it holds it itself',
+    async () => {
+      const env = await makeEnv('sched-holder');
+      envs.push(env);
+      const vars = { ...env.env, GUIJI_LOG_LEVEL: 'info' };
+      const holder = startCli(['schedule'], vars);
+      await holder.waitForLog('nightly run finished');
+      const client = startCli(['schedule'], vars);
+      await client.waitForLog('nothing to catch up: the last slot has run');
+      holder.child.kill('SIGTERM');
+      expect((await holder.done).code).toBe(0);
+      const lost = await client.done;
+      expect(lost.code, lost.stderr.slice(-2000)).toBe(1);
+      expect(lost.stderr).toMatch(/the warehouse does not answer/);
+
+      const again = startCli(['schedule'], vars);
+      await again.waitForLog('nothing to catch up: the last slot has run');
+      const served = JSON.parse(readFileSync(join(env.config.home, 'warehouse.served.json'), 'utf8')) as {
+        pid: number;
+      };
+      expect(served.pid).toBe(again.child.pid);
+      again.child.kill('SIGTERM');
+      expect((await again.done).code).toBe(0);
+    },
+  );
 });

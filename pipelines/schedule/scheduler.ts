@@ -3,7 +3,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Catalog } from '../../catalog/load.js';
 import type { Config } from '../../lib/config.js';
 import type { Warehouse } from '../../lib/db.js';
-import { LockedError, messageOf } from '../../lib/errors.js';
+import { GuijiError, LockedError, messageOf } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { type RunSummary, runPipeline } from '../run.js';
 import { migrate } from '../warehouse/migrate.js';
@@ -31,6 +31,13 @@ export interface SchedulerOptions {
 }
 
 export type SlotOutcome = 'ran' | 'locked' | 'skipped' | 'already-run' | 'interrupted' | 'error';
+
+/**
+ * How often the scheduler checks that the warehouse still answers. A scheduler that lost it (the PostgreSQL
+ * server went away, or the process serving the embedded warehouse stopped) exits 1, and its service manager
+ * starts it again: it then reconnects, or holds the embedded warehouse itself, and catches up what it missed.
+ */
+export const HEALTH_CHECK_MS = 15_000;
 
 /** A slot skipped for a lock someone else held is tried again this much later, until a later slot is due. */
 export const LOCKED_RETRY_MS = 5 * 60_000;
@@ -102,12 +109,41 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
     else logger.info({ job: job.name, slot }, 'nothing to catch up: the last slot has run');
   }
 
+  let lost: unknown = null;
   await new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
+    if (signal.aborted) return resolve();
+    let checking = false;
+    const health = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      db.query('SELECT 1')
+        .catch((error: unknown) => {
+          lost = error;
+          clearInterval(health);
+          resolve();
+        })
+        .finally(() => {
+          checking = false;
+        });
+    }, HEALTH_CHECK_MS);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearInterval(health);
+        resolve();
+      },
+      { once: true },
+    );
   });
   for (const task of tasks) await task.destroy();
   for (const timer of retries) clearTimeout(timer);
+  if (lost !== null) {
+    logger.error({ err: messageOf(lost) }, 'the warehouse does not answer: the schedule stops');
+    await chain;
+    throw new GuijiError('GUIJI_ERR_DB', `the warehouse does not answer any more: ${messageOf(lost)}`, {
+      cause: lost,
+    });
+  }
   logger.info('schedule stopping: waiting for the run under way to stop after its batch');
   await chain;
   logger.info('schedule stopped');
