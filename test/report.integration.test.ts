@@ -8,7 +8,7 @@ import yauzl from 'yauzl';
 import { loadCalendar } from '../lib/calendar.js';
 import type { Warehouse } from '../lib/db.js';
 import type { QualityReport } from '../pipelines/report/data.js';
-import { escapeHtml } from '../pipelines/report/html.js';
+import { escapeHtml, renderHtml } from '../pipelines/report/html.js';
 import { writeReports } from '../pipelines/report/index.js';
 import { safeCellText } from '../pipelines/report/xlsx.js';
 import { chinaToday, EXPECTED, writeQualityDrop } from './fixtures/quality/dataset.js';
@@ -258,6 +258,17 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
     expect(english).toContain('Compliance rate');
     expect(english).toContain('<html lang="en">');
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+    // a department as written (not in the catalog) reaches the charts' SVG too: escaped there as well
+    const hostile = {
+      ...report,
+      departments: report.departments.map((d) => ({
+        ...d,
+        name: `<script>alert("${d.department}")</script>`,
+      })),
+    };
+    const page = renderHtml(hostile, 'zh');
+    expect(page).not.toMatch(/<script/i);
+    expect(page).toContain('&lt;script&gt;alert(');
   });
 
   it.skipIf(SKIP_BROWSER)(
