@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   mkdirSync,
@@ -80,11 +81,15 @@ export async function openWarehouse(options: OpenOptions): Promise<Warehouse> {
     : openPglite(join(home, 'warehouse'), options.schema, releaseFile);
 }
 
-/** In GUIJI_HOME while a process serves the embedded warehouse: `{ pid, host, port }`. */
+/**
+ * In GUIJI_HOME while a process serves the embedded warehouse: `{ pid, host, port, password }` (mode 0600: the
+ * password, made anew by each holder, keeps out local users who cannot read GUIJI_HOME).
+ */
 const SERVED_FILE = 'warehouse.served.json';
 
 interface Served extends ServedAddress {
   pid: number;
+  password: string;
 }
 
 /** Where the holder of the warehouse lock serves it, if it does and is alive. */
@@ -94,6 +99,7 @@ function readServed(home: string): Served | null {
     const holder = Number(readFileSync(join(home, 'warehouse.lock'), 'utf8').trim());
     if (served.pid !== holder || !isAlive(served.pid)) return null;
     if (typeof served.host !== 'string' || typeof served.port !== 'number') return null;
+    if (typeof served.password !== 'string') return null;
     return served;
   } catch {
     // no served file (the holder does not serve), or one being written: the lock error stands
@@ -117,12 +123,18 @@ function openPostgres(url: string, schema: string): Promise<Warehouse> {
 
 /** The embedded warehouse served by another process (or by this one, for its own use). */
 function openServed(
-  served: ServedAddress & { pid?: number },
+  served: ServedAddress & { pid?: number; password: string },
   schema: string,
   home: string,
 ): Promise<Warehouse> {
   return connectPostgres(
-    { host: served.host, port: served.port, user: 'postgres', database: 'postgres' },
+    {
+      host: served.host,
+      port: served.port,
+      user: 'postgres',
+      database: 'postgres',
+      password: served.password,
+    },
     schema,
     {
       describe: `the embedded warehouse served${served.pid ? ` by pid ${served.pid}` : ''} on ${served.host}`,
@@ -133,7 +145,7 @@ function openServed(
 }
 
 async function connectPostgres(
-  connection: string | { host: string; port: number; user: string; database: string },
+  connection: string | { host: string; port: number; user: string; database: string; password: string },
   schema: string,
   options: {
     describe: string;
@@ -313,11 +325,12 @@ async function servePglite(
   try {
     const { PGlite } = await import('@electric-sql/pglite');
     pglite = await PGlite.create(dataDir);
-    server = new PgliteServer(pglite);
+    const password = randomBytes(24).toString('base64url');
+    server = new PgliteServer(pglite, password);
     const address = await server.listen(home);
-    const db = await openServed(address, schema, home);
+    const db = await openServed({ ...address, password }, schema, home);
     const written = `${servedPath}.${process.pid}`;
-    writeFileSync(written, JSON.stringify({ pid: process.pid, ...address }));
+    writeFileSync(written, JSON.stringify({ pid: process.pid, ...address, password }), { mode: 0o600 });
     renameSync(written, servedPath);
     const [held, listening] = [pglite, server];
     let closed = false;

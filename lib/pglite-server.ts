@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -40,8 +41,13 @@ export class PgliteServer {
   private readonly sessions = new Set<Session>();
   private startup: Uint8Array | null = null;
 
+  /**
+   * @param password what a client must send (cleartext over the local socket) before it is let in; null lets
+   * every client in (the socket file's mode is the only guard).
+   */
   constructor(
     readonly pglite: PGlite,
+    readonly password: string | null = null,
     private readonly onError: (error: unknown) => void = () => {},
   ) {}
 
@@ -134,6 +140,7 @@ class Session {
   private status: 'I' | 'T' | 'E' | 'C' = 'I';
   private copy: { statement: string; chunks: Buffer[] } | null = null;
   private gone = false;
+  private authenticating = false;
 
   constructor(
     private readonly server: PgliteServer,
@@ -160,13 +167,29 @@ class Session {
           return;
         } else {
           this.started = true;
-          this.socket.write(this.server.startupReply());
+          if (this.server.password === null) this.socket.write(this.server.startupReply());
+          else {
+            this.authenticating = true;
+            // AuthenticationCleartextPassword
+            this.socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]));
+          }
         }
         continue;
       }
       if (this.buffer.length < 5) break;
       const length = this.buffer.readInt32BE(1) + 1;
       if (this.buffer.length < length) break;
+      if (this.authenticating) {
+        const message = this.buffer.subarray(0, length);
+        this.buffer = this.buffer.subarray(length);
+        if (message[0] !== 0x70 || !samePassword(message.subarray(5, length - 1), this.server.password)) {
+          this.socket.end(Buffer.concat([errorResponse('28P01', 'password authentication failed')]));
+          return;
+        }
+        this.authenticating = false;
+        this.socket.write(this.server.startupReply());
+        continue;
+      }
       // copied: the rest of the chunk must not stay pinned by a message waiting its turn
       this.pending.push(Buffer.from(this.buffer.subarray(0, length)));
       this.buffer = this.buffer.subarray(length);
@@ -270,6 +293,11 @@ class Session {
       this.server.release(this);
     }
   }
+}
+
+function samePassword(given: Buffer, expected: string | null): boolean {
+  const want = Buffer.from(expected ?? '', 'utf8');
+  return given.length === want.length && timingSafeEqual(given, want);
 }
 
 /** The status byte of the last ReadyForQuery in a reply, or null when the reply holds none. */

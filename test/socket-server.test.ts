@@ -110,4 +110,27 @@ describe('the embedded warehouse served over the wire protocol', () => {
     expect(rows).toEqual([{ n: 0 }]);
     expect(pglite.isInTransaction()).toBe(false);
   });
+
+  it('lets in only a client that knows the password, when the server has one', async () => {
+    const guarded = new PgliteServer(pglite, 'open-sesame');
+    const guardedDir = mkdtempSync(join(tmpdir(), 'guiji-socket-pw-'));
+    try {
+      const where = await guarded.listen(guardedDir);
+      const wrong = new pg.Client({ ...where, user: 'postgres', database: 'postgres', password: 'guess' });
+      const refused = await wrong.connect().catch((e: unknown) => e);
+      expect((refused as { code?: string }).code).toBe('28P01');
+      const right = new pg.Client({
+        ...where,
+        user: 'postgres',
+        database: 'postgres',
+        password: 'open-sesame',
+      });
+      await right.connect();
+      expect((await right.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      await right.end();
+    } finally {
+      await guarded.close();
+      rmSync(guardedDir, { recursive: true, force: true });
+    }
+  });
 });
