@@ -70,12 +70,14 @@ export async function openWarehouse(options: OpenOptions): Promise<Warehouse> {
   try {
     releaseFile = acquireLockFile(join(home, 'warehouse.lock'));
   } catch (error) {
-    const served = error instanceof LockedError ? readServed(home) : null;
+    const served = error instanceof LockedError ? await waitForServed(home) : null;
     if (!served) throw error;
     return openServed(served, options.schema, home);
   }
-  // left by a holder that died
+  // left by a holder that died; a holder about to serve says so at once, so that nobody takes it for one that
+  // does not (and exits 3) while it opens the warehouse
   rmSync(servedPath, { force: true });
+  if (options.serve) writeServed(servedPath, { pid: process.pid, starting: true });
   return options.serve
     ? servePglite(join(home, 'warehouse'), options.schema, home, releaseFile)
     : openPglite(join(home, 'warehouse'), options.schema, releaseFile);
@@ -92,19 +94,45 @@ interface Served extends ServedAddress {
   password: string;
 }
 
-/** Where the holder of the warehouse lock serves it, if it does and is alive. */
-function readServed(home: string): Served | null {
+/** How long a command waits for a holder that is opening the warehouse to serve it. */
+const SERVE_WAIT_MS = 60_000;
+
+/**
+ * Where the holder of the warehouse lock serves it, once it does; null when it does not serve (a manual run
+ * holds the warehouse) or is gone.
+ */
+async function waitForServed(home: string): Promise<Served | null> {
+  const until = Date.now() + SERVE_WAIT_MS;
+  for (;;) {
+    const served = readServed(home);
+    if (served !== 'starting') return served;
+    if (Date.now() > until) return null;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function readServed(home: string): Served | 'starting' | null {
   try {
-    const served = JSON.parse(readFileSync(join(home, SERVED_FILE), 'utf8')) as Served;
+    const served = JSON.parse(readFileSync(join(home, SERVED_FILE), 'utf8')) as Served & {
+      starting?: boolean;
+    };
     const holder = Number(readFileSync(join(home, 'warehouse.lock'), 'utf8').trim());
     if (served.pid !== holder || !isAlive(served.pid)) return null;
+    if (served.starting) return 'starting';
     if (typeof served.host !== 'string' || typeof served.port !== 'number') return null;
     if (typeof served.password !== 'string') return null;
     return served;
   } catch {
-    // no served file (the holder does not serve), or one being written: the lock error stands
+    // no served file (the holder does not serve), or one being replaced: the lock error stands
     return null;
   }
+}
+
+/** Written whole or not at all (a reader never sees half of it), readable by the owner only. */
+function writeServed(path: string, content: object): void {
+  const written = `${path}.${process.pid}`;
+  writeFileSync(written, JSON.stringify(content), { mode: 0o600 });
+  renameSync(written, path);
 }
 
 function quoteIdent(name: string): string {
@@ -329,9 +357,7 @@ async function servePglite(
     server = new PgliteServer(pglite, password);
     const address = await server.listen(home);
     const db = await openServed({ ...address, password }, schema, home);
-    const written = `${servedPath}.${process.pid}`;
-    writeFileSync(written, JSON.stringify({ pid: process.pid, ...address, password }), { mode: 0o600 });
-    renameSync(written, servedPath);
+    writeServed(servedPath, { pid: process.pid, ...address, password });
     const [held, listening] = [pglite, server];
     let closed = false;
     return {

@@ -100,4 +100,23 @@ describe(`the other commands while guiji schedule holds the warehouse (${WAREHOU
     scheduler.child.kill('SIGTERM');
     expect((await scheduler.done).code).toBe(0);
   });
+
+  it.skipIf(WAREHOUSE_KIND === 'postgres')(
+    'a command started while the scheduler opens the warehouse waits for it to serve',
+    async () => {
+      const env = await makeEnv('socket-early');
+      envs.push(env);
+      const vars = { ...env.env, GUIJI_LOG_LEVEL: 'info' };
+      const scheduler = startCli(['schedule'], vars);
+      const lock = join(env.config.home, 'warehouse.lock');
+      while (!existsSync(lock)) await new Promise((r) => setTimeout(r, 20));
+      // the scheduler holds the lock and is still opening PGlite: not yet serving
+      expect(existsSync(join(env.config.home, '.s.PGSQL.5432'))).toBe(false);
+      const status = await runCli(['status', '--json'], vars);
+      expect(status.code, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout)).toHaveProperty('runs');
+      scheduler.child.kill('SIGTERM');
+      expect((await scheduler.done).code).toBe(0);
+    },
+  );
 });
