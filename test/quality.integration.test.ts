@@ -225,6 +225,17 @@ describe(`quality metrics in the warehouse (${WAREHOUSE_KIND})`, () => {
     expect(metric(rows, { measure: 'out_of_region' })).toEqual({ value: 2, base: 6 });
     expect(metric(rows, { measure: 'name_mismatch' })).toEqual({ value: 1, base: 6 });
     expect(metric(rows, { dimension: 'matching', measure: 'unmatched' })).toEqual({ value: 1, base: 6 });
+
+    // capped, the list keeps the most overdue: the cap falls inside the histogram of working days
+    await computeQualityMetrics(db, env.catalog, runId, { calendar, overdueCap: 2 });
+    const capped = await db.query<{ natural_key: string }>(
+      'SELECT natural_key FROM quality_overdue WHERE run_id = $1 ORDER BY workdays DESC',
+      [runId],
+    );
+    expect(capped.map((o) => o.natural_key)).toEqual(['nd-publish-late', 'nd-late']);
+    // the figures do not depend on the cap
+    const again = await db.query<Metric>('SELECT * FROM quality_metrics WHERE run_id = $1', [runId]);
+    expect(metric(again, { measure: 'collect_late' })).toEqual({ value: 3, base: 6 });
   });
 
   it('materialises the calendar: every difference of workday numbers is the calendar’s count', async () => {

@@ -57,6 +57,8 @@ export interface ComputeOptions {
   catalogDir?: string;
   /** Today's China date, 'YYYY-MM-DD' (the workdays table runs to the end of next year). */
   today?: string;
+  /** Overdue records kept per resource and department (default OVERDUE_CAP). */
+  overdueCap?: number;
 }
 
 export interface ComputeResult {
@@ -385,6 +387,7 @@ export async function computeQualityMetrics(
   }
 
   const texts = [...departmentTexts];
+  const cap = options.overdueCap ?? OVERDUE_CAP;
   // the fewest working days an overdue record needs to be among the OVERDUE_CAP most overdue of its resource and
   // department as written (a superset of those of its department as resolved): only those are sorted
   const cutoffs: { resource: string; department: string; days: number }[] = [];
@@ -395,7 +398,7 @@ export async function computeQualityMetrics(
     for (const d of [...days.keys()].sort((a, b) => b - a)) {
       cutoff = d;
       kept += days.get(d) ?? 0;
-      if (kept >= OVERDUE_CAP) break;
+      if (kept >= cap) break;
     }
     cutoffs.push({ resource, department, days: cutoff });
   }
@@ -448,7 +451,7 @@ export async function computeQualityMetrics(
        WHERE n <= $2`,
       [
         runId,
-        OVERDUE_CAP,
+        cap,
         texts,
         texts.map((t) => resolve(t)),
         cutoffs.map((c) => c.resource),
