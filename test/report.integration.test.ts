@@ -128,6 +128,12 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
       missing: 1,
       rows: 19,
     });
+    // consistency: the two late rows that carry a register code under another name (matching flags them)
+    expect(json.consistency.find((c) => c.resource === 'xzcf')).toMatchObject({
+      nameMismatch: 2,
+      outOfRegion: 0,
+      conflictingVersions: 0,
+    });
     expect(json.trends.map((t) => t.runId)).toEqual([runId]);
     expect(json.rates.lateRate).toBeCloseTo(6 / 26, 10);
   });
