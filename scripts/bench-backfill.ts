@@ -67,6 +67,7 @@ function guiji(
 interface Measurement {
   workers: number;
   seconds: number;
+  loading: number;
   read: number;
   partitions: number;
 }
@@ -140,6 +141,13 @@ async function main(): Promise<number> {
       for (const r of results)
         if (r.code !== 0)
           failures.push(`${workers} workers: a worker exited ${r.code}: ${r.stderr.slice(-500)}`);
+      // the loading alone, first claim to last partition done (without the workers' start-up)
+      const loading = Number(
+        psql(
+          url,
+          `SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM ${schema}.backfill_attempts`,
+        ),
+      );
       const [read, partitions, notDone, unbalanced] = psql(
         url,
         `SET search_path TO ${schema};
@@ -152,7 +160,7 @@ async function main(): Promise<number> {
       if (notDone) failures.push(`${workers} workers: ${notDone} partitions not done exactly once`);
       if (unbalanced) failures.push(`${workers} workers: ${unbalanced} ledger lines do not balance`);
       if (read !== rows) failures.push(`${workers} workers: read ${read} of ${rows} records`);
-      measured.push({ workers, seconds, read: read ?? 0, partitions: partitions ?? 0 });
+      measured.push({ workers, seconds, loading, read: read ?? 0, partitions: partitions ?? 0 });
       console.log(
         `  ${workers} worker(s): ${read?.toLocaleString('en-US')} records in ${seconds.toFixed(1)} s: ` +
           `${Math.round((read ?? 0) / seconds).toLocaleString('en-US')} records/s`,
@@ -166,14 +174,20 @@ async function main(): Promise<number> {
   console.log(
     `\nbackfill (credit-platform simulator → PostgreSQL, ${rows.toLocaleString('en-US')} records, ${base?.partitions ?? 0} partitions by month):`,
   );
-  console.log('  workers   seconds   records/s   × 1 worker');
+  console.log('  workers   wall s   records/s   × 1 worker   loading s   records/s   × 1 worker');
+  const rate = (m: Measurement, s: number) => m.read / s;
   for (const m of measured) {
-    const rate = m.read / m.seconds;
-    const speedup = base ? rate / (base.read / base.seconds) : 1;
+    const wall = rate(m, m.seconds);
+    const load = rate(m, m.loading);
     console.log(
-      `  ${String(m.workers).padStart(7)}   ${m.seconds.toFixed(1).padStart(7)}   ${Math.round(rate).toLocaleString('en-US').padStart(9)}   ${speedup.toFixed(2).padStart(10)}`,
+      `  ${String(m.workers).padStart(7)}   ${m.seconds.toFixed(1).padStart(6)}   ${Math.round(wall).toLocaleString('en-US').padStart(9)}   ` +
+        `${(base ? wall / rate(base, base.seconds) : 1).toFixed(2).padStart(10)}   ${m.loading.toFixed(1).padStart(9)}   ` +
+        `${Math.round(load).toLocaleString('en-US').padStart(9)}   ${(base ? load / rate(base, base.loading) : 1).toFixed(2).padStart(10)}`,
     );
   }
+  console.log(
+    '  (wall: from starting the workers to the last one exiting; loading: first claim to last partition done)',
+  );
   psql(url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   if (failures.length) {
     console.log(`\n${failures.length} failure(s):`);
