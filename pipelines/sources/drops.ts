@@ -333,17 +333,24 @@ async function loadTable(
 
   /**
    * Rows go through in chunks: the warehouse is asked once a chunk which of its rows' keys it holds with the
-   * same raw digest (when asking has been paying off); those rows are unchanged and skip validation.
+   * same raw digest (when asking has been paying off); those rows are unchanged and skip validation. The
+   * question for a chunk is asked while the chunk before it is validated, so neither side waits for the other.
    */
-  const handleChunk = async (rows: SheetRow[]) => {
+  const prepare = (rows: SheetRow[]): ProbedChunk => {
     const digests = rows.map((row) => rawDigest(fingerprint, row.cells));
     const keys = probe.wanted() ? rows.map((row) => probeKey(row.cells)) : null;
-    const stored = keys ? await storedDigests(ctx.db, resourceId, keys) : null;
+    const stored = keys ? storedDigests(ctx.db, resourceId, keys) : Promise.resolve(null);
+    // observed by handleChunk; a chunk never handled (the file failed before it) must not fail the process
+    stored.catch(() => {});
+    return { rows, digests, keys, stored };
+  };
+  const handleChunk = async ({ rows, digests, keys, stored }: ProbedChunk) => {
+    const found = await stored;
     let hits = 0;
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as SheetRow;
       const key = keys?.[i];
-      const known = key != null ? stored?.get(key) : undefined;
+      const known = key != null ? found?.get(key) : undefined;
       if (key != null && known && known.digest === digests[i]) {
         hits++;
         await handleUnchanged(row, key, known.unmatched);
@@ -353,13 +360,17 @@ async function loadTable(
   };
 
   let chunk: SheetRow[] = [];
+  let ahead: ProbedChunk | null = null;
+  const rotate = async () => {
+    const next = prepare(chunk);
+    chunk = [];
+    if (ahead) await handleChunk(ahead);
+    ahead = next;
+  };
   const take = async (row: SheetRow) => {
     if (isBlank(row.cells)) return;
     chunk.push(row);
-    if (chunk.length < PROBE_ROWS) return;
-    const rows = chunk;
-    chunk = [];
-    await handleChunk(rows);
+    if (chunk.length >= PROBE_ROWS) await rotate();
   };
   for (const row of head.slice(found.rowIndex + 1)) await take(row);
   let sinceYield = 0;
@@ -372,8 +383,17 @@ async function loadTable(
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
-  if (chunk.length) await handleChunk(chunk);
+  if (chunk.length) await rotate();
+  if (ahead) await handleChunk(ahead);
   return { resource: resourceId, headers, unchangedRaw: probe.unchanged };
+}
+
+/** A chunk of rows with their raw digests, probe keys and the warehouse's answer on its way. */
+interface ProbedChunk {
+  rows: SheetRow[];
+  digests: string[];
+  keys: (string | null)[] | null;
+  stored: Promise<Map<string, { digest: string | null; unmatched: boolean }> | null>;
 }
 
 /** Rows a chunk: the unit of one "which of these are stored?" question to the warehouse. */
