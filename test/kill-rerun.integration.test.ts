@@ -105,7 +105,14 @@ describe(`a run killed with SIGKILL and run again (${WAREHOUSE_KIND})`, () => {
     const vars = { ...env.env, GUIJI_BATCH_SIZE: BATCH, GUIJI_LOG_LEVEL: 'debug' };
     const first = startCli(['run', '--json'], vars);
     await first.waitForLog('run started');
-    const second = await runCli(['run', '--json'], vars);
+    // the first run holds the lock from before "run started": keep it holding it, however fast it would load
+    first.child.kill('SIGSTOP');
+    let second: Awaited<ReturnType<typeof runCli>>;
+    try {
+      second = await runCli(['run', '--json'], vars);
+    } finally {
+      first.child.kill('SIGCONT');
+    }
     expect(second.code).toBe(3);
     expect(second.stderr).toMatch(/another guiji (run|process)/);
     const done = await first.done;
