@@ -51,7 +51,18 @@ describe(`guiji backfill of a platform (${WAREHOUSE_KIND})`, () => {
     const before = await db.query('SELECT * FROM source_state ORDER BY source, stream');
     await db.close();
 
-    const first = await runCli(['backfill', ...YEAR, '--concurrency', '2', '--json'], e.env);
+    const running = startCli(['backfill', ...YEAR, '--concurrency', '2', '--json'], {
+      ...e.env,
+      GUIJI_LOG_LEVEL: 'info',
+    });
+    // while it loads, the other commands still work (an embedded warehouse is served by the backfill)
+    await running.waitForLog('partition done');
+    const meanwhile = await runCli(['backfill', 'status', '--json'], e.env);
+    expect(meanwhile.code, meanwhile.stderr.slice(-2000)).toBe(0);
+    const [progress] = (JSON.parse(meanwhile.stdout) as { backfills: BackfillSummary[] }).backfills;
+    expect(progress!.partitions.total).toBe(24);
+    expect(progress!.partitions.done).toBeGreaterThan(0);
+    const first = await running.done;
     expect(first.code, first.stderr.slice(-2000)).toBe(0);
     const outcome = outcomeOf(first.stdout);
     expect(outcome.partitions).toEqual({ total: 24, pending: 0, running: 0, done: 24, failed: 0 });

@@ -32,11 +32,20 @@ function setup(overrides: Partial<Config> = {}): { config: Readonly<Config>; log
   return { config, logger: createLogger(config.logLevel, process.stderr) };
 }
 
-async function withWarehouse<T>(config: Readonly<Config>, fn: (db: Warehouse) => Promise<T>): Promise<T> {
+/**
+ * `serve`: a long-lived holder of the embedded warehouse (a backfill, a worker) serves it on a local socket, so
+ * that `guiji status`, `backfill plan` and the rest still work meanwhile.
+ */
+async function withWarehouse<T>(
+  config: Readonly<Config>,
+  fn: (db: Warehouse) => Promise<T>,
+  serve = false,
+): Promise<T> {
   const db = await openWarehouse({
     home: config.home,
     databaseUrl: config.databaseUrl,
     schema: config.dbSchema,
+    ...(serve ? { serve: true } : {}),
   });
   try {
     return await fn(db);
@@ -146,26 +155,29 @@ export function registerBackfillCommands(program: Command): void {
         const catalog = loadCatalog(config.catalogDir, config.schemasDir);
         const stop = stopOnSignals(logger);
         try {
-          const outcome = await withWarehouse(config, (db) =>
-            runBackfill({
-              config,
-              db,
-              catalog,
-              logger,
-              request: {
-                source,
-                concurrency,
-                by: opts.by,
-                ...(opts.from ? { from: opts.from } : {}),
-                ...(opts.to ? { to: opts.to } : {}),
-                ...(opts.dir ? { dir: opts.dir } : {}),
-                dryRun: opts.dryRun ?? false,
-                retryFailed: opts.retryFailed ?? false,
-                enqueueOnly: opts.enqueue ?? false,
-              },
-              progress: createProgress(logger),
-              signal: stop.signal,
-            }),
+          const outcome = await withWarehouse(
+            config,
+            (db) =>
+              runBackfill({
+                config,
+                db,
+                catalog,
+                logger,
+                request: {
+                  source,
+                  concurrency,
+                  by: opts.by,
+                  ...(opts.from ? { from: opts.from } : {}),
+                  ...(opts.to ? { to: opts.to } : {}),
+                  ...(opts.dir ? { dir: opts.dir } : {}),
+                  dryRun: opts.dryRun ?? false,
+                  retryFailed: opts.retryFailed ?? false,
+                  enqueueOnly: opts.enqueue ?? false,
+                },
+                progress: createProgress(logger),
+                signal: stop.signal,
+              }),
+            !opts.dryRun && !opts.enqueue,
           );
           if (opts.json) writeJson(outcome);
           else printOutcome(outcome);
@@ -244,22 +256,26 @@ export function registerBackfillCommands(program: Command): void {
         }
         const stop = stopOnSignals(logger);
         try {
-          const result = await withWarehouse(config, async (db) => {
-            await migrate(db.knex, db.schema);
-            logger.info({ sources, concurrency }, 'worker started');
-            return runClaimers({
-              config,
-              db,
-              catalog,
-              logger,
-              backfillIds: null,
-              sources,
-              concurrency,
-              exitWhenIdle: opts.exitWhenIdle ?? false,
-              signal: stop.signal,
-              pollMs: 2000,
-            });
-          });
+          const result = await withWarehouse(
+            config,
+            async (db) => {
+              await migrate(db.knex, db.schema);
+              logger.info({ sources, concurrency }, 'worker started');
+              return runClaimers({
+                config,
+                db,
+                catalog,
+                logger,
+                backfillIds: null,
+                sources,
+                concurrency,
+                exitWhenIdle: opts.exitWhenIdle ?? false,
+                signal: stop.signal,
+                pollMs: 2000,
+              });
+            },
+            true,
+          );
           logger.info(result, 'worker stopped');
           if (opts.json) writeJson(result);
           process.exitCode = result.failed > 0 ? 4 : 0;
