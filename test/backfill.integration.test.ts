@@ -201,6 +201,41 @@ describe(`guiji backfill of a platform (${WAREHOUSE_KIND})`, () => {
     }
   });
 
+  it('stops on SIGTERM at the next batch, gives the partition back, exits 0, and the same command finishes it', async () => {
+    // 5-row batches: about ten to a partition, so the stop falls well inside the first one
+    const e = await env('bf-term', { GUIJI_BATCH_SIZE: '5', GUIJI_LOG_LEVEL: 'debug' });
+    const first = startCli(['backfill', ...YEAR, '--json'], e.env);
+    await first.waitForLog('batch committed', 3);
+    first.child.kill('SIGTERM');
+    const stopped = await first.done;
+    expect(stopped.code, stopped.stderr.slice(-2000)).toBe(0);
+    const outcome = outcomeOf(stopped.stdout);
+    expect(outcome.stopped).toBe(true);
+    expect(outcome.partitions.running).toBe(0);
+    expect(outcome.partitions.done).toBeLessThan(24);
+    let db = await e.open();
+    try {
+      await expectLedgerBalanced(db);
+      const given = await db.query<{ outcome: string; state: string; attempts: number }>(
+        `SELECT a.outcome, p.state, p.attempts FROM backfill_attempts a JOIN backfill_partitions p ON p.id = a.partition_id
+         WHERE a.outcome <> 'done'`,
+      );
+      expect(given).toEqual([{ outcome: 'interrupted', state: 'pending', attempts: 0 }]);
+    } finally {
+      await db.close();
+    }
+    const rerun = await runCli(['backfill', ...YEAR, '--json'], e.env);
+    expect(rerun.code, rerun.stderr.slice(-2000)).toBe(0);
+    db = await e.open();
+    try {
+      await expectDoneOnce(db);
+      await expectEveryRecordOnce(db, sim);
+      await expectLedgerBalanced(db);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('retries a failing partition with backoff up to the limit, marks it failed with its error, and --retry-failed loads it', async () => {
     const e = await env('bf-retry', {
       GUIJI_BACKFILL_MAX_ATTEMPTS: '3',
