@@ -2,7 +2,8 @@ import type { Resource } from '../../catalog/load.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
 import { sqlState } from '../../lib/errors.js';
 import type { Issue, Provenance } from '../../lib/types.js';
-import { matchBatch } from '../match/match-batch.js';
+import { CITY_PREFIX, matchBatch } from '../match/match-batch.js';
+import { normalizeName } from '../match/name.js';
 import type { ValidRecord } from '../validate/row-validator.js';
 import { copyLine } from './copy-text.js';
 
@@ -21,6 +22,8 @@ interface PendingRecord {
   naturalKey: string;
   contentHash: string;
   uscc: string | null;
+  /** The subject's name as matching compares it (a fresh string, not a slice of the input). */
+  subjectNorm: string | null;
   /**
    * The record's COPY columns up to (not including) match_method, tab-separated, escaped, as UTF-8: bytes
    * outside V8's heap, so a batch waiting for its turn does not age into the old generation as strings would.
@@ -69,6 +72,7 @@ export class Batch {
       contentHash: record.contentHash,
       // a slice of the CSV chunk would keep the whole chunk alive until the batch commits: copy it
       uscc: record.uscc === null ? null : Buffer.from(record.uscc, 'latin1').toString('latin1'),
+      subjectNorm: normalizeName(record.subjectName),
       line: Buffer.from(
         copyLine([
           record.resource,
@@ -117,7 +121,14 @@ const LINE_COLUMNS = [
   'provenance',
   'raw_digest',
 ] as const;
-const RECORD_COLUMNS = [...LINE_COLUMNS, 'match_method', 'first_run_id', 'run_id'] as const;
+const RECORD_COLUMNS = [
+  ...LINE_COLUMNS,
+  'match_method',
+  'match_score',
+  'match_flags',
+  'first_run_id',
+  'run_id',
+] as const;
 
 const NEWLINE = Buffer.from('\n');
 
@@ -218,31 +229,48 @@ async function loadInTransaction(
     const lookup = [
       ...new Set([...direct, ...same].map((r) => r.uscc).filter((u): u is string => u !== null)),
     ];
-    const known = new Set<string>();
+    // the register's names of each code (current and former, normalised), for the name_mismatch flag
+    const known = new Map<string, ReadonlySet<string | null>>();
     if (lookup.length) {
-      const rows = await tx.query<{ uscc: string }>(
-        'SELECT uscc FROM enterprises WHERE uscc = ANY($1::text[])',
+      const rows = await tx.query<{ uscc: string; names: (string | null)[] }>(
+        `SELECT e.uscc, array_agg(DISTINCT h.name_norm) || e.name_norm AS names
+         FROM enterprises e LEFT JOIN enterprise_names h ON h.uscc = e.uscc
+         WHERE e.uscc = ANY($1::text[]) GROUP BY e.uscc, e.name_norm`,
         [lookup],
       );
-      for (const row of rows.rows) known.add(row.uscc);
+      for (const row of rows.rows) known.set(row.uscc, new Set(row.names));
     }
     for (const r of same) if (r.uscc === null || !known.has(r.uscc)) unmatched++;
     if (direct.length) {
-      const matchedTail = Buffer.from(`\tuscc\t${runId}\t${runId}\n`);
-      const unmatchedTail = Buffer.from(`\t\\N\t${runId}\t${runId}\n`);
+      // match method, score and flags are written with the record: no second pass over what was just COPYed
+      const tails = new Map<string, Buffer>();
+      const tailOf = (matched: boolean, flags: string) => {
+        const id = `${matched}${flags}`;
+        let tail = tails.get(id);
+        if (!tail) {
+          const method = matched ? 'uscc\t1' : '\\N\t\\N';
+          tail = Buffer.from(`\t${method}\t{${flags}}\t${runId}\t${runId}\n`);
+          tails.set(id, tail);
+        }
+        return tail;
+      };
       await tx.copyText(
         'records',
         RECORD_COLUMNS,
         chunksOf(direct, (r) => {
-          if (r.uscc !== null && known.has(r.uscc)) return matchedTail;
-          unmatched++;
-          return unmatchedTail;
+          const names = r.uscc === null ? undefined : known.get(r.uscc);
+          if (!names) unmatched++;
+          const flags = [];
+          if (r.uscc !== null && r.uscc.slice(2, 6) !== CITY_PREFIX) flags.push('out_of_region');
+          if (names && r.subjectNorm !== null && !names.has(r.subjectNorm)) flags.push('name_mismatch');
+          return tailOf(names !== undefined, flags.join(','));
         }),
       );
       inserted += direct.length;
     }
-    // matching beyond the exact credit code (legacy ids, names, the review queue) and the match flags
-    unmatched = await matchBatch(tx, runId, records, resources, unmatched);
+    // matching beyond the exact credit code (legacy ids, names, the review queue); the score and flags of the
+    // records merged through staging (the direct ones have theirs)
+    unmatched = await matchBatch(tx, runId, records, resources, unmatched, staged);
   }
 
   const rejected = [...batch.quarantined, ...batch.duplicates];

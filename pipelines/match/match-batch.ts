@@ -40,6 +40,8 @@ export async function matchBatch(
   records: readonly BatchRecordRef[],
   resources: ReadonlyMap<string, Resource>,
   unmatched: number,
+  /** The records whose score and flags step 3 sets (the loader writes those of the records it COPYs itself). */
+  written: readonly BatchRecordRef[] = records,
 ): Promise<number> {
   if (!records.length) return unmatched;
   const registers = new Set([...resources.values()].filter((r) => r.register).map((r) => r.id));
@@ -61,7 +63,7 @@ export async function matchBatch(
     const { unmatched: still } = await resolve(tx, runId, open, resources);
     left = unmatched - (open.length - still);
   }
-  await settle(tx, records, runId);
+  await settle(tx, written, runId);
   return left;
 }
 
