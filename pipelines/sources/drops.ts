@@ -436,8 +436,12 @@ async function storedDigests(
   const found = new Map<string, { digest: string | null; unmatched: boolean }>();
   if (!wanted.length) return found;
   const rows = await db.query<{ natural_key: string; raw_digest: string | null; unmatched: boolean }>(
-    `SELECT natural_key, raw_digest, match_method IS NULL AS unmatched
-     FROM records WHERE resource = $1 AND natural_key = ANY($2::text[])`,
+    // one primary-key probe a key: with `natural_key = ANY(…)` and the statistics of a table that just grew,
+    // the planner scanned every record of the resource (165 ms for 2,000 keys of 100,000, against 11 ms)
+    `SELECT k.natural_key, r.raw_digest, r.match_method IS NULL AS unmatched
+     FROM unnest($2::text[]) AS k(natural_key)
+     CROSS JOIN LATERAL (SELECT raw_digest, match_method FROM records
+                         WHERE resource = $1 AND natural_key = k.natural_key) r`,
     [resource, wanted],
   );
   for (const row of rows) found.set(row.natural_key, { digest: row.raw_digest, unmatched: row.unmatched });
