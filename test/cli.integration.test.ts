@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -122,5 +122,45 @@ describe(`the guiji command (${WAREHOUSE_KIND})`, () => {
     const result = await runCli(['run', '--source', 'fax'], env.env);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/fax/);
+  });
+});
+
+describe(`guiji demo, the README's npm start (${WAREHOUSE_KIND})`, () => {
+  let env: TestEnv;
+
+  beforeAll(async () => {
+    env = await makeEnv('demo');
+  });
+  afterAll(async () => {
+    await env.cleanup();
+  });
+
+  it('loads the sample drops and both simulated platforms, then writes the quality report', async () => {
+    const reports = join(env.dir, 'reports');
+    const result = await runCli(['demo'], {
+      ...env.env,
+      GUIJI_REPORT_DIR: reports,
+      GUIJI_LOG_LEVEL: 'error',
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/credit-platform/);
+    expect(result.stdout).toMatch(/sharing-platform/);
+    expect(result.stdout).toContain('quality-run-1.html');
+    const report = JSON.parse(readFileSync(join(reports, 'quality-run-1.json'), 'utf8')) as {
+      reportVersion: number;
+      totals: {
+        read: number;
+        inserted: number;
+        updated: number;
+        unchanged: number;
+        quarantined: number;
+        duplicates: number;
+      };
+    };
+    expect(report.reportVersion).toBe(1);
+    const t = report.totals;
+    expect(t.read).toBeGreaterThan(1000);
+    expect(t.read).toBe(t.inserted + t.updated + t.unchanged + t.quarantined + t.duplicates);
+    expect(existsSync(join(reports, 'quality-run-1.xlsx'))).toBe(true);
   });
 });

@@ -4,8 +4,10 @@ import type { Catalog } from '../../catalog/load.js';
 import { ensureDropDirs } from '../../connectors/spreadsheet/drop-folder.js';
 import type { Config } from '../../lib/config.js';
 import type { Warehouse } from '../../lib/db.js';
+import { messageOf } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { printRun } from '../output.js';
+import { writeReports } from '../report/index.js';
 import { type RunResult, runPipeline } from '../run.js';
 import {
   createRandom,
@@ -164,6 +166,19 @@ export async function runDemo(options: DemoOptions): Promise<RunResult> {
     return result;
   }
   printRun(result.summary, result.files);
+  // the nightly job ends with the quality report; a failure to write it does not undo the run
+  let report = '';
+  try {
+    const written = await writeReports(options.db, options.catalog, {
+      outDir: config.reportDir,
+      run: result.summary.runId,
+      catalogDir: config.catalogDir,
+    });
+    if (written.files.html)
+      report = `\n  open ${show(written.files.html)}   the quality report (also .xlsx, .json)`;
+  } catch (error) {
+    options.logger.warn({ err: messageOf(error) }, 'quality report not written');
+  }
   const where =
     options.db.kind === 'pglite' ? `the embedded warehouse in ${show(config.home)}` : 'PostgreSQL';
   console.log(`
@@ -171,6 +186,6 @@ Loaded into ${where}. Next:
   npx guiji status                 the run ledger
   npx guiji quarantine list        every rejected row with its reasons
   ls ${show(config.dropDir)}/archive ${show(config.dropDir)}/rejected     processed files; *.退回说明.xlsx go back to the departments
-  npx guiji id check 91341282MA2NXXXX1X   check a credit code`);
+  npx guiji id check 91341282MA2NXXXX1X   check a credit code${report}`);
   return result;
 }
