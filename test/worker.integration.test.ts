@@ -65,6 +65,8 @@ describe.skipIf(!TEST_DATABASE_URL)('guiji worker processes sharing a backfill (
         `SELECT pid FROM runs WHERE status = 'interrupted' AND kind = 'backfill'`,
       );
       expect(interrupted).toContainEqual({ pid: victimPid });
+      const open = await db.query(`SELECT id FROM backfills WHERE finished_at IS NULL`);
+      expect(open).toEqual([]);
       // the work was shared
       const owners = await db.query<{ pid: string }>(
         `SELECT DISTINCT split_part(owner, ':', 2) AS pid FROM backfill_attempts WHERE outcome = 'done'`,
@@ -78,15 +80,16 @@ describe.skipIf(!TEST_DATABASE_URL)('guiji worker processes sharing a backfill (
   it('guiji backfill resumes a backfill a worker is loading, and the two share its partitions', async () => {
     const env = await makeEnv('backfill-worker', creditEnv(sim, { GUIJI_BATCH_SIZE: '20' }));
     envs.push(env);
-    const weeks = [...YEAR.slice(0, -1), 'week'];
-    const enqueued = await runCli(['backfill', ...weeks, '--enqueue', '--json'], env.env);
+    // by day: 730 small partitions, more than one worker loads before the backfill has started
+    const days = [...YEAR.slice(0, -1), 'day'];
+    const enqueued = await runCli(['backfill', ...days, '--enqueue', '--json'], env.env);
     expect(enqueued.code, enqueued.stderr.slice(-2000)).toBe(0);
     const total = (JSON.parse(enqueued.stdout) as BackfillOutcome).partitions.total;
-    expect(total).toBeGreaterThan(100);
+    expect(total).toBe(730);
     const vars = { ...env.env, GUIJI_LOG_LEVEL: 'info' };
     const worker = startCli(['worker', '--exit-when-idle', '--json'], vars);
     await worker.waitForLog('partition claimed');
-    const backfill = startCli(['backfill', ...weeks, '--json'], vars);
+    const backfill = startCli(['backfill', ...days, '--json'], vars);
     const [b, w] = await Promise.all([backfill.done, worker.done]);
     expect(b.code, b.stderr.slice(-2000)).toBe(0);
     expect(w.code, w.stderr.slice(-2000)).toBe(0);

@@ -17,6 +17,7 @@ import {
   listPartitions,
   requireBackfill,
 } from '../backfill/report.js';
+import { markFinished } from '../backfill/store.js';
 import { GRANULARITIES, type Granularity } from '../backfill/windows.js';
 import { migrate } from '../warehouse/migrate.js';
 
@@ -261,7 +262,7 @@ export function registerBackfillCommands(program: Command): void {
             async (db) => {
               await migrate(db.knex, db.schema);
               logger.info({ sources, concurrency }, 'worker started');
-              return runClaimers({
+              const done = await runClaimers({
                 config,
                 db,
                 catalog,
@@ -273,6 +274,15 @@ export function registerBackfillCommands(program: Command): void {
                 signal: stop.signal,
                 pollMs: 2000,
               });
+              // the backfills this worker saw to their end (nothing pending or running) are finished
+              const open = await db.query<{ id: string }>(
+                'SELECT id FROM backfills WHERE finished_at IS NULL',
+              );
+              await markFinished(
+                db,
+                open.map((b) => Number(b.id)),
+              );
+              return done;
             },
             true,
           );
