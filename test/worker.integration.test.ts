@@ -77,6 +77,39 @@ describe.skipIf(!TEST_DATABASE_URL)('guiji worker processes sharing a backfill (
     }
   });
 
+  it('a worker stalled past its lease loses its partition to another and cannot commit a batch of it afterwards', async () => {
+    const env = await makeEnv('stalled', creditEnv(sim, { GUIJI_BATCH_SIZE: '20' }));
+    envs.push(env);
+    const enqueued = await runCli(['backfill', ...YEAR, '--enqueue', '--json'], env.env);
+    expect(enqueued.code, enqueued.stderr.slice(-2000)).toBe(0);
+    const vars = { ...env.env, GUIJI_LOG_LEVEL: 'info' };
+    const stalled = startCli(['worker', '--exit-when-idle', '--json'], vars);
+    await stalled.waitForLog('partition claimed');
+    // a stalled process (a long GC pause, a frozen VM): alive, silent, its lease running out
+    stalled.child.kill('SIGSTOP');
+    const other = await runCli(['worker', '--exit-when-idle', '--json'], vars).finally(() => {
+      stalled.child.kill('SIGCONT');
+    });
+    expect(other.code, other.stderr.slice(-2000)).toBe(0);
+    expect((JSON.parse(other.stdout.trim()) as { done: number }).done).toBe(24);
+    const woke = await stalled.done;
+    expect(woke.code, woke.stderr.slice(-2000)).toBe(0);
+    expect((JSON.parse(woke.stdout.trim()) as { done: number; released: number }).done).toBe(0);
+    expect(woke.stderr).toContain('partition lease lost');
+    const db = await env.open();
+    try {
+      expect(await expectDoneOnce(db)).toBe(24);
+      await expectEveryRecordOnce(db, sim);
+      await expectLedgerBalanced(db);
+      const lost = await db.query<{ owner: string }>(
+        `SELECT owner FROM backfill_attempts WHERE outcome = 'lost'`,
+      );
+      expect(lost.map((a) => a.owner.split(':')[1])).toEqual([String(stalled.child.pid)]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('guiji backfill resumes a backfill a worker is loading, and the two share its partitions', async () => {
     const env = await makeEnv('backfill-worker', creditEnv(sim, { GUIJI_BATCH_SIZE: '20' }));
     envs.push(env);
