@@ -189,11 +189,14 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
 
 /** Runs still marked running while we hold the lock died (killed, crashed): say so. */
 async function markInterrupted(db: Warehouse): Promise<void> {
+  // a backfill's runs are not under the run lock: a live worker's lease, not this lock, says whether they live
   await db.query(
-    `UPDATE source_runs SET status = 'interrupted', finished_at = coalesce(finished_at, now()) WHERE status = 'running'`,
+    `UPDATE source_runs SET status = 'interrupted', finished_at = coalesce(finished_at, now())
+     WHERE status = 'running' AND run_id IN (SELECT id FROM runs WHERE status = 'running' AND kind <> 'backfill')`,
   );
   await db.query(
-    `UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, now()) WHERE status = 'running'`,
+    `UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, now())
+     WHERE status = 'running' AND kind <> 'backfill'`,
   );
 }
 
