@@ -99,7 +99,10 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
       `SELECT table_name FROM information_schema.views WHERE table_schema = $1 ORDER BY table_name`,
       [db.schema],
     );
-    expect(views.map((v) => v.table_name)).toEqual([...first.created].sort());
+    // the catalog's views, beside the quality views of migration 005
+    expect(views.map((v) => v.table_name).filter((v) => v.startsWith('v_'))).toEqual(
+      [...first.created].sort(),
+    );
   });
 
   it('types the columns by the field kind and names them as the catalog does', async () => {
