@@ -8,9 +8,13 @@ import { GuijiError, messageOf } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { type Ajv, createAjv } from '../../schemas/ajv.js';
 import { DROPS_SOURCE } from '../sources/drops.js';
-import { creditAdapter, type PlatformAdapter, sharingAdapter } from '../sources/platform.js';
+import {
+  creditAdapter,
+  loadPlatformWindow,
+  type PlatformAdapter,
+  sharingAdapter,
+} from '../sources/platform.js';
 import { loadSpreadsheet } from './drops-partition.js';
-import { loadPlatformWindow } from './platform-partition.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import {
   type Claim,

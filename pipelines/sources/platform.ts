@@ -105,9 +105,9 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
       context: { setting },
     });
   }
+  const signal = ctx.signal ?? new AbortController().signal;
   for (const { stream: dataset, resource: resourceId } of adapter.streams) {
-    ctx.signal?.throwIfAborted();
-    const resource = ctx.catalog.resources.get(resourceId) as Resource;
+    signal.throwIfAborted();
     const [state] = await ctx.db.query<{ cursor: string | null }>(
       'SELECT cursor FROM source_state WHERE source = $1 AND stream = $2',
       [SOURCE, dataset],
@@ -120,67 +120,25 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
       log.info('window empty: nothing to pull yet');
       continue;
     }
-    const fields = resource.current.fields;
-    const validate = compileRowValidator(ctx.ajv, ctx.catalog, resource, resource.current, fields);
-    let batch = new Batch(SOURCE, ctx.catalog.resources);
-    let keys = new Set<string>();
-    let maxSjc = '';
-    const flush = async (finalCursor?: string) => {
-      const current = batch;
-      const moveTo = finalCursor ?? maxSjc;
-      current.finalize = async (tx: SqlTx) => {
-        if (!moveTo) return;
-        await tx.query(
-          `INSERT INTO source_state (source, stream, cursor, run_id) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (source, stream) DO UPDATE SET cursor = greatest(source_state.cursor, EXCLUDED.cursor),
-             run_id = EXCLUDED.run_id, updated_at = now()`,
-          [SOURCE, dataset, moveTo, ctx.runId],
-        );
-      };
-      batch = new Batch(SOURCE, ctx.catalog.resources);
-      keys = new Set();
-      // the next pages are fetched and validated while this batch (and with it the cursor) commits
-      await queue.submit(current, (counts) => log.debug({ ...counts, cursor: moveTo }, 'batch committed'));
+    // each batch moves the cursor to the largest update time it holds; the last one to the window's end
+    const moveCursor: WindowFence = async (tx, { resumeFrom, last }) => {
+      const moveTo = last ? to : resumeFrom;
+      if (!moveTo) return;
+      await tx.query(
+        `INSERT INTO source_state (source, stream, cursor, run_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (source, stream) DO UPDATE SET cursor = greatest(source_state.cursor, EXCLUDED.cursor),
+           run_id = EXCLUDED.run_id, updated_at = now()`,
+        [SOURCE, dataset, moveTo, ctx.runId],
+      );
     };
-    const queue = new BatchQueue(ctx.db, ctx.runId, ctx.catalog.resources);
-    let read = 0;
-    try {
-      for await (const page of adapter.pull(dataset, from, to)) {
-        // rows of the batch not yet submitted are dropped: the cursor moved only with committed batches
-        ctx.signal?.throwIfAborted();
-        for (const row of page.rows) {
-          read++;
-          const id = String(row.ID ?? '');
-          const sjc = typeof row.SJC === 'string' ? row.SJC : '';
-          const cells: CellValue[] = fields.map((f) => toCell(row[f.code]));
-          const provenance: Provenance = { source: SOURCE, file: dataset, recordId: id };
-          const result = validate(cells);
-          if (!result.ok) {
-            batch.quarantined.push({
-              rowRef: `${SOURCE}:${dataset}:${id}:${sjc}`,
-              resource: resourceId,
-              provenance,
-              raw: row,
-              issues: result.issues,
-            });
-          } else {
-            // the same record twice in one batch (a retried page, an update while paging): the later, newer one
-            // goes into the next batch, where it updates or is unchanged
-            if (keys.has(result.value.naturalKey)) await flush();
-            keys.add(result.value.naturalKey);
-            batch.addRecord(result.value, JSON.stringify({ ...provenance, sjc }));
-          }
-          if (sjc > maxSjc) maxSjc = sjc;
-          if (batch.size >= ctx.batchSize) await flush();
-        }
-      }
-      await flush(to);
-    } catch (error) {
-      // let the batch in flight finish (or fail) before the source is reported failed
-      await queue.settle().catch(() => {});
-      throw error;
-    }
-    await queue.settle();
+    const { read } = await loadPlatformWindow(
+      { ...ctx, signal },
+      adapter,
+      dataset,
+      resourceId,
+      { from, to, resumeFrom: null },
+      moveCursor,
+    );
     log.info({ read }, 'dataset pulled');
     await ctx.db.query(`UPDATE source_runs SET cursor_after = $3 WHERE run_id = $1 AND source = $2`, [
       ctx.runId,
@@ -188,6 +146,112 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
       `${dataset}=${to}`,
     ]);
   }
+}
+
+export interface WindowLoadContext {
+  db: Warehouse;
+  ajv: Ajv;
+  catalog: Catalog;
+  logger: Logger;
+  runId: number;
+  batchSize: number;
+  /** Aborted when the process stops or the lease is lost: no further batch is started. */
+  signal: AbortSignal;
+}
+
+/** What commits with each batch of a window: the partition's progress, and on the last batch its end. */
+export type WindowFence = (
+  tx: SqlTx,
+  progress: { rows: number; resumeFrom: string | null; last: boolean },
+) => Promise<void>;
+
+/**
+ * Loads one frozen half-open window `[from, to)` of one platform stream: validates each row as the resource,
+ * loads the rows in batches (one in flight while the next pages are fetched), and commits `fence` with each
+ * batch — the nightly run moves its cursor there, a backfill partition records how far the window got and
+ * never touches the nightly cursor. `resumeFrom` (the largest update time of the batches committed before a
+ * crash) restarts the window there: the rows at that very time are read again and counted unchanged.
+ */
+export async function loadPlatformWindow(
+  ctx: WindowLoadContext,
+  adapter: PlatformAdapter,
+  stream: string,
+  resourceId: string,
+  window: { from: string; to: string; resumeFrom: string | null },
+  fence: WindowFence,
+  onBatch: (rows: number) => void = () => {},
+): Promise<{ read: number }> {
+  const resource = ctx.catalog.resources.get(resourceId) as Resource | undefined;
+  if (!resource) {
+    throw new GuijiError(
+      'GUIJI_ERR_CONFIG',
+      `${adapter.source} stream ${stream}: no catalog resource ${resourceId}`,
+    );
+  }
+  const source = adapter.source;
+  const from = window.resumeFrom && window.resumeFrom > window.from ? window.resumeFrom : window.from;
+  const log = ctx.logger.child({ stream, from, to: window.to });
+  const fields = resource.current.fields;
+  const validate = compileRowValidator(ctx.ajv, ctx.catalog, resource, resource.current, fields);
+  const queue = new BatchQueue(ctx.db, ctx.runId, ctx.catalog.resources);
+  let batch = new Batch(source, ctx.catalog.resources);
+  let keys = new Set<string>();
+  let maxSjc = '';
+  let read = 0;
+  const flush = async (last: boolean) => {
+    ctx.signal.throwIfAborted();
+    const current = batch;
+    const rows = current.size;
+    const resumeFrom = maxSjc || null;
+    current.finalize = (tx) => fence(tx, { rows, resumeFrom, last });
+    batch = new Batch(source, ctx.catalog.resources);
+    keys = new Set();
+    await queue.submit(current, (counts) => {
+      onBatch(counts.read);
+      // the last batch is told apart: a partition is done with it
+      log.debug({ ...counts, resumeFrom }, last ? 'last batch committed' : 'batch committed');
+    });
+  };
+  try {
+    if (from < window.to) {
+      for await (const page of adapter.pull(stream, from, window.to)) {
+        ctx.signal.throwIfAborted();
+        for (const row of page.rows) {
+          read++;
+          const id = String(row.ID ?? '');
+          const sjc = typeof row.SJC === 'string' ? row.SJC : '';
+          const provenance: Provenance = { source, file: stream, recordId: id };
+          const result = validate(fields.map((f) => toCell(row[f.code])));
+          if (!result.ok) {
+            batch.quarantined.push({
+              rowRef: `${source}:${stream}:${id}:${sjc}`,
+              resource: resourceId,
+              provenance,
+              raw: row,
+              issues: result.issues,
+            });
+          } else {
+            // the same record twice in one batch goes to the next one, as in the nightly load
+            if (keys.has(result.value.naturalKey)) await flush(false);
+            keys.add(result.value.naturalKey);
+            batch.addRecord(result.value, JSON.stringify({ ...provenance, sjc }));
+          }
+          if (sjc > maxSjc) maxSjc = sjc;
+          if (batch.size >= ctx.batchSize) await flush(false);
+        }
+      }
+    }
+    await flush(true);
+  } catch (error) {
+    // the batch in flight finishes (or fails) before the partition is reported
+    await queue.settle().catch(() => {
+      // the first error is the one reported
+    });
+    throw error;
+  }
+  await queue.settle();
+  log.debug({ read }, 'window loaded');
+  return { read };
 }
 
 function toCell(value: unknown): CellValue {
