@@ -229,16 +229,28 @@ async function loadInTransaction(
     const lookup = [
       ...new Set([...direct, ...same].map((r) => r.uscc).filter((u): u is string => u !== null)),
     ];
-    // the register's names of each code (current and former, normalised), for the name_mismatch flag
-    const known = new Map<string, ReadonlySet<string | null>>();
+    // the register's current name of each code (normalised), for the name_mismatch flag
+    const known = new Map<string, string | null>();
     if (lookup.length) {
-      const rows = await tx.query<{ uscc: string; names: (string | null)[] }>(
-        `SELECT e.uscc, array_agg(DISTINCT h.name_norm) || e.name_norm AS names
-         FROM enterprises e LEFT JOIN enterprise_names h ON h.uscc = e.uscc
-         WHERE e.uscc = ANY($1::text[]) GROUP BY e.uscc, e.name_norm`,
+      const rows = await tx.query<{ uscc: string; name_norm: string | null }>(
+        'SELECT uscc, name_norm FROM enterprises WHERE uscc = ANY($1::text[])',
         [lookup],
       );
-      for (const row of rows.rows) known.set(row.uscc, new Set(row.names));
+      for (const row of rows.rows) known.set(row.uscc, row.name_norm);
+    }
+    // a name other than the current one may be a former name: asked only for those
+    const other = direct.filter(
+      (r) =>
+        r.uscc !== null && r.subjectNorm !== null && known.has(r.uscc) && known.get(r.uscc) !== r.subjectNorm,
+    );
+    const former = new Set<string>();
+    if (other.length) {
+      const rows = await tx.query<{ uscc: string; name_norm: string }>(
+        `SELECT p.uscc, p.name_norm FROM unnest($1::text[], $2::text[]) AS p(uscc, name_norm)
+         WHERE EXISTS (SELECT 1 FROM enterprise_names h WHERE h.uscc = p.uscc AND h.name_norm = p.name_norm)`,
+        [other.map((r) => r.uscc), other.map((r) => r.subjectNorm)],
+      );
+      for (const row of rows.rows) former.add(`${row.uscc}\u0000${row.name_norm}`);
     }
     for (const r of same) if (r.uscc === null || !known.has(r.uscc)) unmatched++;
     if (direct.length) {
@@ -258,12 +270,19 @@ async function loadInTransaction(
         'records',
         RECORD_COLUMNS,
         chunksOf(direct, (r) => {
-          const names = r.uscc === null ? undefined : known.get(r.uscc);
-          if (!names) unmatched++;
+          const matched = r.uscc !== null && known.has(r.uscc);
+          if (!matched) unmatched++;
           const flags = [];
           if (r.uscc !== null && r.uscc.slice(2, 6) !== CITY_PREFIX) flags.push('out_of_region');
-          if (names && r.subjectNorm !== null && !names.has(r.subjectNorm)) flags.push('name_mismatch');
-          return tailOf(names !== undefined, flags.join(','));
+          if (
+            matched &&
+            r.subjectNorm !== null &&
+            known.get(r.uscc as string) !== r.subjectNorm &&
+            !former.has(`${r.uscc}\u0000${r.subjectNorm}`)
+          ) {
+            flags.push('name_mismatch');
+          }
+          return tailOf(matched, flags.join(','));
         }),
       );
       inserted += direct.length;
