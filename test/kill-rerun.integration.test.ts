@@ -1,35 +1,11 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createRandom,
-  ENTERPRISE_HEADER,
-  enterpriseRow,
-  generateEnterprises,
-  generatePenalties,
-  PENALTY_HEADER,
-  writeDelimited,
-} from '../pipelines/demo/generate.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { expectLedgerBalanced, makeEnv, snapshot, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
+import { writeDropInput } from './helpers/input.js';
 
 const BATCH = '400';
 
-async function writeInput(env: TestEnv): Promise<void> {
-  const incoming = join(env.config.dropDir, 'incoming');
-  mkdirSync(incoming, { recursive: true });
-  const random = createRandom(99);
-  const enterprises = generateEnterprises(random, 300);
-  await writeDelimited(
-    join(incoming, 'register.csv'),
-    ENTERPRISE_HEADER,
-    enterprises.map((e) => enterpriseRow(random, e)),
-  );
-  const a = generatePenalties(random, enterprises, 3000, { faultShare: 0.05 });
-  await writeDelimited(join(incoming, 'penalties-a.csv'), PENALTY_HEADER, a.rows, { encoding: 'gb18030' });
-  const b = generatePenalties(random, enterprises, 1500, { faultShare: 0.05 });
-  await writeDelimited(join(incoming, 'penalties-b.csv'), PENALTY_HEADER, b.rows);
-}
+const writeInput = (env: TestEnv) => writeDropInput(env, { seed: 99, firstEncoding: 'gb18030' });
 
 describe(`a run killed with SIGKILL and run again (${WAREHOUSE_KIND})`, () => {
   let reference: Awaited<ReturnType<typeof snapshot>>;
