@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli } from './helpers/cli.js';
 import { expectLedgerBalanced, makeEnv, snapshot, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
-import { writeDropInput } from './helpers/input.js';
+import { uninterruptedSnapshot, writeDropInput } from './helpers/input.js';
 
 const BATCH = '400';
 
@@ -12,18 +12,9 @@ describe(`a run killed with SIGKILL and run again (${WAREHOUSE_KIND})`, () => {
   const envs: TestEnv[] = [];
 
   beforeAll(async () => {
-    const env = await makeEnv('kill-ref');
-    envs.push(env);
-    await writeInput(env);
-    const result = await runCli(['run', '--json'], { ...env.env, GUIJI_BATCH_SIZE: BATCH });
-    expect(result.code, result.stderr).toBe(0);
-    const db = await env.open();
-    try {
-      reference = await snapshot(db);
-    } finally {
-      await db.close();
-    }
-    expect(reference.records!.length).toBeGreaterThan(4000);
+    const uninterrupted = await uninterruptedSnapshot('kill-ref', writeInput, BATCH);
+    envs.push(uninterrupted.env);
+    reference = uninterrupted.reference;
   });
 
   afterAll(async () => {

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import {
   createRandom,
   ENTERPRISE_HEADER,
@@ -9,7 +10,8 @@ import {
   PENALTY_HEADER,
   writeDelimited,
 } from '../../pipelines/demo/generate.js';
-import type { TestEnv } from './env.js';
+import { runCli } from './cli.js';
+import { makeEnv, snapshot, type TestEnv } from './env.js';
 
 /**
  * The input of the interruption tests: a register of 300 enterprises and two penalty files (3,000 and 1,500
@@ -34,4 +36,28 @@ export async function writeDropInput(
   });
   const b = generatePenalties(random, enterprises, 1500, { faultShare: 0.05 });
   await writeDelimited(join(incoming, 'penalties-b.csv'), PENALTY_HEADER, b.rows);
+}
+
+/**
+ * The warehouse as one uninterrupted `guiji run` over `write`'s input leaves it: what an interrupted run and
+ * its re-run must end in. Returns the environment (to clean up) and the snapshot.
+ */
+export async function uninterruptedSnapshot(
+  name: string,
+  write: (env: TestEnv) => Promise<void>,
+  batchSize: string,
+): Promise<{ env: TestEnv; reference: Awaited<ReturnType<typeof snapshot>> }> {
+  const env = await makeEnv(name);
+  await write(env);
+  const result = await runCli(['run', '--json'], { ...env.env, GUIJI_BATCH_SIZE: batchSize });
+  expect(result.code, result.stderr).toBe(0);
+  const db = await env.open();
+  let reference: Awaited<ReturnType<typeof snapshot>>;
+  try {
+    reference = await snapshot(db);
+  } finally {
+    await db.close();
+  }
+  expect(reference.records!.length).toBeGreaterThan(4000);
+  return { env, reference };
 }
