@@ -89,17 +89,23 @@ interface Options {
   repeat: number;
   profile: boolean;
   nodeFlags: string[];
+  /** The parts to run: drops (scenarios 1-4), platform, report, backfill. */
+  only: Set<Part>;
   url: string;
   /** The database the URL names. */
   database: string;
   schema: string;
 }
 
-const USAGE = `usage: npm run bench [-- --rows N] [--repeat K] [--quick] [--profile] [--node-flag=F…]
+const PARTS = ['drops', 'platform', 'report', 'backfill'] as const;
+type Part = (typeof PARTS)[number];
+
+const USAGE = `usage: npm run bench [-- --rows N] [--repeat K] [--quick] [--profile] [--only P,…] [--node-flag=F…]
   --rows N     rows in the benchmark file (default 1000000)
   --quick      100000 rows (a smoke run)
   --repeat K   run every scenario K times and print median and min–max (default 1)
   --profile    run the pipeline children under node --cpu-prof and summarise their self time
+  --only P,…   run only these parts: drops (the CSV scenarios and \\copy), platform, report, backfill
   --node-flag=F  one more flag for the pipeline children's node, after those of bin/guiji.js's shebang
                (repeatable), e.g. --node-flag=--max-old-space-size=1000
 environment: GUIJI_BENCH_DATABASE_URL (default ${DEFAULT_URL}), GUIJI_BENCH_SCHEMA (default bench),
@@ -113,6 +119,7 @@ function parseOptions(argv: string[]): Options | null {
       repeat: { type: 'string' },
       quick: { type: 'boolean' },
       profile: { type: 'boolean' },
+      only: { type: 'string' },
       'node-flag': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
@@ -124,6 +131,11 @@ function parseOptions(argv: string[]): Options | null {
     throw new UsageError(`--rows: a whole number ≥ 1, got ${values.rows}`);
   if (!Number.isInteger(repeat) || repeat < 1)
     throw new UsageError(`--repeat: a whole number ≥ 1, got ${values.repeat}`);
+  const only = new Set((values.only ?? PARTS.join(',')).split(',').map((p) => p.trim()));
+  for (const part of only) {
+    if (!(PARTS as readonly string[]).includes(part))
+      throw new UsageError(`--only: expected some of ${PARTS.join(', ')}, got ${part}`);
+  }
   const schema = process.env.GUIJI_BENCH_SCHEMA || 'bench';
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
     throw new UsageError(`GUIJI_BENCH_SCHEMA: not a plain name: ${schema}`);
@@ -135,6 +147,7 @@ function parseOptions(argv: string[]): Options | null {
     repeat,
     profile: values.profile ?? false,
     nodeFlags: values['node-flag'] ?? [],
+    only: only as Set<Part>,
     url,
     database: decodeURIComponent(new URL(url).pathname.slice(1)),
     schema,
@@ -744,7 +757,8 @@ async function main(): Promise<number> {
     console.log(`  ${s.title}: ${shown}${problems.length ? ` — FAILED: ${problems.join('; ')}` : ''}`);
   };
 
-  for (let rep = 1; rep <= options.repeat; rep++) {
+  const drops = options.only.has('drops');
+  for (let rep = 1; drops && rep <= options.repeat; rep++) {
     console.log(`\nrepetition ${rep}/${options.repeat}`);
     const registerProblem = await loadRegister(options, data, rep);
     if (registerProblem) {
@@ -785,37 +799,22 @@ async function main(): Promise<number> {
   await psql(options.url, [`DROP TABLE IF EXISTS public.${COPY_TABLE}`]);
   rmSync(WORK_DIR, { recursive: true, force: true });
 
-  report(options, scenarios);
-  // the platform pull (issue 6): the simulator's records end to end, same server
-  const platform = spawnSync(
-    process.execPath,
-    [join(ROOT, 'bin/run-ts.js'), join(ROOT, 'scripts/bench-platform.ts'), '--rows', String(options.rows)],
-    { stdio: 'inherit', env: { ...process.env, GUIJI_BENCH_DATABASE_URL: options.url } },
-  );
+  if (drops) report(options, scenarios);
   const failures = Object.values(scenarios).flatMap((s) => s.failures.map((f) => `${s.title}: ${f}`));
-  if (platform.status !== 0) failures.push(`platform pull: exit ${platform.status}`);
-  // the quality report over 5,000,000 records (issue 5): metrics and the three formats in under 60 s
-  const quality = spawnSync(
-    process.execPath,
-    [join(ROOT, 'bin/run-ts.js'), join(ROOT, 'scripts/bench-report.ts')],
-    {
+  const part = (name: Part, script: string, args: string[] = []) => {
+    if (!options.only.has(name)) return;
+    const child = spawnSync(process.execPath, [join(ROOT, 'bin/run-ts.js'), join(ROOT, script), ...args], {
       stdio: 'inherit',
       env: { ...process.env, GUIJI_BENCH_DATABASE_URL: options.url },
-    },
-  );
-  if (quality.status !== 0) failures.push(`quality report: exit ${quality.status}`);
+    });
+    if (child.status !== 0) failures.push(`${name}: exit ${child.status}`);
+  };
+  // the platform pull (issue 6): the simulator's records end to end, same server
+  part('platform', 'scripts/bench-platform.ts', ['--rows', String(options.rows)]);
+  // the quality report over 5,000,000 records (issue 5): metrics and the three formats in under 60 s
+  part('report', 'scripts/bench-report.ts');
   // backfill throughput with 1, 2 and 3 workers (issue 4): a fifth of the rows, from the credit simulator
-  const backfill = spawnSync(
-    process.execPath,
-    [
-      join(ROOT, 'bin/run-ts.js'),
-      join(ROOT, 'scripts/bench-backfill.ts'),
-      '--rows',
-      String(Math.round(options.rows / 5)),
-    ],
-    { stdio: 'inherit', env: { ...process.env, GUIJI_BENCH_DATABASE_URL: options.url } },
-  );
-  if (backfill.status !== 0) failures.push(`backfill: exit ${backfill.status}`);
+  part('backfill', 'scripts/bench-backfill.ts', ['--rows', String(Math.round(options.rows / 5))]);
   const codes = new Set(Object.values(scenarios).flatMap((s) => s.measurements.map((m) => m.code)));
   codes.add(codeAtStart);
   if (codes.size > 1) {

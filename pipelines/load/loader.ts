@@ -171,20 +171,79 @@ export async function loadBatch(
   runId: number,
   batch: Batch,
   resources: ReadonlyMap<string, Resource>,
-  options: { stageEverything?: boolean } = {},
+  options: { stageEverything?: boolean; outlook?: KeyOutlook; register?: RegisterCache } = {},
 ): Promise<BatchCounts> {
+  const outlook = options.outlook ?? new KeyOutlook(false);
+  const register = options.register ?? new RegisterCache();
   try {
     return await db.transaction((tx) =>
-      loadInTransaction(tx, runId, batch, resources, options.stageEverything ?? false),
+      loadInTransaction(tx, runId, batch, resources, options.stageEverything ?? false, outlook, register),
     );
   } catch (error) {
     // another loader inserted one of our new keys since we looked: merge the whole batch instead
     if (sqlState(error) === '23505' && !options.stageEverything) {
-      return db.transaction((tx) => loadInTransaction(tx, runId, batch, resources, true));
+      return db.transaction((tx) => loadInTransaction(tx, runId, batch, resources, true, outlook, register));
     }
     throw error;
   }
 }
+
+/**
+ * Whether a loader expects its next batch's keys to be new to the warehouse (a first load: a new file, a
+ * backfill, the nightly pull of new records). Then the batch is COPYed without asking first which keys are
+ * stored — the question costs the warehouse a primary-key probe a record, about as much as a seventh of the
+ * load. A refused COPY (a key is stored after all) is rolled back to its savepoint and the batch takes the
+ * asking path; the loader then asks again until a batch finds none of its keys stored.
+ */
+export class KeyOutlook {
+  constructor(private expectNew = true) {}
+
+  get optimistic(): boolean {
+    return this.expectNew;
+  }
+
+  /** What the last batch learnt: how many of its keys the warehouse held. */
+  learn(stored: number): void {
+    this.expectNew = stored === 0;
+  }
+}
+
+/**
+ * The register's current normalised name of each credit code a loader has asked about (null: the code is not
+ * in the register), so that the thousands of records of one enterprise do not each ask again. It lives as
+ * long as one file or platform window, and forgets everything when a batch loads register rows itself.
+ */
+export class RegisterCache {
+  private readonly names = new Map<string, string | null>();
+
+  constructor(private readonly capacity = 200_000) {}
+
+  forget(): void {
+    this.names.clear();
+  }
+
+  async lookup(tx: SqlTx, codes: readonly string[]): Promise<Map<string, string | null>> {
+    const missing = codes.filter((c) => !this.names.has(c));
+    if (missing.length) {
+      if (this.names.size + missing.length > this.capacity) this.names.clear();
+      const rows = await tx.query<{ uscc: string; name_norm: string | null }>(
+        'SELECT uscc, name_norm FROM enterprises WHERE uscc = ANY($1::text[])',
+        [missing],
+      );
+      for (const c of missing) this.names.set(c, UNKNOWN);
+      for (const row of rows.rows) this.names.set(row.uscc, row.name_norm);
+    }
+    const known = new Map<string, string | null>();
+    for (const c of codes) {
+      const name = this.names.get(c);
+      if (name !== UNKNOWN && name !== undefined) known.set(c, name);
+    }
+    return known;
+  }
+}
+
+/** A code the register does not hold (a string no normalised name can be: it holds a NUL). */
+const UNKNOWN = '\u0000unknown';
 
 async function loadInTransaction(
   tx: SqlTx,
@@ -192,13 +251,41 @@ async function loadInTransaction(
   batch: Batch,
   resources: ReadonlyMap<string, Resource>,
   stageEverything: boolean,
+  outlook: KeyOutlook,
+  register: RegisterCache,
 ): Promise<BatchCounts> {
-  let inserted = 0;
-  let updated = 0;
-  let unchanged = batch.unchanged;
-  let unmatched = batch.unchangedUnmatched;
+  const counts: BatchCounts = {
+    read: batch.size,
+    inserted: 0,
+    updated: 0,
+    unchanged: batch.unchanged,
+    quarantined: batch.quarantined.length,
+    duplicates: batch.duplicates.length,
+    unmatched: batch.unchangedUnmatched,
+  };
   const records = batch.pending;
-  if (records.length) {
+  const registerRows = records.some((r) => r.resource === 'enterprise');
+  if (registerRows) register.forget();
+  let loaded = false;
+  if (records.length && outlook.optimistic && !stageEverything && !registerRows) {
+    // every key new, as the last batch's were: COPY at once; a stored key refuses the COPY, undone to here
+    await tx.query('SAVEPOINT guiji_direct');
+    try {
+      const unmatched = await copyDirect(tx, runId, records, register);
+      await tx.query('RELEASE SAVEPOINT guiji_direct');
+      counts.unmatched += unmatched;
+      loaded = true;
+    } catch (error) {
+      if (sqlState(error) !== '23505') throw error;
+      await tx.query('ROLLBACK TO SAVEPOINT guiji_direct');
+      outlook.learn(1);
+    }
+    if (loaded) {
+      counts.inserted += records.length;
+      counts.unmatched = await matchBatch(tx, runId, records, resources, counts.unmatched, []);
+    }
+  }
+  if (records.length && !loaded) {
     const existing = new Map<string, string>();
     const found = await tx.query<{ resource: string; natural_key: string; content_hash: string }>(
       `SELECT r.resource, r.natural_key, r.content_hash
@@ -207,6 +294,7 @@ async function loadInTransaction(
       [records.map((r) => r.resource), records.map((r) => r.naturalKey)],
     );
     for (const row of found.rows) existing.set(`${row.resource}\u0000${row.natural_key}`, row.content_hash);
+    outlook.learn(existing.size);
 
     const direct: PendingRecord[] = [];
     const staged: PendingRecord[] = [];
@@ -217,93 +305,29 @@ async function loadInTransaction(
       else if (hash !== undefined || stageEverything || r.resource === 'enterprise') staged.push(r);
       else direct.push(r);
     }
-    unchanged += same.length;
+    counts.unchanged += same.length;
 
     if (staged.length) {
       const merged = await mergeStaged(tx, runId, staged, resources);
-      inserted += merged.inserted;
-      updated += merged.updated;
-      unmatched += merged.unmatched;
+      counts.inserted += merged.inserted;
+      counts.updated += merged.updated;
+      counts.unmatched += merged.unmatched;
     }
-
-    const lookup = [
-      ...new Set([...direct, ...same].map((r) => r.uscc).filter((u): u is string => u !== null)),
-    ];
-    // the register's current name of each code (normalised), for the name_mismatch flag
-    const known = new Map<string, string | null>();
-    if (lookup.length) {
-      const rows = await tx.query<{ uscc: string; name_norm: string | null }>(
-        'SELECT uscc, name_norm FROM enterprises WHERE uscc = ANY($1::text[])',
-        [lookup],
-      );
-      for (const row of rows.rows) known.set(row.uscc, row.name_norm);
+    if (same.length) {
+      const known = await register.lookup(tx, codesOf(same));
+      for (const r of same) if (r.uscc === null || !known.has(r.uscc)) counts.unmatched++;
     }
-    // a name other than the current one may be a former name: asked only for those
-    const other = direct.filter(
-      (r) =>
-        r.uscc !== null && r.subjectNorm !== null && known.has(r.uscc) && known.get(r.uscc) !== r.subjectNorm,
-    );
-    const former = new Set<string>();
-    if (other.length) {
-      const rows = await tx.query<{ uscc: string; name_norm: string }>(
-        `SELECT p.uscc, p.name_norm FROM unnest($1::text[], $2::text[]) AS p(uscc, name_norm)
-         WHERE EXISTS (SELECT 1 FROM enterprise_names h WHERE h.uscc = p.uscc AND h.name_norm = p.name_norm)`,
-        [other.map((r) => r.uscc), other.map((r) => r.subjectNorm)],
-      );
-      for (const row of rows.rows) former.add(`${row.uscc}\u0000${row.name_norm}`);
-    }
-    for (const r of same) if (r.uscc === null || !known.has(r.uscc)) unmatched++;
     if (direct.length) {
-      // match method, score and flags are written with the record: no second pass over what was just COPYed
-      const tails = new Map<string, Buffer>();
-      const tailOf = (matched: boolean, flags: string) => {
-        const id = `${matched}${flags}`;
-        let tail = tails.get(id);
-        if (!tail) {
-          const method = matched ? 'uscc\t1' : '\\N\t\\N';
-          tail = Buffer.from(`\t${method}\t{${flags}}\t${runId}\t${runId}\n`);
-          tails.set(id, tail);
-        }
-        return tail;
-      };
-      await tx.copyText(
-        'records',
-        RECORD_COLUMNS,
-        chunksOf(direct, (r) => {
-          const matched = r.uscc !== null && known.has(r.uscc);
-          if (!matched) unmatched++;
-          const flags = [];
-          if (r.uscc !== null && r.uscc.slice(2, 6) !== CITY_PREFIX) flags.push('out_of_region');
-          if (
-            matched &&
-            r.subjectNorm !== null &&
-            known.get(r.uscc as string) !== r.subjectNorm &&
-            !former.has(`${r.uscc}\u0000${r.subjectNorm}`)
-          ) {
-            flags.push('name_mismatch');
-          }
-          return tailOf(matched, flags.join(','));
-        }),
-      );
-      inserted += direct.length;
+      counts.unmatched += await copyDirect(tx, runId, direct, register);
+      counts.inserted += direct.length;
     }
     // matching beyond the exact credit code (legacy ids, names, the review queue); the score and flags of the
     // records merged through staging (the direct ones have theirs)
-    unmatched = await matchBatch(tx, runId, records, resources, unmatched, staged);
+    counts.unmatched = await matchBatch(tx, runId, records, resources, counts.unmatched, staged);
   }
 
   const rejected = [...batch.quarantined, ...batch.duplicates];
   if (rejected.length) await insertQuarantine(tx, runId, rejected);
-
-  const counts: BatchCounts = {
-    read: batch.size,
-    inserted,
-    updated,
-    unchanged,
-    quarantined: batch.quarantined.length,
-    duplicates: batch.duplicates.length,
-    unmatched,
-  };
   await tx.query(
     `UPDATE source_runs SET read = read + $3, inserted = inserted + $4, updated = updated + $5,
             unchanged = unchanged + $6, quarantined = quarantined + $7, duplicates = duplicates + $8,
@@ -323,6 +347,70 @@ async function loadInTransaction(
   );
   if (batch.finalize) await batch.finalize(tx);
   return counts;
+}
+
+function codesOf(records: readonly PendingRecord[]): string[] {
+  return [...new Set(records.map((r) => r.uscc).filter((u): u is string => u !== null))];
+}
+
+/**
+ * COPYs new records straight into `records`, with their match method, score and flags (the register's
+ * current and former names decide name_mismatch): no second pass over what was just written. Returns how
+ * many of them are unmatched by their credit code.
+ */
+async function copyDirect(
+  tx: SqlTx,
+  runId: number,
+  direct: readonly PendingRecord[],
+  register: RegisterCache,
+): Promise<number> {
+  const known = await register.lookup(tx, codesOf(direct));
+  // a name other than the current one may be a former name: asked only for those
+  const other = direct.filter(
+    (r) =>
+      r.uscc !== null && r.subjectNorm !== null && known.has(r.uscc) && known.get(r.uscc) !== r.subjectNorm,
+  );
+  const former = new Set<string>();
+  if (other.length) {
+    const rows = await tx.query<{ uscc: string; name_norm: string }>(
+      `SELECT p.uscc, p.name_norm FROM unnest($1::text[], $2::text[]) AS p(uscc, name_norm)
+       WHERE EXISTS (SELECT 1 FROM enterprise_names h WHERE h.uscc = p.uscc AND h.name_norm = p.name_norm)`,
+      [other.map((r) => r.uscc), other.map((r) => r.subjectNorm)],
+    );
+    for (const row of rows.rows) former.add(`${row.uscc}\u0000${row.name_norm}`);
+  }
+  let unmatched = 0;
+  const tails = new Map<string, Buffer>();
+  const tailOf = (matched: boolean, flags: string) => {
+    const id = `${matched}${flags}`;
+    let tail = tails.get(id);
+    if (!tail) {
+      const method = matched ? 'uscc\t1' : '\\N\t\\N';
+      tail = Buffer.from(`\t${method}\t{${flags}}\t${runId}\t${runId}\n`);
+      tails.set(id, tail);
+    }
+    return tail;
+  };
+  await tx.copyText(
+    'records',
+    RECORD_COLUMNS,
+    chunksOf(direct, (r) => {
+      const matched = r.uscc !== null && known.has(r.uscc);
+      if (!matched) unmatched++;
+      const flags = [];
+      if (r.uscc !== null && r.uscc.slice(2, 6) !== CITY_PREFIX) flags.push('out_of_region');
+      if (
+        matched &&
+        r.subjectNorm !== null &&
+        known.get(r.uscc as string) !== r.subjectNorm &&
+        !former.has(`${r.uscc}\u0000${r.subjectNorm}`)
+      ) {
+        flags.push('name_mismatch');
+      }
+      return tailOf(matched, flags.join(','));
+    }),
+  );
+  return unmatched;
 }
 
 /** New versions of known records (and register rows): history, then one merge by natural key. */
@@ -448,6 +536,8 @@ async function mergeEnterprises(tx: SqlTx, runId: number, enterprise: Resource |
  */
 export class BatchQueue {
   private inflight: Promise<void> | null = null;
+  private readonly outlook = new KeyOutlook();
+  private readonly register = new RegisterCache();
 
   constructor(
     private readonly db: Warehouse,
@@ -458,7 +548,10 @@ export class BatchQueue {
   /** Waits for the batch before, then starts loading this one; `committed` runs with its counts. */
   async submit(batch: Batch, committed: (counts: BatchCounts) => void): Promise<void> {
     await this.settle();
-    const loading = loadBatch(this.db, this.runId, batch, this.resources).then(committed);
+    const loading = loadBatch(this.db, this.runId, batch, this.resources, {
+      outlook: this.outlook,
+      register: this.register,
+    }).then(committed);
     loading.catch(() => {
       // observed by settle()
     });
