@@ -43,6 +43,7 @@ async function main(): Promise<number> {
       process.execPath,
       [
         '--max-old-space-size=300',
+        '--initial-old-space-size=128',
         join(ROOT, 'bin/run-ts.js'),
         join(ROOT, 'scripts/bench-child.ts'),
         '--drop',

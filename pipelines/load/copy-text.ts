@@ -13,12 +13,7 @@ export function copyValue(value: string | number | null | undefined): string {
   );
 }
 
-/** One row's columns, tab-separated and escaped, without the newline. */
-export function copyLine(values: readonly (string | number | null | undefined)[]): string {
-  let line = '';
-  for (let i = 0; i < values.length; i++) {
-    if (i) line += '\t';
-    line += copyValue(values[i]);
-  }
-  return line;
+/** A JSON text as a COPY value: JSON writes tabs and line breaks as escapes, so only backslashes are doubled. */
+export function copyJson(json: string): string {
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
 }

@@ -5,7 +5,7 @@ import type { Issue, Provenance } from '../../lib/types.js';
 import { CITY_PREFIX, matchBatch } from '../match/match-batch.js';
 import { normalizeName } from '../match/name.js';
 import type { ValidRecord } from '../validate/row-validator.js';
-import { copyLine } from './copy-text.js';
+import { copyJson, copyValue } from './copy-text.js';
 
 /** A rejected row: its identity (stable across re-runs of the same input), the row as received and every issue. */
 export interface RejectedRow {
@@ -25,10 +25,36 @@ interface PendingRecord {
   /** The subject's name as matching compares it (a fresh string, not a slice of the input). */
   subjectNorm: string | null;
   /**
-   * The record's COPY columns up to (not including) match_method, tab-separated, escaped, as UTF-8: bytes
-   * outside V8's heap, so a batch waiting for its turn does not age into the old generation as strings would.
+   * Where the record's COPY columns up to (not including) match_method — tab-separated, escaped, as UTF-8 —
+   * lie in its batch's arena: bytes outside V8's heap, so a batch waiting for its turn does not age into the
+   * old generation as strings would, and one allocation a batch instead of one a record (each buffer of its
+   * own counts as external memory, and V8 answers its growth with full collections).
    */
-  line: Buffer;
+  arena: Buffer;
+  start: number;
+  end: number;
+}
+
+/** The first arena of a batch; it doubles when full (a 10,000-row batch of penalties takes about 11 MB). */
+const ARENA_BYTES = 1 << 22;
+
+/**
+ * One copy of each distinct short value (credit code, normalised name) the pending records hold: not a slice
+ * of the input, which would keep the whole input chunk alive until the batch commits, and not a new string a
+ * record, as the same enterprise comes back thousands of times.
+ */
+const interned = new Map<string, string>();
+const INTERNED_MAX = 100_000;
+
+function intern(value: string | null): string | null {
+  if (value === null) return null;
+  let copy = interned.get(value);
+  if (copy === undefined) {
+    if (interned.size >= INTERNED_MAX) interned.clear();
+    copy = Buffer.from(value, 'utf8').toString('utf8');
+    interned.set(copy, copy);
+  }
+  return copy;
 }
 
 /** The rows of one transaction: valid records (as COPY text, ready to send) and rejected rows. */
@@ -38,6 +64,8 @@ export class Batch {
   /** Work to commit with the batch (a file marked done, a cursor moved). */
   finalize?: (tx: SqlTx) => Promise<void>;
   readonly pending: PendingRecord[] = [];
+  private arena: Buffer | null = null;
+  private used = 0;
   /** Rows recognised as unchanged before validation (same raw digest as the stored record), and how many of those are unmatched. */
   unchanged = 0;
   unchangedUnmatched = 0;
@@ -66,30 +94,33 @@ export class Batch {
    * it was read from (see records.raw_digest), when the source has one.
    */
   addRecord(record: ValidRecord, provenance: string, rawDigest: string | null = null): void {
+    // the columns of the line; JSON holds no raw tab or line break (it writes them as \t, \n), so of the
+    // characters COPY escapes only its backslashes are left to double; codes, hashes and dates hold none
+    const line =
+      `${record.resource}\t${copyValue(record.naturalKey)}\t${record.schemaVersion}\t${record.contentHash}\t` +
+      `${copyJson(record.json)}\t${record.uscc ?? '\\N'}\t${copyValue(record.subjectName)}\t` +
+      `${copyValue(record.department)}\t${record.producedDate ?? '\\N'}\t` +
+      `${copyValue(this.resources.get(record.resource)?.disclosure)}\t${this.source}\t${copyJson(provenance)}\t` +
+      `${rawDigest ?? '\\N'}`;
+    // at most three UTF-8 bytes a UTF-16 unit
+    const room = line.length * 3;
+    let arena = this.arena;
+    if (arena === null || this.used + room > arena.length) {
+      arena = Buffer.allocUnsafeSlow(Math.max(room, arena === null ? ARENA_BYTES : arena.length * 2));
+      this.arena = arena;
+      this.used = 0;
+    }
+    const start = this.used;
+    this.used += arena.write(line, start, 'utf8');
     this.pending.push({
       resource: record.resource,
       naturalKey: record.naturalKey,
       contentHash: record.contentHash,
-      // a slice of the CSV chunk would keep the whole chunk alive until the batch commits: copy it
-      uscc: record.uscc === null ? null : Buffer.from(record.uscc, 'latin1').toString('latin1'),
-      subjectNorm: normalizeName(record.subjectName),
-      line: Buffer.from(
-        copyLine([
-          record.resource,
-          record.naturalKey,
-          record.schemaVersion,
-          record.contentHash,
-          record.json,
-          record.uscc,
-          record.subjectName,
-          record.department,
-          record.producedDate,
-          this.resources.get(record.resource)?.disclosure ?? null,
-          this.source,
-          provenance,
-          rawDigest,
-        ]),
-      ),
+      uscc: intern(record.uscc),
+      subjectNorm: intern(normalizeName(record.subjectName)),
+      arena,
+      start,
+      end: this.used,
     });
   }
 }
@@ -132,28 +163,29 @@ const RECORD_COLUMNS = [
 
 const NEWLINE = Buffer.from('\n');
 
-/**
- * Joins record lines, each ended by `tail` (the columns after the line, with the newline), into ~64 KB
- * buffers: one write per row halves COPY throughput (DESIGN.md).
- */
+/** The size COPY data is sent in: one write per row halves COPY throughput (DESIGN.md). */
+const CHUNK_BYTES = 1 << 16;
+
+/** Record lines, each ended by `tail` (the columns after the line, with the newline), in ~64 KB buffers. */
 function chunksOf(
   records: readonly PendingRecord[],
   tail: (r: PendingRecord) => Buffer = () => NEWLINE,
 ): Buffer[] {
   const chunks: Buffer[] = [];
-  let parts: Buffer[] = [];
+  let chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   let size = 0;
   for (const r of records) {
     const end = tail(r);
-    parts.push(r.line, end);
-    size += r.line.length + end.length;
-    if (size >= 1 << 16) {
-      chunks.push(Buffer.concat(parts, size));
-      parts = [];
+    const need = r.end - r.start + end.length;
+    if (size + need > chunk.length) {
+      if (size) chunks.push(chunk.subarray(0, size));
+      chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, need));
       size = 0;
     }
+    size += r.arena.copy(chunk, size, r.start, r.end);
+    size += end.copy(chunk, size);
   }
-  if (size) chunks.push(Buffer.concat(parts, size));
+  if (size) chunks.push(chunk.subarray(0, size));
   return chunks;
 }
 

@@ -43,12 +43,29 @@ export function mapNameChar(c: string): string {
   return DROPPED.has(mapped) ? '' : mapped;
 }
 
+/** Whether `mapNameChar` changes this UTF-16 unit (a surrogate is never changed: no astral character is). */
+function changesChar(code: number): boolean {
+  return (
+    (code >= 0x61 && code <= 0x7a) ||
+    (code >= 0xff01 && code <= 0xff5e) ||
+    code === 0x3000 ||
+    DROPPED_UNITS.has(code)
+  );
+}
+const DROPPED_UNITS = new Set(Array.from(NAME_RULES.dropped, (c) => c.charCodeAt(0)));
+
 /** The name as matching compares it; null when nothing is left. */
 export function normalizeName(name: string | null | undefined): string | null {
   if (name === null || name === undefined) return null;
-  let out = '';
-  for (const c of name) out += mapNameChar(c);
-  for (const [from, to] of NAME_RULES.forms) out = out.split(from).join(to);
+  // most names are already in their compared form: one scan, no new string
+  let i = 0;
+  while (i < name.length && !changesChar(name.charCodeAt(i))) i++;
+  let out = name;
+  if (i < name.length) {
+    out = name.slice(0, i);
+    for (const c of name.slice(i)) out += mapNameChar(c);
+  }
+  for (const [from, to] of NAME_RULES.forms) if (out.includes(from)) out = out.split(from).join(to);
   return out === '' ? null : out;
 }
 

@@ -19,10 +19,14 @@ export interface CliProcess {
 
 /** Starts `guiji …` as its own process, as an ops engineer would. */
 export function startCli(args: string[], env: Record<string, string>, stdin?: string): CliProcess {
-  const child = spawn(process.execPath, ['--max-old-space-size=300', GUIJI_BIN, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--max-old-space-size=300', '--initial-old-space-size=128', GUIJI_BIN, ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   const waiters: { message: string; count: number; resolve: () => void }[] = [];
