@@ -44,6 +44,7 @@ async function main(): Promise<number> {
       [
         '--max-old-space-size=300',
         '--initial-old-space-size=128',
+        ...(process.env.X_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/h/pprof'] : []),
         join(ROOT, 'bin/run-ts.js'),
         join(ROOT, 'scripts/bench-child.ts'),
         '--drop',

@@ -1,4 +1,4 @@
-import type { Catalog, Resource } from '../../catalog/load.js';
+import type { Catalog, FieldDef, Resource } from '../../catalog/load.js';
 import { CREDIT_SOURCE, createCreditClient } from '../../connectors/credit-platform/client.js';
 import { formatChinaTime, parseChinaTime } from '../../connectors/http/china-time.js';
 import { createSharingClient, SHARING_SOURCE } from '../../connectors/sharing-platform/client.js';
@@ -6,10 +6,10 @@ import type { Config } from '../../lib/config.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
 import { ConfigError, GuijiError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import type { CellValue, Provenance } from '../../lib/types.js';
+import type { CellValue } from '../../lib/types.js';
 import type { Ajv } from '../../schemas/ajv.js';
 import { Batch, BatchQueue } from '../load/loader.js';
-import { compileRowValidator } from '../validate/row-validator.js';
+import { compileRowValidator, jsonString } from '../validate/row-validator.js';
 
 export { CREDIT_SOURCE, SHARING_SOURCE };
 
@@ -196,6 +196,7 @@ export async function loadPlatformWindow(
   const queue = new BatchQueue(ctx.db, ctx.runId, ctx.catalog.resources);
   let batch = new Batch(source, ctx.catalog.resources);
   let keys = new Set<string>();
+  const provenancePrefix = `{"source":${JSON.stringify(source)},"file":${JSON.stringify(stream)},"recordId":`;
   let maxSjc = '';
   let read = 0;
   const flush = async (last: boolean) => {
@@ -220,13 +221,14 @@ export async function loadPlatformWindow(
           read++;
           const id = String(row.ID ?? '');
           const sjc = typeof row.SJC === 'string' ? row.SJC : '';
-          const provenance: Provenance = { source, file: stream, recordId: id };
-          const result = validate(fields.map((f) => toCell(row[f.code])));
+          const cells: CellValue[] = new Array(fields.length);
+          for (let i = 0; i < fields.length; i++) cells[i] = toCell(row[(fields[i] as FieldDef).code]);
+          const result = validate(cells);
           if (!result.ok) {
             batch.quarantined.push({
               rowRef: `${source}:${stream}:${id}:${sjc}`,
               resource: resourceId,
-              provenance,
+              provenance: { source, file: stream, recordId: id },
               raw: row,
               issues: result.issues,
             });
@@ -234,7 +236,8 @@ export async function loadPlatformWindow(
             // the same record twice in one batch goes to the next one, as in the nightly load
             if (keys.has(result.value.naturalKey)) await flush(false);
             keys.add(result.value.naturalKey);
-            batch.addRecord(result.value, JSON.stringify({ ...provenance, sjc }));
+            // the provenance {source, file, recordId, sjc} as JSON, without an object a record
+            batch.addRecord(result.value, `${provenancePrefix}${jsonString(id)},"sjc":${jsonString(sjc)}}`);
           }
           if (sjc > maxSjc) maxSjc = sjc;
           if (batch.size >= ctx.batchSize) await flush(false);

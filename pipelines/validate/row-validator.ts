@@ -39,6 +39,11 @@ export type RowValidator = (cells: readonly CellValue[]) => Result<ValidRecord>;
 /** Characters that JSON must escape; values without them are quoted as they are. */
 const NEEDS_JSON_ESCAPE = /["\\\u0000-\u001f\u2028\u2029]/;
 
+/** A string as JSON: quoted as it is unless it holds a character JSON escapes. */
+export function jsonString(text: string): string {
+  return NEEDS_JSON_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
 const FORMAT_KIND: Record<string, IdKind> = {
   uscc: 'uscc',
   'uscc-or-placeholder': 'uscc',
@@ -105,7 +110,7 @@ export function compileRowValidator(
         if (value !== null) {
           data[field.code] = value;
           if (json.length > 1) json += ',';
-          json += jsonKeys[i] + (NEEDS_JSON_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`);
+          json += jsonKeys[i] + jsonString(value);
         }
       } else {
         if (issues === noIssues) issues = [];
