@@ -6,7 +6,8 @@
  *   node bin/run-ts.js scripts/bench-platform.ts [--rows N] [--quick]
  *
  * Environment: GUIJI_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/guiji_bench; the database
- * must exist — scripts/bench.ts creates it), GUIJI_BENCH_PLATFORM_SCHEMA (default `bench_platform`).
+ * must exist — scripts/bench.ts creates it), GUIJI_BENCH_PLATFORM_SCHEMA (default `bench_platform`),
+ * GUIJI_BENCH_PROFILE_DIR (when set, the pulling child writes its CPU profile there: node --cpu-prof).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +31,7 @@ async function main(): Promise<number> {
   const rows = values.quick ? 100_000 : Number(values.rows ?? 1_000_000);
   const url = process.env.GUIJI_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/guiji_bench';
   const schema = process.env.GUIJI_BENCH_PLATFORM_SCHEMA ?? 'bench_platform';
+  const profileDir = process.env.GUIJI_BENCH_PROFILE_DIR;
   const reset = spawnSync('psql', [url, '-qc', `DROP SCHEMA IF EXISTS ${schema} CASCADE`], {
     encoding: 'utf8',
   });
@@ -44,7 +46,7 @@ async function main(): Promise<number> {
       [
         '--max-old-space-size=300',
         '--initial-old-space-size=128',
-        ...(process.env.X_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/h/pprof'] : []),
+        ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
         join(ROOT, 'bin/run-ts.js'),
         join(ROOT, 'scripts/bench-child.ts'),
         '--drop',
