@@ -243,21 +243,28 @@ export class KeyOutlook {
 /**
  * The register's current normalised name of each credit code a loader has asked about (null: the code is not
  * in the register), so that the thousands of records of one enterprise do not each ask again. It lives as
- * long as one file or platform window, and forgets everything when a batch loads register rows itself.
+ * long as one file or platform window, forgets everything when a batch loads register rows itself, and at
+ * least once a minute, so that register rows another process loads meanwhile are seen within a minute.
  */
 export class RegisterCache {
   private readonly names = new Map<string, string | null>();
+  private since = Date.now();
 
-  constructor(private readonly capacity = 200_000) {}
+  constructor(
+    private readonly capacity = 200_000,
+    private readonly maxAgeMs = 60_000,
+  ) {}
 
   forget(): void {
     this.names.clear();
+    this.since = Date.now();
   }
 
   async lookup(tx: SqlTx, codes: readonly string[]): Promise<Map<string, string | null>> {
+    if (Date.now() - this.since > this.maxAgeMs) this.forget();
     const missing = codes.filter((c) => !this.names.has(c));
     if (missing.length) {
-      if (this.names.size + missing.length > this.capacity) this.names.clear();
+      if (this.names.size + missing.length > this.capacity) this.forget();
       const rows = await tx.query<{ uscc: string; name_norm: string | null }>(
         'SELECT uscc, name_norm FROM enterprises WHERE uscc = ANY($1::text[])',
         [missing],

@@ -59,6 +59,8 @@ export interface ComputeOptions {
   today?: string;
   /** Overdue records kept per resource and department (default OVERDUE_CAP). */
   overdueCap?: number;
+  /** Records the run must have written for `records` to be analysed first (default ANALYZE_AFTER_RECORDS). */
+  analyzeAfter?: number;
 }
 
 export interface ComputeResult {
@@ -156,6 +158,23 @@ function departmentKeys(resource: Resource | undefined, keys: readonly string[])
   });
 }
 
+/** A run that wrote at least this many records has the planner's statistics of `records` refreshed first. */
+const ANALYZE_AFTER_RECORDS = 50_000;
+
+/**
+ * After a large load the planner still believes `records` holds what it held before (autovacuum analyses it
+ * later, in its own time): it then reads the run's records through a bitmap of lossy pages instead of one
+ * parallel scan. Measured on a first load of 1,000,000 penalties: the metrics' pass 2.2 s before ANALYZE and
+ * 1.0 s after, for an ANALYZE of 0.8 s — and the overdue list's pass gains as much again.
+ */
+async function refreshStatistics(db: Warehouse, runId: number, threshold: number): Promise<void> {
+  const [written] = await db.query<{ n: string | null }>(
+    'SELECT sum(inserted + updated) AS n FROM source_runs WHERE run_id = $1',
+    [runId],
+  );
+  if (Number(written?.n ?? 0) >= threshold) await db.query('ANALYZE records');
+}
+
 /**
  * Computes and stores the metrics of run `runId` (replacing any computed before: a re-computation reads the
  * warehouse as it is now). Returns how many metric lines and overdue records were kept.
@@ -181,6 +200,7 @@ export async function computeQualityMetrics(
         })());
   await syncWorkdays(db, calendar, options.today ?? chinaToday());
   await db.transaction((tx) => syncDeadlines(tx, catalog));
+  await refreshStatistics(db, runId, options.analyzeAfter ?? ANALYZE_AFTER_RECORDS);
 
   const resolve = departmentResolver(catalog);
   const groups = new Map<string, Counts>();
