@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rawDigest } from '../pipelines/validate/row-validator.js';
+import { rawDigest } from '../pipelines/validate/raw-digest.js';
 
 /** The raw digest tells "the very row the stored record came from" from any other row. */
 describe('rawDigest', () => {

@@ -18,12 +18,8 @@ import type { Ajv } from '../../schemas/ajv.js';
 import { writeFeedbackWorkbook } from '../feedback/workbook.js';
 import { Batch, BatchQueue, type RejectedRow } from '../load/loader.js';
 import { buildHeaderIndex, findHeaderRow, type HeaderIndexEntry } from '../normalize/headers.js';
-import {
-  compileKeyProbe,
-  compileRowValidator,
-  rawDigest,
-  rowFingerprint,
-} from '../validate/row-validator.js';
+import { rawDigest } from '../validate/raw-digest.js';
+import { compileKeyProbe, compileRowValidator, rowFingerprint } from '../validate/row-validator.js';
 import { SeenKeys } from '../validate/seen-keys.js';
 
 export const DROPS_SOURCE = 'drops';
