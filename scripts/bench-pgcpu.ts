@@ -83,3 +83,36 @@ export function samplePgCpu(database: string, intervalMs = 100, ticksPerSecond =
     },
   };
 }
+
+/**
+ * The share of this machine's CPU time the hypervisor gave to other guests ("steal", /proc/stat) between two
+ * readings: on a shared virtual machine the same scenario runs a quarter slower or more while neighbours
+ * are busy, so each figure is printed with the steal seen during it.
+ */
+export interface StealMeter {
+  /** Steal as a share (0–1) of all CPU time since the meter started; null where /proc/stat is missing. */
+  stop(): number | null;
+}
+
+function cpuTimes(): { total: number; steal: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const fields = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal guest guest_nice (guest time is already in user)
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { total, steal: fields[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+export function meterSteal(): StealMeter {
+  const start = cpuTimes();
+  return {
+    stop() {
+      const end = cpuTimes();
+      if (!start || !end || end.total <= start.total) return null;
+      return (end.steal - start.steal) / (end.total - start.total);
+    },
+  };
+}

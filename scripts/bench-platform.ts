@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ChildResult } from './bench-child.js';
+import { meterSteal } from './bench-pgcpu.js';
 import {
   DEFAULT_CREDIT_APP_KEY,
   DEFAULT_CREDIT_APP_SECRET,
@@ -41,6 +42,7 @@ async function main(): Promise<number> {
   const sim = await startCreditSimulator({ records: rows, seed: 7, maxPageSize: 1000 });
   const drop = mkdtempSync(join(tmpdir(), 'guiji-bench-platform-'));
   try {
+    const stealMeter = meterSteal();
     const child = spawn(
       process.execPath,
       [
@@ -75,6 +77,7 @@ async function main(): Promise<number> {
       out += d.toString();
     });
     const code = await new Promise<number | null>((r) => child.on('exit', r));
+    const steal = stealMeter.stop();
     const line = out.trim().split('\n').at(-1) ?? '';
     if (code !== 0 || !line.startsWith('{')) {
       console.log(`platform pull: FAILED (exit ${code})`);
@@ -92,7 +95,8 @@ async function main(): Promise<number> {
       `  ${read.toLocaleString('en-US')} read, ${source?.inserted ?? 0} inserted, ${source?.updated ?? 0} updated, ` +
         `${source?.unchanged ?? 0} unchanged, ${source?.quarantined ?? 0} quarantined in ${result.seconds.toFixed(1)} s: ` +
         `${Math.round(rate).toLocaleString('en-US')} records/s (target ≥ 20,000: ${rate >= 20_000 ? 'ok' : 'MISSED'}), ` +
-        `peak RSS ${rss.toFixed(0)} MB (≤ 400: ${rss <= 400 ? 'ok' : 'MISSED'})`,
+        `peak RSS ${rss.toFixed(0)} MB (≤ 400: ${rss <= 400 ? 'ok' : 'MISSED'})` +
+        (steal === null ? '' : `; CPU stolen by other guests meanwhile: ${(steal * 100).toFixed(0)}%`),
     );
     return 0;
   } finally {

@@ -54,7 +54,7 @@ import {
 } from '../pipelines/demo/generate.js';
 import type { SourceSummary } from '../pipelines/run.js';
 import type { ChildResult } from './bench-child.js';
-import { type PgCpu, samplePgCpu } from './bench-pgcpu.js';
+import { meterSteal, type PgCpu, samplePgCpu } from './bench-pgcpu.js';
 import { formatProfile, summariseProfile } from './bench-profile.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -346,6 +346,8 @@ interface Measurement {
   rssMb: number | null;
   child?: ChildResult;
   pgCpu?: PgCpu | null;
+  /** Share of the machine's CPU time stolen by other guests while the scenario ran (null: not measured). */
+  steal?: number | null;
   profile?: string;
   /** The fingerprint of the pipeline's code the scenario ran. */
   code: string;
@@ -389,6 +391,7 @@ function prepareDrop(label: string, entries: DropEntry[]): string {
 interface ChildRun {
   code: string;
   pgCpu: PgCpu | null;
+  steal: number | null;
   result: ChildResult | null;
   error: string | null;
   profile: string | null;
@@ -404,6 +407,7 @@ async function runChild(options: Options, label: string, entries: DropEntry[]): 
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
   }
   const pgSampler = samplePgCpu(options.database);
+  const stealMeter = meterSteal();
   const done = await run(
     process.execPath,
     [...nodeFlags, 'bin/run-ts.js', 'scripts/bench-child.ts', '--drop', drop, '--schema', options.schema],
@@ -414,6 +418,7 @@ async function runChild(options: Options, label: string, entries: DropEntry[]): 
     },
   );
   const pgCpu = pgSampler?.stop() ?? null;
+  const steal = stealMeter.stop();
   rmSync(drop, { recursive: true, force: true });
   const lastLine = done.stdout.trim().split('\n').pop() ?? '';
   let result: ChildResult | null = null;
@@ -425,9 +430,9 @@ async function runChild(options: Options, label: string, entries: DropEntry[]): 
   const profile = options.profile ? largestProfile(profileDir) : null;
   if (done.code !== 0 || !result) {
     const status = result ? `run ${result.summary.status}` : 'no result';
-    return { code, pgCpu, result, profile, error: `child exited with ${done.code} (${status})` };
+    return { code, pgCpu, steal, result, profile, error: `child exited with ${done.code} (${status})` };
   }
-  return { code, pgCpu, result, profile, error: null };
+  return { code, pgCpu, steal, result, profile, error: null };
 }
 
 /** The main thread's profile: the tsx loader thread may write a small one beside it. */
@@ -480,6 +485,7 @@ function measurement(run: ChildRun, rows: number): Measurement | null {
     rssMb: run.result.maxRssKb / 1024,
     child: run.result,
     pgCpu: run.pgCpu,
+    steal: run.steal,
     code: run.code,
   };
   if (run.profile) m.profile = run.profile;
@@ -516,6 +522,7 @@ async function copyScenario(
   await checkpoint(options.url);
   const path = dataPath(data.utf8).replaceAll("'", "''");
   // timed with the same clock as the children: the whole psql process, connection included
+  const stealMeter = meterSteal();
   const done = await run(
     'psql',
     [
@@ -533,7 +540,8 @@ async function copyScenario(
   if (done.code !== 0) return { m: null, error: `psql \\copy failed: ${done.stderr.trim()}` };
   const copied = Number(/COPY (\d+)/.exec(done.stdout)?.[1] ?? Number.NaN);
   if (copied !== data.rows) return { m: null, error: `psql \\copy loaded ${copied} rows of ${data.rows}` };
-  return { m: { rows: copied, seconds: done.ms / 1000, rssMb: null, code: codeFingerprint() } };
+  const steal = stealMeter.stop();
+  return { m: { rows: copied, seconds: done.ms / 1000, rssMb: null, steal, code: codeFingerprint() } };
 }
 
 // -------------------------------------------------------------------------------------------- reporting
@@ -752,7 +760,10 @@ async function main(): Promise<number> {
     if (m) s.measurements.push(m);
     for (const p of problems) s.failures.push(`repetition ${rep}: ${p}`);
     const shown = m
-      ? `${m.seconds.toFixed(2)} s, ${Math.round(m.rows / m.seconds).toLocaleString('en-US')} rows/s${m.rssMb === null ? '' : `, ${m.rssMb.toFixed(0)} MB`}`
+      ? `${m.seconds.toFixed(2)} s, ${Math.round(m.rows / m.seconds).toLocaleString('en-US')} rows/s${m.rssMb === null ? '' : `, ${m.rssMb.toFixed(0)} MB`}` +
+        (m.steal === undefined || m.steal === null
+          ? ''
+          : `, CPU stolen by other guests ${(m.steal * 100).toFixed(0)}%`)
       : 'no measurement';
     console.log(`  ${s.title}: ${shown}${problems.length ? ` — FAILED: ${problems.join('; ')}` : ''}`);
   };
