@@ -191,7 +191,9 @@ function chunksOf(
 
 /**
  * Loads one batch in one transaction, all or nothing — so a run killed at any moment leaves whole batches
- * only. The warehouse is asked once which keys it holds and with what content hash; then
+ * only. While the loader expects new keys (see KeyOutlook) the batch is COPYed straight into `records`;
+ * otherwise, or when that COPY is refused, the warehouse is asked once which keys it holds and with what
+ * content hash; then
  * - an unchanged record (same hash) is not written at all;
  * - a new record is COPYed straight into `records`, matched against the register beforehand;
  * - a changed record (and every row of the enterprise register) goes through a temporary staging table: the
