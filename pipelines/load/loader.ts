@@ -205,17 +205,17 @@ export async function loadBatch(
   runId: number,
   batch: Batch,
   resources: ReadonlyMap<string, Resource>,
-  options: { stageEverything?: boolean; outlook?: KeyOutlook; register?: RegisterCache } = {},
+  /** What the loader of this file or window has learnt so far (see KeyOutlook, RegisterCache). */
+  state: { outlook: KeyOutlook; register: RegisterCache },
 ): Promise<BatchCounts> {
-  const outlook = options.outlook ?? new KeyOutlook(false);
-  const register = options.register ?? new RegisterCache();
+  const { outlook, register } = state;
   try {
     return await db.transaction((tx) =>
-      loadInTransaction(tx, runId, batch, resources, options.stageEverything ?? false, outlook, register),
+      loadInTransaction(tx, runId, batch, resources, false, outlook, register),
     );
   } catch (error) {
     // another loader inserted one of our new keys since we looked: merge the whole batch instead
-    if (sqlState(error) === '23505' && !options.stageEverything) {
+    if (sqlState(error) === '23505') {
       return db.transaction((tx) => loadInTransaction(tx, runId, batch, resources, true, outlook, register));
     }
     throw error;
@@ -230,7 +230,7 @@ export async function loadBatch(
  * asking path; the loader then asks again until a batch finds none of its keys stored.
  */
 export class KeyOutlook {
-  constructor(private expectNew = true) {}
+  private expectNew = true;
 
   get optimistic(): boolean {
     return this.expectNew;

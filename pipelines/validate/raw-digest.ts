@@ -9,7 +9,7 @@ import type { CellValue } from '../../lib/types.js';
  */
 export function rawDigest(fingerprint: string, cells: readonly CellValue[]): string {
   if (fingerprint !== seededBy) {
-    resetLanes(0);
+    resetLanes();
     feed(fingerprint);
     seededBy = fingerprint;
     seed1 = h1;
@@ -53,12 +53,12 @@ let h3 = 0;
 let h4 = 0;
 let fed = 0;
 
-function resetLanes(length: number): void {
+function resetLanes(): void {
   h1 = 0x243f6a88;
   h2 = 0x85a308d3;
   h3 = 0x13198a2e;
   h4 = 0x03707344;
-  fed = length;
+  fed = 0;
 }
 
 function unit(c: number): void {
