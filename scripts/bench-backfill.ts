@@ -97,7 +97,9 @@ async function main(): Promise<number> {
     seed: 17,
     fromMs: Date.parse('2014-10-01T00:00:00+08:00'),
     toMs: Date.parse('2020-06-28T23:59:59+08:00'),
+    keepRendered: true,
   });
+  store.prerender(); // before the clock: the platform is not on this machine's cores
   const sim = await startCreditSimulator({ store, maxPageSize: 1000 });
   const home = mkdtempSync(join(tmpdir(), 'guiji-bench-backfill-'));
   const env: NodeJS.ProcessEnv = {

@@ -21,6 +21,7 @@ import {
   DEFAULT_CREDIT_APP_SECRET,
   startCreditSimulator,
 } from './simulators/credit-platform.js';
+import { createStore } from './simulators/store.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -38,8 +39,11 @@ async function main(): Promise<number> {
   });
   if (reset.status !== 0) throw new Error(`psql: ${reset.stderr}`);
 
-  // one dataset of penalties, every record in one window; the simulator serves pages of up to 1,000 rows
-  const sim = await startCreditSimulator({ records: rows, seed: 7, maxPageSize: 1000 });
+  // three datasets, every record in one window; the simulator serves pages of up to 1,000 rows. Its rows are
+  // rendered before the clock starts: the platform is another agency's machine, not this one's cores.
+  const store = createStore({ records: rows, seed: 7, keepRendered: true });
+  store.prerender();
+  const sim = await startCreditSimulator({ store, maxPageSize: 1000 });
   const drop = mkdtempSync(join(tmpdir(), 'guiji-bench-platform-'));
   try {
     const stealMeter = meterSteal();

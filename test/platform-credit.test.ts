@@ -11,6 +11,7 @@ import {
   type RunningSimulator,
   startCreditSimulator,
 } from '../scripts/simulators/credit-platform.js';
+import { createStore } from '../scripts/simulators/store.js';
 
 const FAST_RETRY = { maxAttempts: 12, baseDelayMs: 5, maxDelayMs: 40, maxRetryAfterMs: 50 };
 const ALL = ['2000-01-01 00:00:00', '2030-01-01 00:00:00'] as const;
@@ -140,6 +141,20 @@ describe('credit platform client against the simulator', () => {
       later.push(...page.rows);
     expect(later).toHaveLength(1);
     expect(later[0]).toMatchObject({ ID: id, SJC: '2026-01-02 03:04:05', BZ: row['BZ'] });
+  });
+
+  it('a store that keeps rendered rows serves the same rows, and an update replaces the kept one', async () => {
+    const kept = createStore({ records: 60, seed: 4, keepRendered: true });
+    const fresh = createStore({ records: 60, seed: 4 });
+    kept.prerender();
+    const id = kept.ids('xzcf')[3] as string;
+    const updated = kept.update('xzcf', id, '2026-01-02 03:04:05');
+    fresh.update('xzcf', id, '2026-01-02 03:04:05');
+    const page = kept.queryJson('xzcf', ...ALL, 1, 100);
+    expect(JSON.parse(page.rowsJson)).toEqual(fresh.query('xzcf', ...ALL, 1, 100).rows);
+    expect(page.total).toBe(20);
+    const rows = JSON.parse(page.rowsJson) as Record<string, unknown>[];
+    expect(rows.at(-1)).toMatchObject({ ID: id, SJC: '2026-01-02 03:04:05', BZ: updated['BZ'] });
   });
 
   it('a skewed clock fails with a message about the clock after re-signing', async () => {

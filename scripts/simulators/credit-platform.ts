@@ -16,7 +16,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { isChinaTime } from '../../connectors/http/china-time.js';
 import { createRandom } from '../../pipelines/demo/generate.js';
-import { hang, listenLocal, runMain, sendJson } from './server.js';
+import { hang, listenLocal, runMain, sendJson, sendJsonText } from './server.js';
 import { createStore, type FaultSpec, parseFaults, parseFlags, type SimStore } from './store.js';
 
 export const DEFAULT_CREDIT_APP_KEY = 'guiji-demo';
@@ -218,13 +218,13 @@ export async function startCreditSimulator(options: CreditSimulatorOptions = {})
       stats.faults.drift++;
       store.updateRandom(dataset, random);
     }
-    const page = store.query(dataset, from, to, pageNo, pageSize);
+    const page = store.queryJson(dataset, from, to, pageNo, pageSize);
     stats.served++;
-    return sendJson(res, 200, {
-      code: '00',
-      msg: '成功',
-      data: { total: page.total, pageNo, pageSize, rows: page.rows },
-    });
+    return sendJsonText(
+      res,
+      200,
+      `{"code":"00","msg":"成功","data":{"total":${page.total},"pageNo":${pageNo},"pageSize":${pageSize},"rows":${page.rowsJson}}}`,
+    );
   });
 
   return {
