@@ -46,15 +46,17 @@ export async function matchBatch(
   if (!records.length) return unmatched;
   const registers = new Set([...resources.values()].filter((r) => r.register).map((r) => r.id));
   const registered = records.filter((r) => registers.has(r.resource) && r.uscc !== null);
+  let left = unmatched;
   if (registered.length) {
-    await registerLoaded(
+    const batch = new Set(records.map((r) => recordId(r.resource, r.naturalKey)));
+    left -= await registerLoaded(
       tx,
       runId,
       registered.map((r) => r.uscc as string),
       resources,
+      batch,
     );
   }
-  let left = unmatched;
   // Only records without a credit code of their own can be matched beyond it (one with a code the register
   // lacks is filed when its enterprise arrives). The loader counted each of them unmatched; those filed now,
   // or before (by legacy id, name or a person), are not.
@@ -393,12 +395,19 @@ export async function settle(
  * credit code (any record), and through the queue by registration number, organisation code, the same
  * normalised name or a shared blocking key (records without a code).
  */
+/**
+ * Register rows arrived: their names join the history, and the records waiting for their enterprise are
+ * filed. Records this run loaded earlier were counted unmatched in their source's ledger: that count drops
+ * now. Returns how many records of the batch itself (`batch`, by {@link recordId}) the credit code filed,
+ * for the caller to take off the batch's own count (those filed by name are taken off by the caller's step 2).
+ */
 async function registerLoaded(
   tx: SqlTx,
   runId: number,
   usccs: readonly string[],
   resources: ReadonlyMap<string, Resource>,
-): Promise<void> {
+  batch: ReadonlySet<string>,
+): Promise<number> {
   const touched = await tx.query<{
     uscc: string;
     reg_no: string | null;
@@ -411,7 +420,7 @@ async function registerLoaded(
      FROM enterprises WHERE uscc = ANY($1::text[]) AND run_id = $2`,
     [usccs, runId],
   );
-  if (!touched.rows.length) return;
+  if (!touched.rows.length) return 0;
   const list = touched.rows;
   const codes = list.map((e) => e.uscc);
   // a new name (a new enterprise, or a renamed one) joins the history; the others are there already
@@ -423,11 +432,14 @@ async function registerLoaded(
     [codes, runId],
   );
   // records with their own code, unmatched until their enterprise arrived
-  await tx.query(
+  const byCode = await tx.query<RefiledRow>(
     `UPDATE records SET match_method = 'uscc', match_score = 1
-     WHERE uscc = ANY($1::text[]) AND match_method IS NULL`,
+     WHERE uscc = ANY($1::text[]) AND match_method IS NULL
+     RETURNING resource, natural_key, source, run_id`,
     [codes],
   );
+  const inBatch = byCode.rows.filter((r) => batch.has(recordId(r.resource, r.natural_key))).length;
+  const refiled = byCode.rows;
   // flags follow a name: a new or renamed enterprise may make its records' names agree, or disagree
   if (named.rows.length) {
     const ofNamed = await tx.query<{ resource: string; natural_key: string }>(
@@ -457,11 +469,56 @@ async function registerLoaded(
     ],
   );
   if (again.rows.length) {
-    await resolve(
+    const { filed } = await resolve(
       tx,
       runId,
       again.rows.map((r) => ({ resource: r.resource, naturalKey: r.natural_key })),
       resources,
+    );
+    const earlier = filed.filter((f) => !batch.has(recordId(f.resource, f.natural_key)));
+    if (earlier.length) {
+      const of = await tx.query<RefiledRow>(
+        `SELECT r.resource, r.natural_key, r.source, r.run_id
+         FROM records r JOIN unnest($1::text[], $2::text[]) AS m(resource, natural_key)
+           ON r.resource = m.resource AND r.natural_key = m.natural_key`,
+        [earlier.map((f) => f.resource), earlier.map((f) => f.natural_key)],
+      );
+      refiled.push(...of.rows);
+    }
+  }
+  await uncount(
+    tx,
+    runId,
+    refiled.filter((r) => !batch.has(recordId(r.resource, r.natural_key))),
+  );
+  return inBatch;
+}
+
+interface RefiledRow {
+  resource: string;
+  natural_key: string;
+  source: string;
+  run_id: string | number;
+}
+
+/** A record's identity in a set: resource and natural key. */
+function recordId(resource: string, naturalKey: string): string {
+  return `${resource}\u0000${naturalKey}`;
+}
+
+/**
+ * Takes records this run loaded in earlier batches, and filed now, off their source's `unmatched`. (A record
+ * an earlier run loaded, and this run found unchanged, stays counted: its row does not say which run read it.)
+ */
+async function uncount(tx: SqlTx, runId: number, refiled: readonly RefiledRow[]): Promise<void> {
+  const bySource = new Map<string, number>();
+  for (const r of refiled) {
+    if (Number(r.run_id) === runId) bySource.set(r.source, (bySource.get(r.source) ?? 0) + 1);
+  }
+  for (const [source, n] of bySource) {
+    await tx.query(
+      'UPDATE source_runs SET unmatched = greatest(unmatched - $3, 0) WHERE run_id = $1 AND source = $2',
+      [runId, source, n],
     );
   }
 }
