@@ -43,6 +43,8 @@ export interface Config {
   sharingLagSeconds: number;
   sharingOverlapSeconds: number;
   sharingTimeoutMs: number;
+  sharingPageSize: number;
+  sharingRequestsPerSecond: number;
   /** Backfills and workers: a partition's lease, attempts before it is marked failed, first retry delay. */
   backfillLeaseSeconds: number;
   backfillMaxAttempts: number;
@@ -209,6 +211,18 @@ export const SETTINGS: readonly Setting[] = [
     help: 'request timeout in ms (default 30000)',
   },
   {
+    key: 'sharingPageSize',
+    env: ['GUIJI_SHARING_PAGE_SIZE'],
+    type: 'integer',
+    help: 'rows per page asked of the data-sharing platform (default 500)',
+  },
+  {
+    key: 'sharingRequestsPerSecond',
+    env: ['GUIJI_SHARING_REQUESTS_PER_SECOND'],
+    type: 'integer',
+    help: 'request rate limit for the data-sharing platform (default 20)',
+  },
+  {
     key: 'backfillLeaseSeconds',
     env: ['GUIJI_BACKFILL_LEASE_SECONDS'],
     type: 'integer',
@@ -286,6 +300,8 @@ const schema = {
     sharingLagSeconds: { type: 'integer', minimum: 0 },
     sharingOverlapSeconds: { type: 'integer', minimum: 0 },
     sharingTimeoutMs: { type: 'integer', minimum: 1 },
+    sharingPageSize: { type: 'integer', minimum: 1, maximum: 10_000 },
+    sharingRequestsPerSecond: { type: 'integer', minimum: 1 },
     backfillLeaseSeconds: { type: 'integer', minimum: 1, maximum: 86_400 },
     backfillMaxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
     backfillBackoffSeconds: { type: 'integer', minimum: 0, maximum: 86_400 },
@@ -334,6 +350,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     sharingLagSeconds: 300,
     sharingOverlapSeconds: 600,
     sharingTimeoutMs: 30_000,
+    sharingPageSize: 500,
+    sharingRequestsPerSecond: 20,
     backfillLeaseSeconds: 60,
     backfillMaxAttempts: 5,
     backfillBackoffSeconds: 30,

@@ -183,7 +183,7 @@ describe(`the credit platform source (${WAREHOUSE_KIND})`, () => {
 });
 
 describe(`the data-sharing platform source (${WAREHOUSE_KIND})`, () => {
-  it('pulls every licence through faults, secret expiry and datas sent as a string, as resource xzxk', async () => {
+  it('pulls every licence through faults, secret expiry, drift and datas sent as a string, as resource xzxk', async () => {
     const { startSharingSimulator, DEFAULT_SHARING_APP_KEY, DEFAULT_SHARING_APP_SECRET } = await import(
       '../scripts/simulators/sharing-platform.js'
     );
@@ -192,7 +192,7 @@ describe(`the data-sharing platform source (${WAREHOUSE_KIND})`, () => {
       seed: 9,
       hangMs: 1500,
       requestSecretTtlMs: 2000,
-      faults: '5xx=0.1,timeout=0.05,quota=0.05,expire=0.05',
+      faults: '5xx=0.1,timeout=0.05,quota=0.05,expire=0.05,drift=0.3',
     });
     const env = await makeEnv('sharing', {
       GUIJI_SHARING_URL: sim.url,
@@ -200,6 +200,7 @@ describe(`the data-sharing platform source (${WAREHOUSE_KIND})`, () => {
       GUIJI_SHARING_APP_SECRET: DEFAULT_SHARING_APP_SECRET,
       GUIJI_SHARING_LAG_SECONDS: '0',
       GUIJI_SHARING_TIMEOUT_MS: '400',
+      GUIJI_SHARING_PAGE_SIZE: '20', // many pages: faults and drift land between them
     });
     envs.push(env);
     const db = await env.open();
@@ -207,6 +208,16 @@ describe(`the data-sharing platform source (${WAREHOUSE_KIND})`, () => {
       const { summary } = await env.run(db, ['sharing-platform']);
       expect(summary.sources[0]).toMatchObject({ source: 'sharing-platform', status: 'succeeded' });
       expect(sim.store.ids('xzxk').length).toBeGreaterThan(50);
+      expect(sim.stats.served).toBeGreaterThan(300 / 20); // pages of 20 (GUIJI_SHARING_PAGE_SIZE) were asked
+      // records updated while the run paged moved past its frozen window: the next run brings them (their
+      // update time has whole seconds, and the window is half-open: wait for the next second)
+      expect(sim.stats.faults.drift).toBeGreaterThan(0);
+      sim.setFaults('');
+      await new Promise((r) => setTimeout(r, 1_100));
+      const again = (await env.run(db, ['sharing-platform'])).summary.sources[0];
+      expect(again?.status).toBe('succeeded');
+      // drifted records: new ones the first run could not see, or new versions of ones it loaded
+      expect((again?.inserted ?? 0) + (again?.updated ?? 0)).toBeGreaterThan(0);
       await expectEveryRecord(db, sim, ['xzxk']);
       await expectLedgerBalanced(db);
     } finally {

@@ -56,6 +56,8 @@ export function sharingAdapter(config: Readonly<Config>, logger: Logger): Platfo
     appKey: config.sharingAppKey,
     appSecret: config.sharingAppSecret,
     timeoutMs: config.sharingTimeoutMs,
+    pageSize: config.sharingPageSize,
+    requestsPerSecond: config.sharingRequestsPerSecond,
     onRetry: (event) => logger.warn({ retry: event }, 'platform request retried'),
   });
   return {
