@@ -11,6 +11,11 @@ interface QuarantineRow {
 
 const PAGE = 2000;
 
+/** A page of a file's rejected rows after ($2 sheet, $3 row), in file order (index quarantine_by_file). */
+export const FEEDBACK_PAGE = `SELECT sheet, row_number, raw, issues FROM quarantine
+  WHERE sha256 = $1 AND (coalesce(sheet, ''), coalesce(row_number, 0)) > ($2::text, $3::integer)
+  ORDER BY coalesce(sheet, ''), coalesce(row_number, 0) LIMIT $4`;
+
 /**
  * The workbook handed back to a department: every rejected row of one file with its row number, every reason
  * in Chinese and the row as it was sent, so the clerk can correct and resend it. Written beside the archived
@@ -57,12 +62,7 @@ export async function writeFeedbackWorkbook(
   let total = 0;
   let after: [string, number] = ['', -1];
   for (;;) {
-    const rows = await db.query<QuarantineRow>(
-      `SELECT sheet, row_number, raw, issues FROM quarantine
-       WHERE sha256 = $1 AND (coalesce(sheet, ''), coalesce(row_number, 0)) > ($2::text, $3::integer)
-       ORDER BY coalesce(sheet, ''), coalesce(row_number, 0) LIMIT ${PAGE}`,
-      [sha256, after[0], after[1]],
-    );
+    const rows = await db.query<QuarantineRow>(FEEDBACK_PAGE, [sha256, after[0], after[1], PAGE]);
     for (const row of rows) {
       const reasons = row.issues.map((issue, i) => `${i + 1}. ${issue.messageZh}`).join('\n');
       // exceljs writes strings as strings, never as formulas: the clerk's own text goes back untouched

@@ -108,6 +108,8 @@ export async function runDrops(ctx: DropsContext): Promise<FileOutcome[]> {
 
 /** The enterprise register goes first, so that records dropped beside it match the enterprises it adds. */
 async function orderForMatching(files: DropFile[], index: HeaderIndexEntry[]): Promise<DropFile[]> {
+  // a lone file has no order to find, and peeking costs a workbook its shared strings a second time
+  if (files.filter(isSupported).length < 2) return files;
   const registers = new Set<DropFile>();
   for (const file of files) {
     if (!isSupported(file)) continue;

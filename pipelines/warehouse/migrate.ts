@@ -6,6 +6,7 @@ import * as schedule from '../../migrations/004_schedule.js';
 import * as quality from '../../migrations/005_quality.js';
 import * as matching from '../../migrations/006_matching.js';
 import * as rawDigest from '../../migrations/007_raw_digest.js';
+import * as quarantineByFile from '../../migrations/008_quarantine_by_file.js';
 
 /**
  * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
@@ -19,6 +20,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void
   ['005_quality', quality],
   ['006_matching', matching],
   ['007_raw_digest', rawDigest],
+  ['008_quarantine_by_file', quarantineByFile],
 ];
 
 const source: Knex.MigrationSource<string> = {
