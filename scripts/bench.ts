@@ -556,13 +556,23 @@ async function copyScenario(
  * typed as Calc types them, shared strings after the sheet). Without `soffice`, exceljs writes every cell as
  * text. Kept in bench-data/ and reused.
  */
+/** LibreOffice's CSV import column types (column/type pairs, 1-based): codes as text (2), dates Y-M-D (5). */
+const XLSX_COLUMN_TYPES = (() => {
+  const codes = ['统一社会信用代码', '处罚机关统一社会信用代码', '数据来源单位统一社会信用代码'];
+  const dates = ['处罚决定日期', '处罚有效期', '公示截止期'];
+  const types = [...codes.map((c) => [c, 2] as const), ...dates.map((d) => [d, 5] as const)]
+    .map(([title, t]) => [PENALTY_HEADER.indexOf(title) + 1, t] as const)
+    .sort((a, b) => a[0] - b[0]); // Calc reads the pairs in column order only
+  return types.map(([column, t]) => `${column}/${t}`).join('/');
+})();
+
 async function ensureXlsx(
   data: DataSet,
 ): Promise<{ path: string; rows: number; writer: string; error: string | null }> {
   const rows = Math.max(1, Math.round(data.rows / 5));
   const soffice = spawnSync('soffice', ['--version'], { stdio: 'ignore' }).status === 0;
   const writer = soffice ? 'LibreOffice' : 'exceljs';
-  const name = `penalties-${data.rows}.v${DATA_VERSION}.first-${rows}.${writer.toLowerCase()}.xlsx`;
+  const name = `penalties-${data.rows}.v${DATA_VERSION}.first-${rows}.${writer.toLowerCase()}-typed.xlsx`;
   const path = dataPath(name);
   if (existsSync(path)) return { path, rows, writer, error: null };
   const started = performance.now();
@@ -579,11 +589,14 @@ async function ensureXlsx(
     if (soffice) {
       const csv = join(work, 'penalties.csv');
       await writeDelimited(csv, PENALTY_HEADER, head);
-      // comma, double quote, UTF-8 (76), from line 1, language zh-CN (2052); a profile of its own
+      // comma, double quote, UTF-8 (76), from line 1; the columns as a careful clerk sets them (the template
+      // does the same): the three credit codes as text (2), the three dates as Y-M-D dates (5), the rest
+      // standard; language zh-CN (2052); a profile of its own. (Codes left "standard" are stored as numbers:
+      // the pipeline rejects those rows, naming the damage — tested, not benched.)
       const done = await run('soffice', [
         `-env:UserInstallation=file://${join(work, 'profile')}`,
         '--headless',
-        '--infilter=CSV:44,34,76,1,,2052',
+        `--infilter=CSV:44,34,76,1,${XLSX_COLUMN_TYPES},2052`,
         '--convert-to',
         'xlsx',
         '--outdir',
