@@ -394,12 +394,9 @@ export async function settle(
  * name history, and records unmatched so far are matched again against those enterprises — by their own
  * credit code (any record), and through the queue by registration number, organisation code, the same
  * normalised name or a shared blocking key (records without a code).
- */
-/**
- * Register rows arrived: their names join the history, and the records waiting for their enterprise are
- * filed. Records this run loaded earlier were counted unmatched in their source's ledger: that count drops
- * now. Returns how many records of the batch itself (`batch`, by {@link recordId}) the credit code filed,
- * for the caller to take off the batch's own count (those filed by name are taken off by the caller's step 2).
+ * Records this run loaded in earlier batches were counted unmatched in their source's ledger: that count
+ * drops now. Returns how many records of the batch itself (`batch`, by {@link recordId}) their credit code
+ * filed, for the caller to take off the batch's own count (those filed by name are the caller's step 2).
  */
 async function registerLoaded(
   tx: SqlTx,
