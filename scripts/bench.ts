@@ -550,12 +550,6 @@ async function copyScenario(
   return { m: { rows: copied, seconds: done.ms / 1000, rssMb: null, steal, code: codeFingerprint() } };
 }
 
-/**
- * The xlsx of scenario 6: the first fifth of the UTF-8 file's rows, as a department would send them after
- * opening the CSV in LibreOffice Calc and saving it as xlsx (`soffice --convert-to xlsx`: numbers and dates
- * typed as Calc types them, shared strings after the sheet). Without `soffice`, exceljs writes every cell as
- * text. Kept in bench-data/ and reused.
- */
 /** LibreOffice's CSV import column types (column/type pairs, 1-based): codes as text (2), dates Y-M-D (5). */
 const XLSX_COLUMN_TYPES = (() => {
   const codes = ['统一社会信用代码', '处罚机关统一社会信用代码', '数据来源单位统一社会信用代码'];
@@ -566,6 +560,12 @@ const XLSX_COLUMN_TYPES = (() => {
   return types.map(([column, t]) => `${column}/${t}`).join('/');
 })();
 
+/**
+ * The xlsx of scenario 6: the first fifth of the UTF-8 file's rows, as a department would send them after
+ * opening the CSV in LibreOffice Calc and saving it as xlsx (`soffice --convert-to xlsx`: the code columns
+ * as text, the dates as dates, the numbers as Calc types them, shared strings after the sheet). Without
+ * `soffice`, exceljs writes every cell as text. Kept in bench-data/ and reused.
+ */
 async function ensureXlsx(
   data: DataSet,
 ): Promise<{ path: string; rows: number; writer: string; error: string | null }> {
