@@ -208,7 +208,7 @@ describe(`the data-sharing platform source (${WAREHOUSE_KIND})`, () => {
       const { summary } = await env.run(db, ['sharing-platform']);
       expect(summary.sources[0]).toMatchObject({ source: 'sharing-platform', status: 'succeeded' });
       expect(sim.store.ids('xzxk').length).toBeGreaterThan(50);
-      expect(sim.stats.served).toBeGreaterThan(300 / 20); // pages of 20 (GUIJI_SHARING_PAGE_SIZE) were asked
+      expect(sim.stats.served).toBeGreaterThanOrEqual(300 / 20); // pages of 20 (GUIJI_SHARING_PAGE_SIZE) were asked
       // records updated while the run paged moved past its frozen window: the next run brings them (their
       // update time has whole seconds, and the window is half-open: wait for the next second)
       expect(sim.stats.faults.drift).toBeGreaterThan(0);
