@@ -18,14 +18,16 @@ const SAMPLE =
   'x,y"z,"q"r\n' +
   'last,row,no newline';
 
+// `row` is what a spreadsheet application shows: the line break inside "multi\r\nline" stays in its cell, so
+// the blank line is row 4 though it is line 5
 const EXPECTED: CsvRecord[] = [
-  { line: 1, fields: ['a', 'b', 'c'] },
-  { line: 2, fields: ['1', 'two, with comma', '3'] },
-  { line: 3, fields: ['multi\r\nline', 'say "hi"', ''] },
-  { line: 5, fields: [''] },
-  { line: 6, fields: ['界首市', '', '末尾'] },
-  { line: 7, fields: ['x', 'y"z', 'qr'] },
-  { line: 8, fields: ['last', 'row', 'no newline'] },
+  { line: 1, row: 1, fields: ['a', 'b', 'c'] },
+  { line: 2, row: 2, fields: ['1', 'two, with comma', '3'] },
+  { line: 3, row: 3, fields: ['multi\r\nline', 'say "hi"', ''] },
+  { line: 5, row: 4, fields: [''] },
+  { line: 6, row: 5, fields: ['界首市', '', '末尾'] },
+  { line: 7, row: 6, fields: ['x', 'y"z', 'qr'] },
+  { line: 8, row: 7, fields: ['last', 'row', 'no newline'] },
 ];
 
 describe('CsvSplitter', () => {
@@ -35,12 +37,12 @@ describe('CsvSplitter', () => {
 
   it('splits on tabs for Excel "Unicode text"', () => {
     expect(parseAll('a\tb\r\n"1\t2"\t3\r\n', 4, '\t')).toEqual([
-      { line: 1, fields: ['a', 'b'] },
-      { line: 2, fields: ['1\t2', '3'] },
+      { line: 1, row: 1, fields: ['a', 'b'] },
+      { line: 2, row: 2, fields: ['1\t2', '3'] },
     ]);
   });
 
   it('keeps an unterminated quoted field to the end of the file', () => {
-    expect(parseAll('a,"open\nstill', 3)).toEqual([{ line: 1, fields: ['a', 'open\nstill'] }]);
+    expect(parseAll('a,"open\nstill', 3)).toEqual([{ line: 1, row: 1, fields: ['a', 'open\nstill'] }]);
   });
 });

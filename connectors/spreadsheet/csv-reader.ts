@@ -6,7 +6,10 @@ import { type CsvRecord, CsvSplitter } from './csv-splitter.js';
 export type CsvEncoding = 'utf8' | 'utf16le' | 'utf16be' | 'gb18030';
 
 export interface SheetRow {
-  /** 1-based line number of the row in the file, as a clerk sees it. */
+  /**
+   * 1-based row number in the file as a clerk sees it in a spreadsheet application (a CSV's line break inside
+   * a quoted cell stays in the cell: it does not start a row).
+   */
   rowNumber: number;
   cells: CellValue[];
 }
@@ -118,14 +121,14 @@ export async function* readCsv(path: string, format?: CsvFormat): AsyncGenerator
       splitter.push(text, records);
       for (const record of records) {
         if (record.fields.length === 1 && record.fields[0] === '') continue;
-        yield { rowNumber: record.line, cells: record.fields };
+        yield { rowNumber: record.row, cells: record.fields };
       }
       records.length = 0;
     }
     splitter.end(records);
     for (const record of records) {
       if (record.fields.length === 1 && record.fields[0] === '') continue;
-      yield { rowNumber: record.line, cells: record.fields };
+      yield { rowNumber: record.row, cells: record.fields };
     }
   } finally {
     file.destroy();

@@ -7,6 +7,11 @@
 export interface CsvRecord {
   /** 1-based line on which the record starts. */
   line: number;
+  /**
+   * 1-based row of the record as a spreadsheet application shows the file: every record counts, blank lines
+   * too, and a line break inside a quoted cell does not start a row.
+   */
+  row: number;
   fields: string[];
 }
 
@@ -17,6 +22,7 @@ const LF = 10;
 export class CsvSplitter {
   private rest = '';
   private line = 1;
+  private row = 1;
   private readonly sep: number;
 
   constructor(delimiter: string) {
@@ -116,7 +122,7 @@ export class CsvSplitter {
         break;
       }
       if (complete) {
-        out.push({ line: startLine, fields });
+        out.push({ line: startLine, row: this.row++, fields });
         this.line += lines;
         pos = i;
       }
