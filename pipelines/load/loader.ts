@@ -514,53 +514,30 @@ async function mergeStaged(
   };
 }
 
-/** The columns of a rejected row, as staged. */
-const QUARANTINE_COLUMNS = [
-  'row_ref',
-  'source',
-  'resource',
-  'file',
-  'sha256',
-  'sheet',
-  'row_number',
-  'record_id',
-  'raw',
-  'issues',
-] as const;
-
-/**
- * Rejected rows go through a staging table too: COPY, then one upsert by row reference (a file loaded again
- * after an interrupted run rejects the same rows again). Passing them as one JSON document to
- * jsonb_to_recordset cost PostgreSQL about twice as much a row.
- */
 async function insertQuarantine(tx: SqlTx, runId: number, rejected: readonly RejectedRow[]): Promise<void> {
   await tx.query(
-    `CREATE TEMP TABLE IF NOT EXISTS guiji_quarantine_staging (
-       row_ref text, source text, resource text, file text, sha256 text, sheet text, row_number integer,
-       record_id text, raw jsonb, issues jsonb
-     ) ON COMMIT DELETE ROWS`,
-  );
-  const lines: Buffer[] = [];
-  let text = '';
-  for (const r of rejected) {
-    const p = r.provenance;
-    text +=
-      `${copyValue(r.rowRef)}\t${copyValue(p.source)}\t${copyValue(r.resource)}\t${copyValue(p.file)}\t` +
-      `${copyValue(p.sha256)}\t${copyValue(p.sheet)}\t${copyValue(p.row)}\t${copyValue(p.recordId)}\t` +
-      `${copyJson(JSON.stringify(r.raw))}\t${copyJson(JSON.stringify(r.issues))}\n`;
-    if (text.length >= 32_768) {
-      lines.push(Buffer.from(text));
-      text = '';
-    }
-  }
-  if (text) lines.push(Buffer.from(text));
-  await tx.copyText('guiji_quarantine_staging', QUARANTINE_COLUMNS, lines);
-  await tx.query(
     `INSERT INTO quarantine (row_ref, source, resource, file, sha256, sheet, row_number, record_id, raw, issues, run_id)
-     SELECT row_ref, source, resource, file, sha256, sheet, row_number, record_id, raw, issues, $1
-     FROM guiji_quarantine_staging
+     SELECT x.row_ref, x.source, x.resource, x.file, x.sha256, x.sheet, x.row_number, x.record_id, x.raw, x.issues, $2
+     FROM jsonb_to_recordset($1::jsonb) AS x(row_ref text, source text, resource text, file text, sha256 text,
+                                             sheet text, row_number integer, record_id text, raw jsonb, issues jsonb)
      ON CONFLICT (row_ref) DO UPDATE SET issues = EXCLUDED.issues, raw = EXCLUDED.raw, run_id = EXCLUDED.run_id`,
-    [runId],
+    [
+      JSON.stringify(
+        rejected.map((r) => ({
+          row_ref: r.rowRef,
+          source: r.provenance.source,
+          resource: r.resource,
+          file: r.provenance.file ?? null,
+          sha256: r.provenance.sha256 ?? null,
+          sheet: r.provenance.sheet ?? null,
+          row_number: r.provenance.row ?? null,
+          record_id: r.provenance.recordId ?? null,
+          raw: r.raw,
+          issues: r.issues,
+        })),
+      ),
+      runId,
+    ],
   );
 }
 
