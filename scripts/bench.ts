@@ -516,6 +516,22 @@ async function loadRegister(options: Options, data: DataSet, rep: number): Promi
   return null;
 }
 
+/**
+ * Runs one `\copy` in psql, timed with the same clock as the children (the whole psql process, connection
+ * included), with the CPU stolen meanwhile and the rows it reported.
+ */
+async function timedCopy(
+  url: string,
+  command: string,
+): Promise<{ done: Finished; steal: number | null; copied: number }> {
+  const stealMeter = meterSteal();
+  const done = await run('psql', [url, '-X', '-v', 'ON_ERROR_STOP=1', '-c', command], {
+    env: { ...process.env, PGCLIENTENCODING: 'UTF8' },
+  });
+  const steal = stealMeter.stop();
+  return { done, steal, copied: Number(/COPY (\d+)/.exec(done.stdout)?.[1] ?? Number.NaN) };
+}
+
 async function copyScenario(
   options: Options,
   data: DataSet,
@@ -527,26 +543,12 @@ async function copyScenario(
   ]);
   await checkpoint(options.url);
   const path = dataPath(data.utf8).replaceAll("'", "''");
-  // timed with the same clock as the children: the whole psql process, connection included
-  const stealMeter = meterSteal();
-  const done = await run(
-    'psql',
-    [
-      options.url,
-      '-X',
-      '-v',
-      'ON_ERROR_STOP=1',
-      '-c',
-      `\\copy public.${COPY_TABLE} FROM '${path}' WITH (FORMAT csv, HEADER true)`,
-    ],
-    {
-      env: { ...process.env, PGCLIENTENCODING: 'UTF8' },
-    },
+  const { done, steal, copied } = await timedCopy(
+    options.url,
+    `\\copy public.${COPY_TABLE} FROM '${path}' WITH (FORMAT csv, HEADER true)`,
   );
   if (done.code !== 0) return { m: null, error: `psql \\copy failed: ${done.stderr.trim()}` };
-  const copied = Number(/COPY (\d+)/.exec(done.stdout)?.[1] ?? Number.NaN);
   if (copied !== data.rows) return { m: null, error: `psql \\copy loaded ${copied} rows of ${data.rows}` };
-  const steal = stealMeter.stop();
   return { m: { rows: copied, seconds: done.ms / 1000, rssMb: null, steal, code: codeFingerprint() } };
 }
 
@@ -647,18 +649,9 @@ async function storedScenario(
       `CREATE TABLE ${ceiling} (LIKE ${schema}.records INCLUDING ALL)`,
     ]);
     await checkpoint(options.url);
-    const stealMeter = meterSteal();
-    const done = await run(
-      'psql',
-      [options.url, '-X', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${ceiling} FROM '${escaped}'`],
-      {
-        env: { ...process.env, PGCLIENTENCODING: 'UTF8' },
-      },
-    );
-    const steal = stealMeter.stop();
+    const { done, steal, copied } = await timedCopy(options.url, `\\copy ${ceiling} FROM '${escaped}'`);
     if (done.code !== 0)
       return { m: null, error: `psql \\copy of the stored rows failed: ${done.stderr.trim()}` };
-    const copied = Number(/COPY (\d+)/.exec(done.stdout)?.[1] ?? Number.NaN);
     console.log(
       `  (${copied.toLocaleString('en-US')} stored rows of the first run, ${mb(fileSize(dump) ?? 0)} as COPY text)`,
     );
@@ -704,6 +697,11 @@ function table(head: string[], rows: string[][], right: Set<number>): string {
 
 function verdict(ok: boolean): string {
   return ok ? 'ok' : 'MISSED';
+}
+
+/** The scenarios that run the pipeline (the others run psql). */
+function pipelineRuns(scenarios: Record<ScenarioId, Scenario>): Scenario[] {
+  return [scenarios.first, scenarios.rerun, scenarios.gb18030, scenarios.xlsx];
 }
 
 function report(options: Options, scenarios: Record<ScenarioId, Scenario>): void {
@@ -765,7 +763,7 @@ function report(options: Options, scenarios: Record<ScenarioId, Scenario>): void
 
   console.log('\nrun ledger (last repetition):');
   const ledger: string[][] = [];
-  for (const s of [scenarios.first, scenarios.rerun, scenarios.gb18030, scenarios.xlsx]) {
+  for (const s of pipelineRuns(scenarios)) {
     const l = ledgerOf(s.measurements[s.measurements.length - 1]?.child ?? null);
     if (!l) {
       ledger.push([s.title, '—']);
@@ -806,7 +804,7 @@ function report(options: Options, scenarios: Record<ScenarioId, Scenario>): void
       'CPU seconds tell which side is saturated: the pipeline process (all its threads) against the server ' +
       'processes of the bench database. Statement times are sums.',
   );
-  for (const s of [scenarios.first, scenarios.rerun, scenarios.gb18030, scenarios.xlsx]) {
+  for (const s of pipelineRuns(scenarios)) {
     const last = s.measurements[s.measurements.length - 1];
     const child = last?.child;
     if (!child) continue;
@@ -842,7 +840,7 @@ function report(options: Options, scenarios: Record<ScenarioId, Scenario>): void
   }
 
   if (options.profile) {
-    for (const s of [scenarios.first, scenarios.rerun, scenarios.gb18030, scenarios.xlsx]) {
+    for (const s of pipelineRuns(scenarios)) {
       const m = s.measurements[s.measurements.length - 1];
       if (!m?.profile) continue;
       console.log(`\nCPU profile of ${s.title} (${relativeToRoot(m.profile)}):`);

@@ -66,27 +66,28 @@ export async function writeFeedbackWorkbook(
   head.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFC0504D' } };
   head.commit();
 
-  let total = 0;
-  let after: [string, number] = ['', -1];
-  for (;;) {
-    const rows = await db.transaction(async (tx) => {
-      for (const setting of FEEDBACK_PLANNER) await tx.query(setting);
-      return (await tx.query<QuarantineRow>(FEEDBACK_PAGE, [sha256, after[0], after[1], PAGE])).rows;
-    });
-    for (const row of rows) {
-      const reasons = row.issues.map((issue, i) => `${i + 1}. ${issue.messageZh}`).join('\n');
-      // exceljs writes strings as strings, never as formulas: the clerk's own text goes back untouched
-      const values = columns.map((c) => (row.raw[c] === undefined ? '' : String(row.raw[c])));
-      sheet
-        .addRow([...(withSheet ? [row.sheet ?? ''] : []), row.row_number ?? '', reasons, ...values])
-        .commit();
+  // one transaction, so that the planner settings hold for every page
+  const total = await db.transaction(async (tx) => {
+    for (const setting of FEEDBACK_PLANNER) await tx.query(setting);
+    let written = 0;
+    let after: [string, number] = ['', -1];
+    for (;;) {
+      const { rows } = await tx.query<QuarantineRow>(FEEDBACK_PAGE, [sha256, after[0], after[1], PAGE]);
+      for (const row of rows) {
+        const reasons = row.issues.map((issue, i) => `${i + 1}. ${issue.messageZh}`).join('\n');
+        // exceljs writes strings as strings, never as formulas: the clerk's own text goes back untouched
+        const values = columns.map((c) => (row.raw[c] === undefined ? '' : String(row.raw[c])));
+        sheet
+          .addRow([...(withSheet ? [row.sheet ?? ''] : []), row.row_number ?? '', reasons, ...values])
+          .commit();
+      }
+      written += rows.length;
+      await zipCaughtUp(sheet);
+      if (rows.length < PAGE) return written;
+      const last = rows[rows.length - 1] as QuarantineRow;
+      after = [last.sheet ?? '', last.row_number ?? 0];
     }
-    total += rows.length;
-    await zipCaughtUp(sheet);
-    if (rows.length < PAGE) break;
-    const last = rows[rows.length - 1] as QuarantineRow;
-    after = [last.sheet ?? '', last.row_number ?? 0];
-  }
+  });
   sheet.commit();
 
   const guide = workbook.addWorksheet('说明');
