@@ -226,11 +226,28 @@ async function connectPostgres(
             const stream = client.query(
               copyFromStream(`COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM STDIN`),
             );
+            // One chunk at a time, the next after the last was handed to the socket. Written all at once, the
+            // chunks queue inside pg-copy-streams, which flushes them on the socket's next 'drain' even after
+            // the server refused the COPY and the stream let go of the connection: an uncaught TypeError
+            // (brianc/node-pg-copy-streams#171) — and the loader goes on with that connection after a refusal.
             await new Promise<void>((resolve, reject) => {
-              stream.on('error', reject);
+              let failed = false;
+              const fail = (error: unknown) => {
+                if (failed) return;
+                failed = true;
+                reject(error);
+              };
+              stream.on('error', fail);
               stream.on('finish', () => resolve());
-              for (const chunk of chunks) stream.write(chunk);
-              stream.end();
+              const next = (i: number): void => {
+                if (failed) return;
+                if (i === chunks.length) {
+                  stream.end();
+                  return;
+                }
+                stream.write(chunks[i], (error) => (error ? fail(error) : next(i + 1)));
+              };
+              next(0);
             });
           },
         };
