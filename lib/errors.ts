@@ -43,6 +43,21 @@ export class LockedError extends GuijiError {
   }
 }
 
+/**
+ * A whole file that cannot be loaded (unreadable, over a cap, no header, a quote that never closes…). The
+ * engineer reads `message` (English, may name the row); the department's clerk reads `messageZh` — Chinese,
+ * naming the file's row or sheet where that helps, never a server path, a library or a PostgreSQL message.
+ */
+export class FileError extends GuijiError {
+  readonly messageZh: string;
+
+  constructor(message: string, messageZh: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super('GUIJI_ERR_FILE', message, options);
+    this.name = 'FileError';
+    this.messageZh = messageZh;
+  }
+}
+
 /** Exit codes of DESIGN.md: 0 done, 1 failed, 2 usage or configuration, 3 locked, 4 partly done. */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof GuijiError) {
