@@ -307,3 +307,50 @@ describe('readCsv refuses a file it cannot read as it was meant', () => {
     }
   });
 });
+
+describe('readCsv on damaged copies of a good file', () => {
+  it('yields rows or throws a FileError, never anything else: truncations, byte flips, stray quotes', async () => {
+    let seed = 15;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const text =
+      '名称,代码,备注\r\n甲公司,"9134,1","多行\r\n备注 ""引"""\r\n乙"公司,2,\r\n\r\n丙公司,3,"x"\r\n'.repeat(
+        40,
+      );
+    const sources = [
+      Buffer.from(text),
+      iconv.encode(text, 'gb18030'),
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]),
+    ];
+    const outcomes = new Set<string>();
+    for (let i = 0; i < 150; i++) {
+      let bytes = Buffer.from(sources[i % 3]!);
+      const at = Math.floor(random() * bytes.length);
+      if (i % 5 < 2) bytes = bytes.subarray(0, at);
+      else if (i % 5 < 4)
+        for (let k = 0; k < 3; k++) bytes[Math.floor(random() * bytes.length)] = random() * 256;
+      else bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from('"'), bytes.subarray(at)]);
+      const path = write(bytes);
+      try {
+        for await (const row of readCsv(path)) expect(row.rowNumber).toBeGreaterThan(0);
+        outcomes.add('read');
+      } catch (error) {
+        expect(error).toBeInstanceOf(FileError);
+        expectForTheClerk(error as FileError);
+        const zh = (error as FileError).messageZh;
+        outcomes.add(
+          /引号没有闭合/.test(zh)
+            ? 'unclosed'
+            : /引号没有正确闭合/.test(zh)
+              ? 'merged'
+              : zh.replace(/^第 \d+ 行/, '').replace(/（文件.*$/, ''),
+        );
+      }
+    }
+    // each kind of refusal came up, so the loop did exercise them
+    const undecodable = ['GB18030（GBK）', 'UTF-16', 'UTF-8'].map((e) => `含有按 ${e} 编码无法识别的字节`);
+    expect([...outcomes].sort()).toEqual(['merged', 'read', 'unclosed', ...undecodable].sort());
+  });
+});
