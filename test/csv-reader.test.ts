@@ -109,7 +109,7 @@ describe('readCsv', () => {
   it.each([
     [',', 'a,b,c\n1,2,3\n'],
     ['\t', 'a\tb\tc\n1\t2,5\t3\n'],
-    [';', 'a;b;c\n1;2,5;3\n'],
+    [';', 'a;b;c\n1,5;2,5;3,5\n'],
   ])('sniffs the separator %j', async (delimiter, text) => {
     const path = write(text);
     expect((await sniffCsv(path)).delimiter).toBe(delimiter);

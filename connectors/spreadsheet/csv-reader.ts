@@ -94,16 +94,19 @@ export async function sniffCsv(path: string, name = basename(path)): Promise<Csv
   return { encoding, delimiter: sniffDelimiter(text) };
 }
 
-/** The separator that occurs most often in the first lines (a title row above the header may have none). */
+/**
+ * The separator of the first line that has one (the header, or a title row Excel padded with separators; a
+ * title row above them may have none): the one it holds most often.
+ */
 function sniffDelimiter(text: string): CsvFormat['delimiter'] {
-  const counts = { ',': 0, '\t': 0, ';': 0 };
   for (const line of text.split(/\r\n|\n|\r/, 10)) {
-    counts[','] += count(line, ',');
-    counts['\t'] += count(line, '\t');
-    counts[';'] += count(line, ';');
+    const comma = count(line, ',');
+    const tab = count(line, '\t');
+    const semicolon = count(line, ';');
+    if (comma + tab + semicolon === 0) continue;
+    if (tab > comma && tab >= semicolon) return '\t';
+    return semicolon > comma ? ';' : ',';
   }
-  if (counts['\t'] > counts[','] && counts['\t'] >= counts[';']) return '\t';
-  if (counts[';'] > counts[',']) return ';';
   return ',';
 }
 
