@@ -250,6 +250,19 @@ describe('readCsv refuses a file it cannot read as it was meant', () => {
     expectForTheClerk(error);
   });
 
+  it('refuses a line of nothing but separators after 1 MiB, before its cells fill the memory', async () => {
+    const { error } = await failure(write(`a,b\n1,2\n${','.repeat(3_000_000)}\n4,5\n`));
+    expect(error.messageZh).toMatch(/^第 3 行有 \d+ 列，超过 Excel 的上限（16384 列）/);
+    expect(error.context.row).toBe(3);
+    expectForTheClerk(error);
+  });
+
+  it('refuses a line of 1.5 MB in 100 cells, which csv-parse counts as half a million characters', async () => {
+    const { error } = await failure(write(`a,b\n${`${'长'.repeat(5000)},`.repeat(100)}\n3,4\n`));
+    expect(error.messageZh).toMatch(/^第 2 行超过 1 MB 仍没有换行/);
+    expect(error.context.row).toBe(2);
+  });
+
   it('names the row of stray bytes in a UTF-8 file, past the sniffed sample', async () => {
     const good = `名称,代码\n${'界首市某某有限公司,1\n'.repeat(5000)}`;
     const bytes = Buffer.concat([Buffer.from(good), Buffer.from([0xe7, 0x95]), Buffer.from(',2\n丙,3\n')]);

@@ -28,9 +28,10 @@ export interface CsvFormat {
 export const MAX_CELL_CHARS = 32_767;
 
 /**
- * The most a row may hold (csv-parse's `max_record_size`: about bytes). No honest row of a catalog resource
- * comes near it; a quote that opens and never closes swallows the rest of the file into one cell, and csv-parse
- * can only tell at the end of the file, or here, after 1 MiB — whichever comes first.
+ * The most a row may hold: csv-parse's `max_record_size` (about bytes), and the bytes between two line ends.
+ * No honest row of a catalog resource comes near it; a quote that opens and never closes swallows the rest of
+ * the file into one cell, which csv-parse can only tell at the end of the file, or here, after 1 MiB —
+ * whichever comes first.
  */
 export const MAX_ROW_SIZE = 1 << 20;
 
@@ -163,19 +164,56 @@ interface Damage {
 }
 
 /**
- * Passes UTF-8 bytes through unchanged (csv-parse splits bytes and decodes each cell) and notes whether they are
- * valid UTF-8; a character split between two chunks is checked whole.
+ * The stage before csv-parse: hands it UTF-8 and watches the bytes on the way. csv-parse's `max_record_size`
+ * counts a row's characters but not its separators, so a line of nothing but separators would grow one row's
+ * array of empty cells without bound (30 MB of commas: 1.4 GB). After `MAX_ROW_SIZE` bytes without a line
+ * end the feed is `cut`: csv-parse gets no more, and the reader refuses the file naming the row it ended in.
  */
-class Utf8Check extends Transform {
-  private tail: Buffer | null = null;
+abstract class Feed extends Transform {
+  cut = false;
+  private sinceLineEnd = 0;
 
-  constructor(private readonly damage: Damage) {
+  constructor(protected readonly damage: Damage) {
     super();
   }
 
+  protected pass(bytes: Buffer, done: TransformCallback): void {
+    if (this.cut) {
+      done();
+      return;
+    }
+    const first = firstLineEnd(bytes);
+    this.sinceLineEnd += first === -1 ? bytes.length : first;
+    if (this.sinceLineEnd > MAX_ROW_SIZE) {
+      this.cut = true;
+      // up to the line's end, so that the long line is the last row csv-parse gives
+      this.push(first === -1 ? bytes : bytes.subarray(0, first));
+      this.push(null);
+      done();
+      return;
+    }
+    if (first !== -1)
+      this.sinceLineEnd = bytes.length - 1 - Math.max(bytes.lastIndexOf(10), bytes.lastIndexOf(13));
+    done(null, bytes);
+  }
+}
+
+function firstLineEnd(bytes: Buffer): number {
+  const lf = bytes.indexOf(10);
+  const cr = bytes.indexOf(13);
+  return lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+}
+
+/**
+ * Passes UTF-8 bytes through unchanged (csv-parse splits bytes and decodes each cell) and notes whether they are
+ * valid UTF-8; a character split between two chunks is checked whole.
+ */
+class Utf8Check extends Feed {
+  private tail: Buffer | null = null;
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     if (!this.damage.seen) this.check(chunk);
-    done(null, chunk);
+    this.pass(chunk, done);
   }
 
   private check(chunk: Buffer): void {
@@ -205,26 +243,24 @@ class Utf8Check extends Transform {
  * Decodes GB18030 or UTF-16 into the UTF-8 csv-parse reads. Node's own decoders (ICU) decode GB18030 about
  * twice as fast as iconv-lite, identically; what they cannot decode becomes U+FFFD, which marks the damage.
  */
-class Transcode extends Transform {
+class Transcode extends Feed {
   private readonly decoder: TextDecoder;
 
-  constructor(
-    encoding: Exclude<CsvEncoding, 'utf8'>,
-    private readonly damage: Damage,
-  ) {
-    super();
+  constructor(encoding: Exclude<CsvEncoding, 'utf8'>, damage: Damage) {
+    super(damage);
     this.decoder = new TextDecoder(
       encoding === 'utf16le' ? 'utf-16le' : encoding === 'utf16be' ? 'utf-16be' : 'gb18030',
     );
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    done(null, this.encode(this.decoder.decode(chunk, { stream: true })));
+    this.pass(this.encode(this.decoder.decode(chunk, { stream: true })), done);
   }
 
   override _flush(done: TransformCallback): void {
     const rest = this.decoder.decode();
-    done(null, rest ? this.encode(rest) : undefined);
+    if (rest) this.pass(this.encode(rest), done);
+    else done();
   }
 
   private encode(text: string): Buffer {
@@ -242,12 +278,15 @@ const ENCODING_NAMES: Record<CsvEncoding, string> = {
 
 const QUOTE = 34;
 
+/** Excel's limit on the columns of a sheet. */
+const MAX_COLUMNS = 16_384;
+
 /**
  * Streams a CSV file's rows (every value a string), whatever its encoding and separator, through csv-parse.
  *
  * Throws a `FileError` naming the row (as a spreadsheet numbers it) when the file cannot be read as it was
- * meant: a quote that never closes, a cell over Excel's 32,767 characters, a row over `MAX_ROW_SIZE`, bytes
- * that are not text in the file's encoding. Errors of the system (an errno) are thrown as they are. `name` is
+ * meant: a quote that never closes, a cell over Excel's 32,767 characters, a row over `MAX_ROW_SIZE` or over
+ * Excel's 16,384 columns, bytes that are not text in the file's encoding. Errors of the system (an errno) are thrown as they are. `name` is
  * the file's name for the error's context (`path` may be a descriptor's path).
  *
  * Quotes as Excel reads them: a quote inside an unquoted cell (`ab"c`) is text; a quoted cell whose closing
@@ -273,14 +312,15 @@ export async function* readCsv(
     bom: true,
   });
   const input = createReadStream(path, { highWaterMark: 1 << 20 });
-  const decode = encoding === 'utf8' ? new Utf8Check(damage) : new Transcode(encoding, damage);
+  const feed = encoding === 'utf8' ? new Utf8Check(damage) : new Transcode(encoding, damage);
   // the error, if any, reaches the loop below through the parser
-  pipeline(input, decode, parser, () => {});
+  pipeline(input, feed, parser, () => {});
   let row = 0;
   try {
     for await (const cells of parser as AsyncIterable<string[]>) {
       row++;
       if (cells.length === 1 && cells[0] === '') continue;
+      if (cells.length > MAX_COLUMNS) throw tooManyColumns(name, row, cells.length);
       for (let i = 0; i < cells.length; i++) {
         const cell = cells[i] as string;
         if (cell.length > MAX_CELL_CHARS || cell.charCodeAt(0) === QUOTE) checkCell(cell, name, row, i);
@@ -288,6 +328,7 @@ export async function* readCsv(
       if (damage.seen) checkDecoded(cells, name, row, encoding);
       yield { rowNumber: row, cells };
     }
+    if (feed.cut) throw rowTooLong(name, row);
     if (damage.seen) throw undecodable(name, null, encoding);
   } catch (error) {
     throw error instanceof CsvError ? parseFailure(error, parser, name) : error;
@@ -355,16 +396,28 @@ function parseFailure(error: CsvError, parser: Parser, file: string): FileError 
       options,
     );
   }
-  if (error.code === 'CSV_MAX_RECORD_SIZE') {
-    return new FileError(
-      `${row === undefined ? 'a row' : `row ${row}`} runs for over ${MAX_ROW_SIZE} bytes without a line end`,
-      `${at}超过 1 MB 仍没有换行，不像是 CSV 表格的一行（可能不是 CSV 文件，或文件的换行符已损坏）。请用 Excel 另存为 .xlsx 或“CSV UTF-8（逗号分隔）”后重新提交`,
-      options,
-    );
-  }
+  if (error.code === 'CSV_MAX_RECORD_SIZE') return rowTooLong(file, row, error);
   return new FileError(
     `cannot parse the CSV at ${row === undefined ? 'an unknown row' : `row ${row}`}: ${error.code}`,
     `${at}无法按 CSV 格式读取（引号或分隔符有误）。请检查该行，或用 Excel 另存为 .xlsx 或“CSV UTF-8（逗号分隔）”后重新提交`,
     options,
+  );
+}
+
+function rowTooLong(file: string, row: number | undefined, cause?: unknown): FileError {
+  return new FileError(
+    `${row === undefined ? 'a row' : `row ${row}`} runs for over ${MAX_ROW_SIZE} bytes without a line end`,
+    `${row === undefined ? '文件中有一行' : `第 ${row} 行`}超过 1 MB 仍没有换行，不像是 CSV 表格的一行（可能不是 CSV 文件，或文件的换行符已损坏）。` +
+      '请用 Excel 另存为 .xlsx 或“CSV UTF-8（逗号分隔）”后重新提交',
+    { ...(cause === undefined ? {} : { cause }), context: row === undefined ? { file } : { file, row } },
+  );
+}
+
+function tooManyColumns(file: string, row: number, columns: number): FileError {
+  return new FileError(
+    `row ${row} has ${columns} cells, over Excel's limit of ${MAX_COLUMNS} columns`,
+    `第 ${row} 行有 ${columns} 列，超过 Excel 的上限（${MAX_COLUMNS} 列），不像是 CSV 表格的一行（可能不是 CSV 文件，或分隔符有误）。` +
+      '请用 Excel 另存为 .xlsx 或“CSV UTF-8（逗号分隔）”后重新提交',
+    { context: { file, row } },
   );
 }
