@@ -316,13 +316,15 @@ function openEntryStream(z: Zip, entry: Entry): Promise<{ stream: Readable; comp
         return;
       }
       const compressed = { bytes: 0 };
-      raw.on('data', (chunk: Buffer) => {
-        compressed.bytes += chunk.length;
-      });
       if (entry.compressionMethod === 0) {
+        // stored: what is read is what is inflated, the ratio is 1
+        compressed.bytes = Number.POSITIVE_INFINITY;
         resolve({ stream: raw, compressed });
         return;
       }
+      raw.on('data', (chunk: Buffer) => {
+        compressed.bytes += chunk.length;
+      });
       const inflate = createInflateRaw({
         chunkSize: z.chunkSize,
         readableHighWaterMark: z.chunkSize * READ_AHEAD_CHUNKS,
