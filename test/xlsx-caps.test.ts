@@ -231,7 +231,7 @@ describe('the caps are settings', () => {
       maxColumns: 3,
       maxCellFormats: 2,
     };
-    expect(await readAll(path, { limits: tight, sharedStringsHeapBytes: 3 * 32 + 18 * 2 })).toEqual(
+    expect(await readAll(path, { limits: tight, sharedStringsHeapBytes: 3 * 40 + 18 * 2 })).toEqual(
       GOOD_ROWS,
     );
     const fixtures = join(import.meta.dirname, 'fixtures', 'xlsx');
