@@ -513,6 +513,17 @@ describe('malformed workbooks are rejected with a reason, never a crash or a han
       /row 1: refers to shared string 99, but the workbook has 3/,
     ],
     [
+      'a row number that is not one',
+      () =>
+        workbook({
+          'xl/worksheets/sheet1.xml': rowsXml(
+            '<row r="1"><c r="A1"><v>1</v></c></row><row r="-3"><c><v>2</v></c></row>',
+          ),
+        }),
+      /^工作表“名单”第 2 行的行号无效，文件已损坏$/,
+      /row 2: bad row number/,
+    ],
+    [
       'an undefined entity in a cell',
       () =>
         workbook({

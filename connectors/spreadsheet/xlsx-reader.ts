@@ -1250,8 +1250,10 @@ class Workbook implements XlsxWorkbook {
           if (tok === TOK_OPEN && sc.is3(114, 111, 119)) {
             // <row>: read it whole, or rewind to its start and wait for more bytes
             rowNumber = sc.rS >= 0 ? parseUint(b, sc.rS, sc.rE) : lastRow + 1;
-            if (rowNumber < 1)
+            if (rowNumber < 1) {
+              rowNumber = lastRow + 1; // the clerk is told where, not the number that is not one
               throw sheetError(z, name, rowNumber, 'bad row number', '的行号无效，文件已损坏');
+            }
             if (rowNumber > maxRows) {
               throw sheetError(
                 z,
