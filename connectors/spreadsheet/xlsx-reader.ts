@@ -53,17 +53,19 @@ export interface XlsxWorkbook {
 
 /**
  * What a workbook may hold before it is rejected (the `GUIJI_XLSX_*` settings of lib/config.ts; the defaults
- * are the same numbers). The defaults let a 1,000,000-row × 20-column workbook written by LibreOffice through
- * every count cap; the memory its shared strings need is checked against the heap separately.
+ * are the same numbers). The defaults let a 1,000,000-row × 20-column workbook of LibreOffice's shape through
+ * every cap with about twice the room (measured: sheet 0.99 GB, sharedStrings.xml 1.11 GB with rich-text runs,
+ * 8.4M strings of 152M characters, ratios 6–9). The memory its shared strings need is checked against the
+ * heap separately: such a workbook needs a heap of ~1.4 GB (`--max-old-space-size`), not the default 300 MB.
  */
 export interface XlsxLimits {
-  /** Inflated bytes of any one zip entry (a 1M-row × 20-column sheet is about 0.8 GB). */
+  /** Inflated bytes of any one zip entry (the 1M-row sheet: 0.99 GB; its shared strings: 1.11 GB). */
   maxEntryBytes: number;
   /** Inflated ÷ compressed bytes of an entry (real parts: 4–15; a zip bomb: ~1,000). Checked past 1 MiB. */
   maxRatio: number;
   /** Strings in sharedStrings.xml (LibreOffice: 1.76M for 200k rows × 20 columns, so ~8.8M for 1M rows). */
   maxSharedStrings: number;
-  /** Characters of all shared strings together. */
+  /** Characters of all shared strings together (200k rows × 20 columns: 30M). */
   maxSharedChars: number;
   /** Inflated bytes of styles.xml, and of the other parts read whole (workbook.xml, relationships). */
   maxStylesBytes: number;
