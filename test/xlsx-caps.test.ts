@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants, crc32, createDeflateRaw, deflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readTables } from '../connectors/spreadsheet/drop-folder.js';
 import {
   DEFAULT_XLSX_LIMITS,
   openXlsx,
@@ -217,6 +218,22 @@ describe('the caps are settings', () => {
       /GUIJI_XLSX_MAX_RATIO: must be >= 2/,
     );
     expect(() => loadConfig({ env: { GUIJI_XLSX_MAX_ENTRY_BYTES: 'lots' }, cwd: tmp })).toThrow(ConfigError);
+  });
+
+  it('reach the reader through the drop folder', async () => {
+    const path = save(workbook(), 'drop.xlsx');
+    const file = { path, name: 'drop.xlsx', size: 0, sha256: '', format: 'xlsx' as const };
+    const limits = xlsxLimitsOf(loadConfig({ env: { GUIJI_XLSX_MAX_ROWS: '1' }, cwd: tmp }));
+    const read = async (options: XlsxOpenOptions) => {
+      for await (const table of readTables(file, options))
+        for await (const _ of table.rows) {
+          // read them all
+        }
+    };
+    await expect(read({ limits })).rejects.toMatchObject({
+      messageZh: expect.stringMatching(/^工作表“名单”第 2 行超出了工作表的最大行数 1，/),
+    });
+    await expect(read({})).resolves.toBeUndefined();
   });
 
   it('a good workbook reads exactly, under its defaults and under caps it just fits', async () => {
