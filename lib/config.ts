@@ -54,6 +54,17 @@ export interface Config {
   scheduleDrops: string | null;
   scheduleCredit: string | null;
   scheduleSharing: string | null;
+  /** Caps on a workbook in the drop folder (the xlsx reader's `XlsxLimits`): over any of them it is rejected. */
+  xlsxMaxEntryBytes: number;
+  xlsxMaxRatio: number;
+  xlsxMaxSharedStrings: number;
+  xlsxMaxSharedChars: number;
+  xlsxMaxStylesBytes: number;
+  xlsxMaxCellFormats: number;
+  xlsxMaxCellChars: number;
+  xlsxMaxSheets: number;
+  xlsxMaxRows: number;
+  xlsxMaxColumns: number;
 }
 
 interface Setting {
@@ -264,6 +275,66 @@ export const SETTINGS: readonly Setting[] = [
     type: 'string',
     help: 'cron expression for the data-sharing platform (default GUIJI_SCHEDULE)',
   },
+  {
+    key: 'xlsxMaxEntryBytes',
+    env: ['GUIJI_XLSX_MAX_ENTRY_BYTES'],
+    type: 'integer',
+    help: 'workbooks: bytes any one zip entry may inflate to (default 2147483648, 2 GiB)',
+  },
+  {
+    key: 'xlsxMaxRatio',
+    env: ['GUIJI_XLSX_MAX_RATIO'],
+    type: 'integer',
+    help: 'workbooks: inflated ÷ compressed size of an entry past its first MiB (default 100)',
+  },
+  {
+    key: 'xlsxMaxSharedStrings',
+    env: ['GUIJI_XLSX_MAX_SHARED_STRINGS'],
+    type: 'integer',
+    help: 'workbooks: strings in sharedStrings.xml (default 16000000)',
+  },
+  {
+    key: 'xlsxMaxSharedChars',
+    env: ['GUIJI_XLSX_MAX_SHARED_CHARS'],
+    type: 'integer',
+    help: 'workbooks: characters of all shared strings together (default 400000000)',
+  },
+  {
+    key: 'xlsxMaxStylesBytes',
+    env: ['GUIJI_XLSX_MAX_STYLES_BYTES'],
+    type: 'integer',
+    help: 'workbooks: bytes of styles.xml and the other parts read whole (default 33554432, 32 MiB)',
+  },
+  {
+    key: 'xlsxMaxCellFormats',
+    env: ['GUIJI_XLSX_MAX_CELL_FORMATS'],
+    type: 'integer',
+    help: 'workbooks: cell formats and number formats in styles.xml (default 65536)',
+  },
+  {
+    key: 'xlsxMaxCellChars',
+    env: ['GUIJI_XLSX_MAX_CELL_CHARS'],
+    type: 'integer',
+    help: "workbooks: characters of one cell (default 32767, Excel's limit)",
+  },
+  {
+    key: 'xlsxMaxSheets',
+    env: ['GUIJI_XLSX_MAX_SHEETS'],
+    type: 'integer',
+    help: 'workbooks: sheets in one workbook (default 1000)',
+  },
+  {
+    key: 'xlsxMaxRows',
+    env: ['GUIJI_XLSX_MAX_ROWS'],
+    type: 'integer',
+    help: "workbooks: highest row number of a sheet (default 1048576, Excel's grid)",
+  },
+  {
+    key: 'xlsxMaxColumns',
+    env: ['GUIJI_XLSX_MAX_COLUMNS'],
+    type: 'integer',
+    help: "workbooks: columns of a sheet (default 16384, Excel's grid)",
+  },
 ];
 
 const packageRoot = resolve(import.meta.dirname, '..');
@@ -309,6 +380,16 @@ const schema = {
     scheduleDrops: { type: ['string', 'null'] },
     scheduleCredit: { type: ['string', 'null'] },
     scheduleSharing: { type: ['string', 'null'] },
+    xlsxMaxEntryBytes: { type: 'integer', minimum: 1024, maximum: 2 ** 48 },
+    xlsxMaxRatio: { type: 'integer', minimum: 2 },
+    xlsxMaxSharedStrings: { type: 'integer', minimum: 1 },
+    xlsxMaxSharedChars: { type: 'integer', minimum: 1 },
+    xlsxMaxStylesBytes: { type: 'integer', minimum: 1024 },
+    xlsxMaxCellFormats: { type: 'integer', minimum: 1 },
+    xlsxMaxCellChars: { type: 'integer', minimum: 1 },
+    xlsxMaxSheets: { type: 'integer', minimum: 1 },
+    xlsxMaxRows: { type: 'integer', minimum: 1 },
+    xlsxMaxColumns: { type: 'integer', minimum: 1, maximum: 16_384 },
   },
 } as const;
 
@@ -359,6 +440,17 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     scheduleDrops: null,
     scheduleCredit: null,
     scheduleSharing: null,
+    // the xlsx reader's DEFAULT_XLSX_LIMITS (test/xlsx-caps.test.ts holds them equal); why these numbers: there
+    xlsxMaxEntryBytes: 2 * 1024 ** 3,
+    xlsxMaxRatio: 100,
+    xlsxMaxSharedStrings: 16_000_000,
+    xlsxMaxSharedChars: 400_000_000,
+    xlsxMaxStylesBytes: 32 * 1024 ** 2,
+    xlsxMaxCellFormats: 65_536,
+    xlsxMaxCellChars: 32_767,
+    xlsxMaxSheets: 1_000,
+    xlsxMaxRows: 1_048_576,
+    xlsxMaxColumns: 16_384,
   };
 
   const fromFile = readConfigFile(resolve(cwd, 'guiji.config.json'));

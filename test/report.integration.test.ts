@@ -4,40 +4,17 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import yauzl from 'yauzl';
 import { loadCalendar } from '../lib/calendar.js';
 import type { Warehouse } from '../lib/db.js';
-import type { QualityReport } from '../pipelines/report/data.js';
+import type { OverdueLine, QualityReport, QuarantineSample } from '../pipelines/report/data.js';
 import { escapeHtml, renderHtml } from '../pipelines/report/html.js';
 import { writeReports } from '../pipelines/report/index.js';
-import { safeCellText } from '../pipelines/report/xlsx.js';
+import { writeXlsx } from '../pipelines/report/xlsx.js';
+import { CELL_MAX_CHARS, cellText } from '../pipelines/xlsx-cells.js';
 import { chinaToday, EXPECTED, writeQualityDrop } from './fixtures/quality/dataset.js';
 import { runCli } from './helpers/cli.js';
 import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
-
-/** Every entry of a zip (an xlsx) as text. */
-function unzip(file: string): Promise<Map<string, string>> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true }, (error, zip) => {
-      if (error || !zip) return reject(error);
-      const out = new Map<string, string>();
-      zip.on('entry', (entry: yauzl.Entry) => {
-        zip.openReadStream(entry, (err, stream) => {
-          if (err || !stream) return reject(err);
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('end', () => {
-            out.set(entry.fileName, Buffer.concat(chunks).toString('utf8'));
-            zip.readEntry();
-          });
-        });
-      });
-      zip.on('end', () => resolve(out));
-      zip.on('error', reject);
-      zip.readEntry();
-    });
-  });
-}
+import { asRead, expectSafeWorkbook, HOSTILE, unzipText } from './helpers/workbook-cells.js';
 
 function chromiumPath(): string | null {
   const candidates = [process.env.GUIJI_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
@@ -203,11 +180,11 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
   });
 
   it('never writes a text a spreadsheet would run as a formula', async () => {
-    expect(safeCellText('=1+2')).toBe("'=1+2");
-    expect(safeCellText('+86 558')).toBe("'+86 558");
-    expect(safeCellText('-1')).toBe("'-1");
-    expect(safeCellText('@SUM(A1)')).toBe("'@SUM(A1)");
-    expect(safeCellText('界首市=')).toBe('界首市=');
+    expect(cellText('=1+2')).toBe("'=1+2");
+    expect(cellText('+86 558')).toBe("'+86 558");
+    expect(cellText('-1')).toBe("'-1");
+    expect(cellText('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(cellText('界首市=')).toBe('界首市=');
     // the subject named "=HYPERLINK(…)" is late: it is in the overdue sheet, as text behind an apostrophe
     const workbook = new ExcelJS.Workbook();
     await workbook.xlsx.readFile(files.xlsx);
@@ -216,13 +193,56 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
     expect(names).toContain(`'${EXPECTED.formulaName}`);
     expect(names).not.toContain(EXPECTED.formulaName);
     // and in the file itself: no formula anywhere, the text stored as a string
-    const entries = await unzip(files.xlsx);
+    const entries = await unzipText(files.xlsx);
     const sheets = [...entries].filter(([name]) => name.startsWith('xl/worksheets/sheet'));
     expect(sheets.length).toBe(12);
     for (const [name, xml] of sheets) expect(xml, name).not.toMatch(/<f[ >]/);
     const strings = entries.get('xl/sharedStrings.xml') ?? '';
     expect(strings).toContain('&apos;=HYPERLINK(&quot;http://example.invalid&quot;,&quot;点击&quot;)');
     expect(strings).not.toMatch(/<t[^>]*>=HYPERLINK/);
+  });
+
+  it("writes the departments' hostile text as safe cells: no formula, no cell past 32,767, valid XML", async () => {
+    // a department's names and a quarantined row's reasons are the departments' text: any of these can arrive
+    const [late] = report.overdue.rows;
+    const [sample] = report.quarantineSamples.rows;
+    expect(late && sample).toBeTruthy();
+    const hostile: QualityReport = {
+      ...report,
+      departments: report.departments.map((d, i) => (i === 0 ? { ...d, name: HOSTILE.dde } : d)),
+      overdue: {
+        ...report.overdue,
+        rows: [
+          { ...(late as OverdueLine), subjectName: HOSTILE.fullWidth, naturalKey: HOSTILE.at },
+          { ...(late as OverdueLine), subjectName: HOSTILE.nul, naturalKey: HOSTILE.minus },
+          { ...(late as OverdueLine), subjectName: HOSTILE.controls, naturalKey: HOSTILE.tab },
+        ],
+      },
+      quarantineSamples: {
+        ...report.quarantineSamples,
+        rows: [
+          { ...(sample as QuarantineSample), file: HOSTILE.hyperlink, sheet: HOSTILE.carriageReturn },
+          {
+            ...(sample as QuarantineSample),
+            file: '行政处罚.csv',
+            issues: [{ type: 'type-error', field: null, message: 'x', messageZh: HOSTILE.long }],
+          },
+        ],
+      },
+    };
+    const file = join(env.dir, 'hostile.xlsx');
+    await writeXlsx(hostile, file);
+    const texts = [...(await expectSafeWorkbook(file)).values()].flat();
+    for (const value of [HOSTILE.dde, HOSTILE.fullWidth, HOSTILE.at, HOSTILE.minus, HOSTILE.hyperlink]) {
+      expect(texts, value).toContain(`'${value}`);
+    }
+    expect(texts).toContain(asRead(`'${HOSTILE.tab}`));
+    expect(texts).toContain(asRead(`'${HOSTILE.carriageReturn}`));
+    expect(texts).toContain('违法\uFFFD事实');
+    expect(texts).toContain('处罚\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD依据\uFFFD\uFFFD');
+    const reasons = texts.filter((t) => t.includes('已截断，原文共'));
+    expect(reasons).toHaveLength(1);
+    expect(reasons[0]?.length).toBeLessThanOrEqual(CELL_MAX_CHARS);
   });
 
   it('writes one self-contained HTML page with the same figures, escaped, and SVG charts', () => {

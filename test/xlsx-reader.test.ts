@@ -7,10 +7,10 @@ import {
   excelSerialToDate,
   isDateFormatCode,
   openXlsx,
-  XlsxFormatError,
   type XlsxOpenOptions,
   type XlsxRow,
 } from '../connectors/spreadsheet/xlsx-reader.js';
+import { FileError } from '../lib/errors.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'xlsx');
 const fixture = (name: string) => join(FIXTURES, name);
@@ -410,13 +410,13 @@ async function collect(it: AsyncIterable<XlsxRow>): Promise<XlsxRow[]> {
 }
 
 describe('openXlsx on files that are not workbooks', () => {
-  async function openError(path: string): Promise<XlsxFormatError> {
+  async function openError(path: string): Promise<FileError> {
     try {
       const wb = await openXlsx(path);
       await wb.close();
     } catch (err) {
-      expect(err).toBeInstanceOf(XlsxFormatError);
-      return err as XlsxFormatError;
+      expect(err).toBeInstanceOf(FileError);
+      return err as FileError;
     }
     throw new Error(`${path} opened`);
   }
@@ -426,34 +426,34 @@ describe('openXlsx on files that are not workbooks', () => {
     const path = join(tmp, 'half.xlsx');
     writeFileSync(path, real.subarray(0, Math.floor(real.length / 2)));
     const err = await openError(path);
-    expect(err.code).toBe('truncated');
-    expect(err.message).toMatch(/^not a valid \.xlsx \(zip\) file: .*half\.xlsx is truncated or damaged/);
+    expect(err.message).toMatch(/^not a valid \.xlsx \(zip\) file: half\.xlsx is truncated or damaged/);
+    expect(err.messageZh).toMatch(/^工作簿文件不完整或已损坏/);
   });
 
   it('rejects junk named .xlsx', async () => {
     const path = join(tmp, 'junk.xlsx');
     writeFileSync(path, '统一社会信用代码,企业名称\n91110000100003962T,某某公司\n');
     const err = await openError(path);
-    expect(err.code).toBe('not-zip');
     expect(err.message).toMatch(
-      /^not a valid \.xlsx \(zip\) file: .*junk\.xlsx does not start with a zip signature/,
+      /^not a valid \.xlsx \(zip\) file: junk\.xlsx does not start with a zip signature/,
     );
+    expect(err.messageZh).toMatch(/^文件不是 \.xlsx 工作簿/);
   });
 
   it('rejects an empty file', async () => {
     const path = join(tmp, 'empty.xlsx');
     writeFileSync(path, '');
     const err = await openError(path);
-    expect(err.code).toBe('empty');
-    expect(err.message).toMatch(/^not a valid \.xlsx \(zip\) file: .*empty\.xlsx is empty \(0 bytes\)$/);
+    expect(err.message).toBe('not a valid .xlsx (zip) file: empty.xlsx is empty (0 bytes)');
+    expect(err.messageZh).toMatch(/^文件是空的/);
   });
 
   it('recognises a legacy .xls (OLE2) renamed to .xlsx', async () => {
     const path = join(tmp, 'old.xlsx');
     writeFileSync(path, Buffer.concat([Buffer.from('d0cf11e0a1b11ae1', 'hex'), Buffer.alloc(504)]));
     const err = await openError(path);
-    expect(err.code).toBe('legacy-xls');
     expect(err.message).toMatch(/legacy \.xls workbook or a password-protected \.xlsx/);
+    expect(err.messageZh).toMatch(/旧版 \.xls 格式或设置了密码/);
   });
 
   it('rejects a zip without xl/workbook.xml, naming what it is', async () => {
@@ -466,8 +466,8 @@ describe('openXlsx on files that are not workbooks', () => {
       ]),
     );
     const err = await openError(path);
-    expect(err.code).toBe('not-xlsx');
-    expect(err.message).toMatch(/^not a valid \.xlsx file: .*ods\.xlsx is an OpenDocument spreadsheet/);
+    expect(err.message).toMatch(/^not a valid \.xlsx file: ods\.xlsx is an OpenDocument spreadsheet/);
+    expect(err.messageZh).toMatch(/^文件是 OpenDocument（\.ods）表格，不是 \.xlsx 工作簿/);
     const other = join(tmp, 'other.xlsx');
     writeFileSync(other, makeZip([['readme.txt', 'hello']]));
     expect((await openError(other)).message).toMatch(/a zip file without xl\/workbook\.xml/);
@@ -489,7 +489,7 @@ describe('openXlsx on files that are not workbooks', () => {
     const path = join(tmp, 'damaged.xlsx');
     writeFileSync(path, damaged);
     const wb = await openXlsx(path);
-    await expect(collect(wb.rows('S'))).rejects.toBeInstanceOf(XlsxFormatError);
+    await expect(collect(wb.rows('S'))).rejects.toBeInstanceOf(FileError);
     await wb.close();
 
     // a sheet whose XML stops before </sheetData>
@@ -501,7 +501,10 @@ describe('openXlsx on files that are not workbooks', () => {
       ),
     );
     const wb2 = await openXlsx(cut);
-    await expect(collect(wb2.rows('S'))).rejects.toThrow(/ends before its <\/sheetData>: damaged file/);
+    await expect(collect(wb2.rows('S'))).rejects.toMatchObject({
+      message: expect.stringMatching(/ends before its <\/sheetData> \(after row 1\): damaged workbook/),
+      messageZh: '工作表“S”的数据在第 1 行之后中断（文件不完整或已损坏），请重新导出后提交',
+    });
     await wb2.close();
 
     // a shared string index beyond the table
@@ -516,7 +519,10 @@ describe('openXlsx on files that are not workbooks', () => {
       ),
     );
     const wb3 = await openXlsx(bad);
-    await expect(collect(wb3.rows('S'))).rejects.toThrow(/refers to shared string 5, but the workbook has 1/);
+    await expect(collect(wb3.rows('S'))).rejects.toMatchObject({
+      message: expect.stringMatching(/row 1: refers to shared string 5, but the workbook has 1/),
+      messageZh: expect.stringMatching(/^工作表“S”第 1 行引用了不存在的共享文字（第 5 项，工作簿只有 1 项）/),
+    });
     await wb3.close();
   });
 });

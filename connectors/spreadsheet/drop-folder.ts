@@ -3,7 +3,7 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, statS
 import { open } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { type CsvFormat, readCsv, type SheetRow, sniffCsv } from './csv-reader.js';
-import { openXlsx } from './xlsx-reader.js';
+import { openXlsx, type XlsxOpenOptions } from './xlsx-reader.js';
 
 export type { SheetRow };
 
@@ -74,14 +74,17 @@ async function sniffFormat(path: string): Promise<'csv' | 'xlsx'> {
   }
 }
 
-/** The tables of a file. Throws (with a message for the clerk) when the file cannot be read at all. */
-export async function* readTables(file: DropFile): AsyncGenerator<DropTable> {
+/**
+ * The tables of a file. Throws (with a message for the clerk) when the file cannot be read at all; a workbook
+ * over a cap of `xlsx.limits` (the `GUIJI_XLSX_*` settings: `xlsxLimitsOf(config)`) is such a file.
+ */
+export async function* readTables(file: DropFile, xlsx: XlsxOpenOptions = {}): AsyncGenerator<DropTable> {
   if (file.format === 'csv') {
     const format: CsvFormat = await sniffCsv(file.path);
     yield { sheet: null, rows: readCsv(file.path, format) };
     return;
   }
-  const workbook = await openXlsx(file.path);
+  const workbook = await openXlsx(file.path, xlsx);
   try {
     // hidden sheets hold templates' code lists and scratch work, not records
     for (const sheet of workbook.sheets.filter((s) => s.state === 'visible')) {

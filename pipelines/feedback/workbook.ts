@@ -1,6 +1,7 @@
 import { basename, dirname, extname, join } from 'node:path';
 import type { Warehouse } from '../../lib/db.js';
 import type { Issue } from '../../lib/types.js';
+import { cellText } from '../xlsx-cells.js';
 
 interface QuarantineRow {
   sheet: string | null;
@@ -59,7 +60,7 @@ export async function writeFeedbackWorkbook(
     ...(withSheet ? [{ header: '工作表', width: 14 }] : []),
     { header: '原行号', width: 8 },
     { header: '问题说明', width: 60, style: { alignment: { wrapText: true, vertical: 'top' as const } } },
-    ...columns.map((c) => ({ header: c, width: Math.min(40, Math.max(10, c.length * 2)) })),
+    ...columns.map((c) => ({ header: cellText(c), width: Math.min(40, Math.max(10, c.length * 2)) })),
   ];
   const head = sheet.getRow(1);
   head.font = { bold: true, color: { argb: 'FFFFFFFF' } };
@@ -75,10 +76,15 @@ export async function writeFeedbackWorkbook(
       const { rows } = await tx.query<QuarantineRow>(FEEDBACK_PAGE, [sha256, after[0], after[1], PAGE]);
       for (const row of rows) {
         const reasons = row.issues.map((issue, i) => `${i + 1}. ${issue.messageZh}`).join('\n');
-        // exceljs writes strings as strings, never as formulas: the clerk's own text goes back untouched
-        const values = columns.map((c) => (row.raw[c] === undefined ? '' : String(row.raw[c])));
+        // the clerk's own text goes back as it was sent, except what would run as a formula or break the file
+        const values = columns.map((c) => (row.raw[c] === undefined ? '' : cellText(String(row.raw[c]))));
         sheet
-          .addRow([...(withSheet ? [row.sheet ?? ''] : []), row.row_number ?? '', reasons, ...values])
+          .addRow([
+            ...(withSheet ? [cellText(row.sheet ?? '')] : []),
+            row.row_number ?? '',
+            cellText(reasons),
+            ...values,
+          ])
           .commit();
       }
       written += rows.length;
@@ -108,23 +114,46 @@ export async function writeFeedbackWorkbook(
 /** How much of a sheet's XML may wait to be compressed before the next page is written. */
 const ZIP_BACKLOG_BYTES = 4 << 20;
 
-interface WritableState {
-  length: number;
-  errored?: unknown;
-  destroyed?: boolean;
+const ZIP_EVENTS = ['drain', 'error', 'close'];
+
+/** The zip's input, as exceljs pipes a sheet into it (a readable-stream PassThrough, not Node's own). */
+interface ZipInput {
+  _writableState?: {
+    length: number;
+    needDrain: boolean;
+    errored?: unknown;
+    errorEmitted?: boolean;
+    destroyed?: boolean;
+  };
+  once(event: string, listener: () => void): unknown;
+  removeListener(event: string, listener: () => void): unknown;
 }
 
 /**
- * Resolves once at most `limit` bytes of the sheet's XML wait to be compressed. exceljs's sheet stream
+ * Resolves once no more than `limit` bytes of the sheet's XML wait to be compressed. exceljs's sheet stream
  * ignores backpressure: rows written faster than the zip deflates them pile up in memory (measured: 100,000
- * rejected rows took the process from 280 to 365 MB). Gives up waiting if the stream has failed: the commit
- * then reports it.
+ * rejected rows took the process from 280 to 365 MB). Above the limit it waits for the zip's input to drain
+ * (the event a writer that honoured backpressure would wait for), or to fail or close: the commit then
+ * reports the failure.
  */
 export async function zipCaughtUp(sheet: unknown, limit = ZIP_BACKLOG_BYTES): Promise<void> {
-  const pipe = (sheet as { stream?: { pipes?: Array<{ _writableState?: WritableState }> } }).stream
-    ?.pipes?.[0];
-  const state = pipe?._writableState;
-  while (state && state.length > limit && !state.errored && !state.destroyed) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
+  const input = (sheet as { stream?: { pipes?: ZipInput[] } }).stream?.pipes?.[0];
+  const state = input?._writableState;
+  if (!input || !state) return;
+  // needDrain: a write found the buffer full, so 'drain' comes when it empties (below the stream's own mark
+  // there is nothing worth waiting for); after an error or a close no drain is coming
+  const failed = () => Boolean(state.errored || state.errorEmitted || state.destroyed);
+  let last = 'drain';
+  while (last === 'drain' && state.length > limit && state.needDrain && !failed()) {
+    last = await new Promise<string>((resolve) => {
+      const listeners = new Map<string, () => void>();
+      for (const event of ZIP_EVENTS) {
+        listeners.set(event, () => {
+          for (const [e, l] of listeners) input.removeListener(e, l);
+          resolve(event);
+        });
+      }
+      for (const [e, l] of listeners) input.once(e, l);
+    });
   }
 }

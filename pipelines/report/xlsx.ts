@@ -1,29 +1,15 @@
 /**
  * The XLSX report (exceljs streaming writer): a sheet per dimension plus summary, scorecard, overdue list,
- * quarantine samples and trends; bold filled header rows, frozen under the header.
- *
- * Formula injection: a text cell that begins with `=`, `+`, `-` or `@` (or a tab or carriage return) is written
- * with a leading apostrophe. exceljs writes every string as a string cell (never a formula), but Excel and
- * LibreOffice turn such a text into a formula as soon as the cell is edited or the sheet is saved as CSV;
- * exceljs cannot write Excel's own `quotePrefix` style, so the apostrophe is in the text (OWASP's advice).
+ * quarantine samples and trends; bold filled header rows, frozen under the header. Every cell goes through
+ * the cell rules every workbook guiji writes follows (../xlsx-cells.ts): a subject's name or a quarantined
+ * row's reasons are the departments' text, never a formula, never past Excel's limit.
  */
 import ExcelJS from 'exceljs';
+import { cellText, cellValue } from '../xlsx-cells.js';
 import type { QualityReport } from './data.js';
 import { type Labels, type Lang, labelsFor } from './labels.js';
 
-const FORMULA_START = /^[=+\-@\t\r]/;
-
-/** A cell's text as it is written: neutralised when a spreadsheet could read it as a formula. */
-export function safeCellText(text: string): string {
-  return FORMULA_START.test(text) ? `'${text}` : text;
-}
-
 type CellInput = string | number | null;
-
-function cellValue(v: CellInput): string | number | null {
-  if (typeof v === 'string') return safeCellText(v);
-  return v;
-}
 
 interface SheetSpec {
   name: string;
@@ -37,7 +23,7 @@ interface SheetSpec {
 function addSheet(workbook: ExcelJS.stream.xlsx.WorkbookWriter, spec: SheetSpec): void {
   const sheet = workbook.addWorksheet(spec.name, { views: [{ state: 'frozen', ySplit: 1 }] });
   sheet.columns = spec.headers.map((h, i) => ({
-    header: safeCellText(h),
+    header: cellText(h),
     width: spec.widths?.[i] ?? Math.max(10, Math.min(40, h.length * 2 + 4)),
   }));
   const header = sheet.getRow(1);

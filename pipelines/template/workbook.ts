@@ -8,6 +8,7 @@ import {
 } from '../../catalog/load.js';
 import { GuijiError } from '../../lib/errors.js';
 import { USCC_PLACEHOLDER } from '../../schemas/identifiers.js';
+import { cellText } from '../xlsx-cells.js';
 
 /** Row 1 holds the title, row 2 the column titles; clerks type from row 3 on. */
 export const TITLE_ROW = 1;
@@ -179,6 +180,22 @@ function columnWidth(field: FieldDef): number {
   return Math.min(Math.max(width, 12), 50);
 }
 
+/**
+ * A drop-down offers the label exactly as the hidden sheet holds it, and the clerk's pick is checked against
+ * the catalog: a label that needs an apostrophe or a placeholder to be safe in a cell would come back as a
+ * value the catalog does not know, so the template refuses it instead of handing out a list that fails.
+ */
+function dropDownLabel(list: string, label: string): string {
+  if (cellText(label) !== label) {
+    throw new GuijiError(
+      'GUIJI_ERR_CATALOG',
+      `code list "${list}" has the label ${JSON.stringify(label.slice(0, 80))}, which a drop-down cannot offer: ` +
+        'it begins like a spreadsheet formula (= + - @), holds a control character or is longer than 32,767 characters',
+    );
+  }
+  return label;
+}
+
 function columnLetter(n: number): string {
   let s = '';
   for (let k = n; k > 0; k = Math.floor((k - 1) / 26)) s = String.fromCharCode(65 + ((k - 1) % 26)) + s;
@@ -213,7 +230,7 @@ export async function writeTemplate(catalog: Catalog, resourceId: string, out: s
 
   // title row
   const title = sheet.getCell(TITLE_ROW, 1);
-  title.value = templateTitle(catalog, resource);
+  title.value = cellText(templateTitle(catalog, resource));
   title.font = { bold: true, size: 14 };
   title.alignment = { vertical: 'middle', horizontal: 'left' };
   sheet.getRow(TITLE_ROW).height = 26;
@@ -227,9 +244,9 @@ export async function writeTemplate(catalog: Catalog, resourceId: string, out: s
     if (known) return known;
     const labels = labelsOf(catalog, field);
     const col = listRanges.size + 1;
-    lists.getCell(1, col).value = name;
+    lists.getCell(1, col).value = cellText(name);
     labels.forEach((label, i) => {
-      lists.getCell(i + 2, col).value = label;
+      lists.getCell(i + 2, col).value = dropDownLabel(name, label);
     });
     const letter = columnLetter(col);
     const range = `'${CODE_LIST_SHEET}'!$${letter}$2:$${letter}$${labels.length + 1}`;
@@ -246,7 +263,7 @@ export async function writeTemplate(catalog: Catalog, resourceId: string, out: s
     const letter = columnLetter(col);
     const range = `${letter}${HEADER_ROW + 1}:${letter}${HEADER_ROW + TEMPLATE_ROWS}`;
     const cell = header.getCell(col);
-    cell.value = headerTitle(field);
+    cell.value = cellText(headerTitle(field));
     cell.font = { bold: true, ...(field.required ? { color: { argb: 'FFC00000' } } : {}) };
     cell.alignment = { vertical: 'middle', horizontal: 'center', wrapText: true };
     cell.fill = {
@@ -255,7 +272,7 @@ export async function writeTemplate(catalog: Catalog, resourceId: string, out: s
       fgColor: { argb: field.required ? 'FFFCE4D6' : 'FFDDEBF7' },
     };
     cell.border = { bottom: { style: 'thin' } };
-    cell.note = { texts: [{ text: headerNote(catalog, resource, field) }], editAs: 'absolute' };
+    cell.note = { texts: [{ text: cellText(headerNote(catalog, resource, field)) }], editAs: 'absolute' };
 
     const column = sheet.getColumn(col);
     column.width = columnWidth(field);
@@ -375,10 +392,10 @@ function writeInstructions(catalog: Catalog, resource: Resource, sheet: Workshee
 
   sheet.getColumn(1).width = 20;
   sheet.getColumn(2).width = 100;
-  const head = sheet.addRow([`${resource.name} 填报说明`]);
+  const head = sheet.addRow([cellText(`${resource.name} 填报说明`)]);
   head.font = { bold: true, size: 14 };
   for (const [label, text] of rows) {
-    const row = sheet.addRow([label, text]);
+    const row = sheet.addRow([cellText(label), cellText(text)]);
     row.getCell(1).font = { bold: true };
     row.getCell(2).alignment = { wrapText: true, vertical: 'top' };
   }
@@ -391,10 +408,10 @@ function writeInstructions(catalog: Catalog, resource: Resource, sheet: Workshee
   version.fields.forEach((field, i) => {
     const row = sheet.addRow([
       i + 1,
-      field.title,
-      field.code,
+      cellText(field.title),
+      cellText(field.code),
       field.required ? '是' : '否',
-      formatHint(catalog, version, field),
+      cellText(formatHint(catalog, version, field)),
     ]);
     row.getCell(5).alignment = { wrapText: true, vertical: 'top' };
   });
