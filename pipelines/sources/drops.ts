@@ -428,8 +428,8 @@ async function loadFileIn(
     if (!finalize) ctx.signal?.throwIfAborted();
   };
 
+  const tables = (ctx.tables ?? readTables)(file)[Symbol.asyncIterator]();
   try {
-    const tables = (ctx.tables ?? readTables)(file)[Symbol.asyncIterator]();
     for (let next = await nextOf(tables, file); !next.done; next = await nextOf(tables, file)) {
       const table = next.value;
       totals.tables++;
@@ -452,6 +452,12 @@ async function loadFileIn(
         totals.headerTitles.push(...loaded.headers);
       } else totals.unmatchedSheets.push(table.sheet ?? file.name);
     }
+  } catch (error) {
+    // the reader's file and workbook are closed however the file ends
+    await tables.return?.().catch(() => {
+      // the failure that stopped the file is the one worth reporting
+    });
+    throw error;
   } finally {
     await batches.settle();
   }
@@ -663,17 +669,24 @@ async function loadTable(
     handle(row, rawDigest(fingerprint, row.cells));
     return null;
   };
-  for (const row of head.slice(found.rowIndex + 1)) await take(row);
   let sinceYield = 0;
-  for (let next = await nextOf(iterator, file); !next.done; next = await nextOf(iterator, file)) {
-    const waiting = take(next.value);
-    if (waiting) await waiting;
-    // Buffered rows resolve as microtasks, which starve I/O: let the event loop feed the batch in flight to
-    // PostgreSQL every few hundred rows, or the database waits for the parser instead of working beside it.
-    if (++sinceYield === 256) {
-      sinceYield = 0;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+  try {
+    for (const row of head.slice(found.rowIndex + 1)) await take(row);
+    for (let next = await nextOf(iterator, file); !next.done; next = await nextOf(iterator, file)) {
+      const waiting = take(next.value);
+      if (waiting) await waiting;
+      // Buffered rows resolve as microtasks, which starve I/O: let the event loop feed the batch in flight to
+      // PostgreSQL every few hundred rows, or the database waits for the parser instead of working beside it.
+      if (++sinceYield === 256) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
+  } catch (error) {
+    await iterator.return?.().catch(() => {
+      // the failure that stopped the table is the one worth reporting
+    });
+    throw error;
   }
   if (chunk.length) await rotate();
   if (ahead) await handleChunk(ahead);
