@@ -9,6 +9,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DropFile, type DropTable, readTables } from '../connectors/spreadsheet/drop-folder.js';
@@ -302,6 +303,8 @@ describe(`a file is loaded in full or not at all (${WAREHOUSE_KIND})`, () => {
     symlinkSync(outside, join(incoming(), 'link.csv'));
     symlinkSync('/etc/passwd', join(incoming(), 'passwd.csv'));
     execFileSync('mkfifo', [join(incoming(), 'pipe.csv')]);
+    const socket = createServer();
+    await new Promise<void>((resolve) => socket.listen(join(incoming(), 'socket.csv'), resolve));
     await writeDelimited(
       join(incoming(), '.hidden.csv'),
       PENALTY_HEADER,
@@ -309,7 +312,7 @@ describe(`a file is loaded in full or not at all (${WAREHOUSE_KIND})`, () => {
     );
     await writeDelimited(join(incoming(), 'good.csv'), PENALTY_HEADER, penalties(enterprises, 19, 5, 'GOOD'));
 
-    const { summary, files } = await env.run(db, ['drops']);
+    const { summary, files } = await env.run(db, ['drops']).finally(() => socket.close());
     expect(summary.status).toBe('partial');
     expect(summary.sources[0]!.status).toBe('partial');
     expect(summary.sources[0]!.error).toMatch(/link\.csv: not a regular file \(a symbolic link\)/);
@@ -317,11 +320,14 @@ describe(`a file is loaded in full or not at all (${WAREHOUSE_KIND})`, () => {
     const byName = Object.fromEntries(files.map((f) => [f.file, f]));
     expect(byName['good.csv']).toMatchObject({ status: 'loaded', read: 5 });
     expect(byName['.hidden.csv']).toMatchObject({ status: 'skipped' });
-    for (const name of ['link.csv', 'passwd.csv', 'pipe.csv']) {
+    expect(summary.sources[0]!.error).toMatch(/socket\.csv: not a regular file \(a socket\)/);
+    for (const name of ['link.csv', 'passwd.csv', 'pipe.csv', 'socket.csv']) {
       expect(byName[name], name).toMatchObject({ status: 'rejected', read: 0 });
       // moved itself, not what it points to
       const moved = lstatSync(join(rejected(), name));
-      expect(name === 'pipe.csv' ? moved.isFIFO() : moved.isSymbolicLink(), name).toBe(true);
+      const kind =
+        { 'pipe.csv': moved.isFIFO(), 'socket.csv': moved.isSocket() }[name] ?? moved.isSymbolicLink();
+      expect(kind, name).toBe(true);
       expectClerkText(readFileSync(join(rejected(), `${name}.错误说明.txt`), 'utf8').replace(name, ''), env);
     }
     expect(readFileSync(outside, 'utf8')).toContain('OUTSIDE');
