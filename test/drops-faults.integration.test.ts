@@ -15,6 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DropFile, type DropTable, readTables } from '../connectors/spreadsheet/drop-folder.js';
 import type { Warehouse } from '../lib/db.js';
 import { FileError } from '../lib/errors.js';
+import { loadSpreadsheet } from '../pipelines/backfill/drops-partition.js';
 import {
   createRandom,
   type DemoEnterprise,
@@ -335,6 +336,35 @@ describe(`a file is loaded in full or not at all (${WAREHOUSE_KIND})`, () => {
     expect(await recordsOf('.hidden.csv')).toBe(0);
     expect(readdirSync(incoming())).toEqual(['.hidden.csv']);
     rmSync(join(incoming(), '.hidden.csv'));
+  });
+
+  it('backfills a historical file reached through a symbolic link (the engineer chose the folder)', async () => {
+    const history = join(env.dir, 'history');
+    mkdirSync(history);
+    const real = join(env.dir, 'penalties-2016.csv');
+    await writeDelimited(real, PENALTY_HEADER, penalties(enterprises, 22, 5, 'HISTORY'));
+    symlinkSync(real, join(history, 'penalties-2016.csv'));
+    const [run] = await db.query<{ id: string }>(
+      `INSERT INTO runs (kind, status) VALUES ('backfill', 'succeeded') RETURNING id`,
+    );
+    await db.query(`INSERT INTO source_runs (run_id, source, status) VALUES ($1, 'drops', 'succeeded')`, [
+      run!.id,
+    ]);
+    const outcome = await loadSpreadsheet(
+      {
+        db,
+        ajv: createAjv(),
+        catalog: env.catalog,
+        logger: env.logger,
+        runId: Number(run!.id),
+        batchSize: 100,
+        workDir: join(env.dir, 'work'),
+        feedbackDir: join(env.dir, 'feedback'),
+      },
+      join(history, 'penalties-2016.csv'),
+    );
+    expect(outcome).toMatchObject({ status: 'loaded', read: 5 });
+    expect(lstatSync(join(history, 'penalties-2016.csv')).isSymbolicLink()).toBe(true);
   });
 
   it('fails the source with every file left in incoming/ when archive/ cannot be written', async () => {

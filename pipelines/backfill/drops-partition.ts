@@ -1,4 +1,4 @@
-import { copyFileSync, linkSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { Catalog } from '../../catalog/load.js';
 import type { Warehouse } from '../../lib/db.js';
@@ -52,7 +52,8 @@ export async function loadSpreadsheet(ctx: FileLoadContext, path: string): Promi
   mkdirSync(incoming, { recursive: true });
   const link = join(incoming, basename(path));
   try {
-    linkSync(path, link);
+    // the file itself: a hard link to a symbolic link would be a link in incoming/, which is never read
+    linkSync(realpathSync(path), link);
   } catch {
     // another file system (or no hard links): a copy does as well
     copyFileSync(path, link);
