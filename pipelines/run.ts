@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import type { Catalog } from '../catalog/load.js';
+import { checkDropFolder } from '../connectors/spreadsheet/drop-folder.js';
+import { xlsxLimitsOf } from '../connectors/spreadsheet/xlsx-reader.js';
 import type { Config } from '../lib/config.js';
 import type { Warehouse } from '../lib/db.js';
 import { GuijiError, LockedError, messageOf } from '../lib/errors.js';
@@ -7,7 +9,7 @@ import type { Logger } from '../lib/logger.js';
 import { createAjv } from '../schemas/ajv.js';
 import type { BatchCounts } from './load/loader.js';
 import { computeQualityMetrics } from './quality/metrics.js';
-import { DROPS_SOURCE, type FileOutcome, runDrops } from './sources/drops.js';
+import { DROPS_SOURCE, DropsIncomplete, type FileOutcome, runDrops } from './sources/drops.js';
 import {
   CREDIT_SOURCE,
   creditAdapter,
@@ -75,6 +77,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       throw new GuijiError('GUIJI_ERR_USAGE', `unknown source "${source}" (known: ${SOURCES.join(', ')})`);
     }
   }
+  // a missing drop folder is an unmounted share or a typo: a configuration error, before any run is recorded
+  if (sources.includes(DROPS_SOURCE)) checkDropFolder(config.dropDir);
   await migrate(db.knex, db.schema);
   // the analysts' typed views follow the catalog; nothing is done when it has not changed
   await syncViews(db, catalog);
@@ -103,6 +107,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       const log = logger.child({ source });
       await db.query(`INSERT INTO source_runs (run_id, source) VALUES ($1, $2)`, [runId, source]);
       const started = Date.now();
+      let status: RunStatus = 'succeeded';
+      let problem: string | null = null;
       try {
         if (source === CREDIT_SOURCE || source === SHARING_SOURCE) {
           const adapter = source === CREDIT_SOURCE ? creditAdapter(config, log) : sharingAdapter(config, log);
@@ -119,24 +125,35 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
             adapter,
           );
         } else {
-          files.push(
-            ...(await runDrops({
-              db,
-              ajv,
-              catalog,
-              logger: log,
-              runId,
-              dropDir: config.dropDir,
-              batchSize: config.batchSize,
-              ...(signal ? { signal } : {}),
-            })),
-          );
+          try {
+            files.push(
+              ...(await runDrops({
+                db,
+                ajv,
+                catalog,
+                logger: log,
+                runId,
+                dropDir: config.dropDir,
+                batchSize: config.batchSize,
+                xlsxLimits: xlsxLimitsOf(config),
+                ...(signal ? { signal } : {}),
+              })),
+            );
+          } catch (error) {
+            if (!(error instanceof DropsIncomplete)) throw error;
+            // every file had its turn, but not all went as they should: partly done, or failed when nothing did
+            files.push(...error.files);
+            const done = error.files.some((f) => f.status === 'loaded' || f.status === 'rejected');
+            status = done ? 'partial' : 'failed';
+            problem = error.message;
+            log.error({ problems: error.problems }, 'drop folder: not everything was processed');
+          }
         }
         await db.query(
-          `UPDATE source_runs SET status = 'succeeded', finished_at = now() WHERE run_id = $1 AND source = $2`,
-          [runId, source],
+          `UPDATE source_runs SET status = $3, error = $4, finished_at = now() WHERE run_id = $1 AND source = $2`,
+          [runId, source, status, problem],
         );
-        log.info({ ms: Date.now() - started }, 'source done');
+        log.info({ ms: Date.now() - started, status }, 'source done');
       } catch (error) {
         if (signal?.aborted && error === signal.reason) {
           // the source stopped between two batches: what it committed stays, the next run goes on from there
@@ -159,7 +176,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       `UPDATE runs SET finished_at = now(), status = CASE
          WHEN $2::boolean THEN 'interrupted'
          WHEN NOT EXISTS (SELECT 1 FROM source_runs WHERE run_id = $1 AND status <> 'succeeded') THEN 'succeeded'
-         WHEN EXISTS (SELECT 1 FROM source_runs WHERE run_id = $1 AND status = 'succeeded') THEN 'partial'
+         WHEN EXISTS (SELECT 1 FROM source_runs WHERE run_id = $1 AND status IN ('succeeded', 'partial'))
+           THEN 'partial'
          ELSE 'failed' END
        WHERE id = $1`,
       [runId, interrupted],

@@ -21,8 +21,8 @@ describe(`a run killed with SIGKILL and run again (${WAREHOUSE_KIND})`, () => {
     for (const env of envs) await env.cleanup();
   });
 
-  // Kill points: after the n-th committed batch (mid-file, across the file boundary), and at plain times
-  // that land anywhere (start-up, migrations, a COPY under way).
+  // Kill points: after the n-th batch written (in the first file's transaction, in the second file's), and at
+  // plain times that land anywhere (start-up, migrations, a COPY under way).
   const points: { name: string; batches?: number; ms?: number }[] = [
     { name: 'after the first batch', batches: 1 },
     { name: 'in the second file', batches: 9 },
@@ -36,7 +36,7 @@ describe(`a run killed with SIGKILL and run again (${WAREHOUSE_KIND})`, () => {
     await writeInput(env);
     const vars = { ...env.env, GUIJI_BATCH_SIZE: BATCH, GUIJI_LOG_LEVEL: 'debug' };
     const victim = startCli(['run', '--json'], vars);
-    if (point.batches) await victim.waitForLog('batch committed', point.batches);
+    if (point.batches) await victim.waitForLog('batch written', point.batches);
     else await new Promise((r) => setTimeout(r, point.ms));
     victim.child.kill('SIGKILL');
     const killed = await victim.done;

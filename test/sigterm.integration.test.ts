@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli } from './helpers/cli.js';
 import { expectLedgerBalanced, makeEnv, snapshot, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
@@ -7,7 +9,7 @@ const BATCH = '400';
 
 const writeInput = (env: TestEnv) => writeDropInput(env, { seed: 7 });
 
-/** Every record and every quarantined row belongs to a batch the ledger counted: no half-written batch. */
+/** Every record and every quarantined row belongs to a file the ledger counted: no half-loaded file. */
 async function expectWholeBatches(env: TestEnv): Promise<void> {
   const db = await env.open();
   try {
@@ -40,13 +42,15 @@ describe(`SIGTERM during a run (${WAREHOUSE_KIND})`, () => {
     for (const env of envs) await env.cleanup();
   });
 
-  it('guiji run: finishes the batch in flight, records the run as interrupted, exits 0; a re-run completes it', async () => {
+  it('guiji run: rolls back the file in flight (it stays in incoming/), records the run as interrupted, exits 0; a re-run completes it', async () => {
     const env = await makeEnv('term-run');
     envs.push(env);
     await writeInput(env);
     const vars = { ...env.env, GUIJI_BATCH_SIZE: BATCH, GUIJI_LOG_LEVEL: 'debug' };
     const victim = startCli(['run', '--json'], vars);
-    await victim.waitForLog('batch committed', 2);
+    // the register's one batch and file, then two batches into the first penalty file
+    await victim.waitForLog('file committed');
+    await victim.waitForLog('batch written', 3);
     victim.child.kill('SIGTERM');
     const stopped = await victim.done;
     expect(stopped.signal, stopped.stderr.slice(-2000)).toBeNull();
@@ -58,13 +62,22 @@ describe(`SIGTERM during a run (${WAREHOUSE_KIND})`, () => {
     };
     expect(summary.status).toBe('interrupted');
     expect(summary.sources[0]!.status).toBe('interrupted');
-    // stopped early: not the whole input
+    // stopped early: the register loaded, not the whole input
     expect(summary.sources[0]!.read).toBeGreaterThan(0);
     expect(summary.sources[0]!.read).toBeLessThan(4800);
     await expectWholeBatches(env);
+    // the file in flight rolled back whole: it waits in incoming/ with nothing of it in the warehouse
+    const waiting = readdirSync(join(env.config.dropDir, 'incoming'));
+    expect(waiting.length).toBeGreaterThan(0);
 
     const db = await env.open();
     try {
+      const [partial] = await db.query<{ n: string }>(
+        `SELECT (SELECT count(*) FROM records WHERE provenance->>'file' = ANY($1::text[]))
+              + (SELECT count(*) FROM quarantine WHERE file = ANY($1::text[])) AS n`,
+        [waiting],
+      );
+      expect(Number(partial!.n)).toBe(0);
       const [run] = await db.query<{ status: string; finished_at: Date | null }>(
         'SELECT status, finished_at FROM runs WHERE id = $1',
         [summary.runId],
@@ -92,14 +105,15 @@ describe(`SIGTERM during a run (${WAREHOUSE_KIND})`, () => {
     }
   });
 
-  it('guiji schedule: stops the nightly run after its batch, exits 0, and catches the night up on restart', async () => {
+  it('guiji schedule: stops the nightly run, rolling back the file in flight, exits 0, and catches the night up on restart', async () => {
     const env = await makeEnv('term-schedule');
     envs.push(env);
     await writeInput(env);
     // the default 01:30 slot: the last one has not run, so the scheduler catches it up at once
     const vars = { ...env.env, GUIJI_BATCH_SIZE: BATCH, GUIJI_LOG_LEVEL: 'debug' };
     const first = startCli(['schedule'], vars);
-    await first.waitForLog('batch committed', 2);
+    await first.waitForLog('file committed');
+    await first.waitForLog('batch written', 3);
     first.child.kill('SIGTERM');
     const stopped = await first.done;
     expect(stopped.code, stopped.stderr.slice(-2000)).toBe(0);

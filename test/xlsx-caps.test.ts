@@ -4,7 +4,7 @@
  * 300 MB, as `npm start` runs guiji), and a good workbook still reads exactly.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants, crc32, createDeflateRaw, deflateRawSync } from 'node:zlib';
@@ -222,7 +222,8 @@ describe('the caps are settings', () => {
 
   it('reach the reader through the drop folder', async () => {
     const path = save(workbook(), 'drop.xlsx');
-    const file = { path, name: 'drop.xlsx', size: 0, sha256: '', format: 'xlsx' as const };
+    const { dev, ino } = statSync(path);
+    const file = { path, name: 'drop.xlsx', size: 0, sha256: '', format: 'xlsx' as const, dev, ino };
     const limits = xlsxLimitsOf(loadConfig({ env: { GUIJI_XLSX_MAX_ROWS: '1' }, cwd: tmp }));
     const read = async (options: XlsxOpenOptions) => {
       for await (const table of readTables(file, options))

@@ -111,6 +111,8 @@ export function xlsxLimitsOf(config: Readonly<Config>): XlsxLimits {
 }
 
 export interface XlsxOpenOptions {
+  /** The file's name as its department knows it (errors name it); default the path's last part. */
+  name?: string;
   /** Size of the inflated chunks scanned at a time (bytes, ≥ 64). Default 256 KiB; tests use tiny ones. */
   chunkSize?: number;
   /** Caps (each one defaults to `DEFAULT_XLSX_LIMITS`). */
@@ -1554,7 +1556,7 @@ export async function openXlsx(path: string, options: XlsxOpenOptions = {}): Pro
   for (const [key, value] of Object.entries(options.limits ?? {})) {
     if (value !== undefined) limits[key as keyof XlsxLimits] = value;
   }
-  const file = basename(path);
+  const file = options.name ?? basename(path);
   let zip: ZipFile;
   try {
     zip = await openZip(path);

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Catalog } from '../../catalog/load.js';
 import { CREDIT_SOURCE } from '../../connectors/credit-platform/client.js';
 import { SHARING_SOURCE } from '../../connectors/sharing-platform/client.js';
+import { xlsxLimitsOf } from '../../connectors/spreadsheet/xlsx-reader.js';
 import type { Config } from '../../lib/config.js';
 import type { Warehouse } from '../../lib/db.js';
 import { GuijiError, messageOf } from '../../lib/errors.js';
@@ -160,6 +161,7 @@ async function execute(claim: Claim, ctx: ExecuteContext, result: ClaimersResult
           runId: claim.runId,
           batchSize: config.batchSize,
           workDir: join(config.home, 'backfill-work', `${claim.partitionId}-${claim.token}`),
+          xlsxLimits: xlsxLimitsOf(config),
           feedbackDir: join(config.reportDir, `backfill-${claim.backfillId}`),
         },
         claim.file,

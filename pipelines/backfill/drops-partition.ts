@@ -1,6 +1,7 @@
-import { copyFileSync, linkSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { Catalog } from '../../catalog/load.js';
+import type { XlsxLimits } from '../../connectors/spreadsheet/xlsx-reader.js';
 import type { Warehouse } from '../../lib/db.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Ajv } from '../../schemas/ajv.js';
@@ -38,6 +39,8 @@ export interface FileLoadContext {
   workDir: string;
   /** Where the feedback for departments (rejected rows, unreadable files) is kept. */
   feedbackDir: string;
+  /** The workbook caps (`GUIJI_XLSX_*`). */
+  xlsxLimits?: XlsxLimits;
 }
 
 /**
@@ -52,7 +55,8 @@ export async function loadSpreadsheet(ctx: FileLoadContext, path: string): Promi
   mkdirSync(incoming, { recursive: true });
   const link = join(incoming, basename(path));
   try {
-    linkSync(path, link);
+    // the file itself: a hard link to a symbolic link would be a link in incoming/, which is never read
+    linkSync(realpathSync(path), link);
   } catch {
     // another file system (or no hard links): a copy does as well
     copyFileSync(path, link);
@@ -66,6 +70,7 @@ export async function loadSpreadsheet(ctx: FileLoadContext, path: string): Promi
       runId: ctx.runId,
       dropDir: ctx.workDir,
       batchSize: ctx.batchSize,
+      ...(ctx.xlsxLimits ? { xlsxLimits: ctx.xlsxLimits } : {}),
     });
     keepFeedback(ctx.workDir, ctx.feedbackDir);
     if (!outcome) throw new Error(`${path}: the drop source did not read the file`);

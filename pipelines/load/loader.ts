@@ -1,6 +1,6 @@
 import type { Resource } from '../../catalog/load.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
-import { sqlState } from '../../lib/errors.js';
+import { GuijiError, messageOf, sqlState } from '../../lib/errors.js';
 import type { Issue, Provenance } from '../../lib/types.js';
 import { CITY_PREFIX, matchBatch } from '../match/match-batch.js';
 import { normalizeName } from '../match/name.js';
@@ -468,6 +468,8 @@ async function mergeStaged(
        raw_digest text
      ) ON COMMIT DELETE ROWS`,
   );
+  // a file's batches share one transaction: the rows an earlier batch staged are still there
+  await tx.query('TRUNCATE guiji_staging');
   await tx.copyText('guiji_staging', LINE_COLUMNS, chunksOf(staged));
   await mergeEnterprises(tx, runId, resources.get('enterprise'));
   await tx.query(
@@ -515,6 +517,15 @@ async function mergeStaged(
 }
 
 async function insertQuarantine(tx: SqlTx, runId: number, rejected: readonly RejectedRow[]): Promise<void> {
+  // One INSERT … ON CONFLICT may not touch a row twice: two rows of one batch under one reference would fail
+  // the whole file. The sources make references unique; should one repeat anyway, it is kept apart, not lost.
+  const refs = new Set<string>();
+  for (const r of rejected) {
+    let ref = r.rowRef;
+    for (let n = 2; refs.has(ref); n++) ref = `${r.rowRef}~${n}`;
+    refs.add(ref);
+    if (ref !== r.rowRef) r.rowRef = ref;
+  }
   await tx.query(
     `INSERT INTO quarantine (row_ref, source, resource, file, sha256, sheet, row_number, record_id, raw, issues, run_id)
      SELECT x.row_ref, x.source, x.resource, x.file, x.sha256, x.sheet, x.row_number, x.record_id, x.raw, x.issues, $2
@@ -604,5 +615,77 @@ export class BatchQueue {
     const loading = this.inflight;
     this.inflight = null;
     if (loading) await loading;
+  }
+}
+
+/**
+ * The batches of one file, loaded as statement groups of ONE transaction that the caller holds: the file
+ * commits whole — its records, quarantined rows, ledger counts and its own `drop_files` row — or not at all.
+ * As in BatchQueue, the next batch is read and validated while this one is written. Every other question the
+ * file asks meanwhile (the raw-digest probes) goes through `query` and takes its turn between two groups: the
+ * embedded warehouse has one connection (a query beside the transaction would wait for it forever), and a
+ * question slipped in between a savepoint and its rollback would meet an aborted transaction.
+ */
+export class TransactionBatches {
+  private inflight: Promise<void> | null = null;
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private readonly outlook = new KeyOutlook();
+  private readonly register = new RegisterCache();
+
+  constructor(
+    private readonly tx: SqlTx,
+    private readonly runId: number,
+    private readonly resources: ReadonlyMap<string, Resource>,
+  ) {}
+
+  private turn<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    const run = this.tail
+      .then(() => {
+        if (this.closed) throw new GuijiError('GUIJI_ERR_LOAD', 'the file transaction has ended');
+        return fn(this.tx);
+      })
+      .catch((error: unknown) => {
+        // said where it happened: the caller tells a lost connection from a fault of the file's bytes
+        throw error instanceof GuijiError
+          ? error
+          : new GuijiError('GUIJI_ERR_DB', `the warehouse refused a batch: ${messageOf(error)}`, {
+              cause: error,
+            });
+      });
+    this.tail = run.catch(() => {
+      // the caller observes it; the next turn runs regardless
+    });
+    return run;
+  }
+
+  /** A read in the file's transaction, between two batches. */
+  async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+    return (await this.turn((tx) => tx.query<T>(sql, params))).rows;
+  }
+
+  /** Waits for the batch before, then starts writing this one; `written` runs with its counts. */
+  async submit(batch: Batch, written: (counts: BatchCounts) => void): Promise<void> {
+    await this.settle();
+    const loading = this.turn((tx) =>
+      loadInTransaction(tx, this.runId, batch, this.resources, false, this.outlook, this.register),
+    ).then(written);
+    loading.catch(() => {
+      // observed by settle()
+    });
+    this.inflight = loading;
+  }
+
+  /** Waits for the batch in flight, rethrowing its failure. */
+  async settle(): Promise<void> {
+    const loading = this.inflight;
+    this.inflight = null;
+    if (loading) await loading;
+  }
+
+  /** Waits for every statement under way and refuses new ones: the transaction may then end. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.tail;
   }
 }

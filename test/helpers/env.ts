@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -31,6 +31,8 @@ export interface TestEnv {
  */
 export async function makeEnv(name: string, extraEnv: Record<string, string> = {}): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), `guiji-${name}-`));
+  // as an installation has it: the run fails (exit 2) on a drop folder that does not exist
+  mkdirSync(join(dir, 'drops'));
   const schema = TEST_DATABASE_URL
     ? `t_${name.replace(/\W/g, '_')}_${process.pid}_${Date.now() % 100000}`
     : 'public';
