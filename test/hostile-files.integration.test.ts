@@ -226,7 +226,7 @@ describe(`a drop folder of hostile files (${WAREHOUSE_KIND})`, () => {
   });
 
   it('never opens symlinks, FIFOs or dot-files, and reports each of them', () => {
-    const problems = byOutcome('ignored').flatMap((c) => ignoredVerdict(c, observed));
+    const problems = byOutcome('ignored').flatMap((c) => ignoredVerdict(c, observed, env));
     expect(problems).toEqual([]);
   });
 
@@ -521,17 +521,29 @@ function reasonProblems(
     if (candidates.length === 1) reason = o.reasons.get(candidates[0] as string);
   }
   if (reason === undefined) return [`${label}: reason: no .错误说明.txt beside rejected/${at.name}`];
+  const problems = reasonTextProblems(label, reason, [c.name, at.name], env);
+  const e = c.expect;
+  if (e.outcome === 'rejected' && e.reason && !e.reason.test(reason)) {
+    problems.push(`${label}: reason: should match ${e.reason}: "${reason.trim().slice(0, 200)}"`);
+  }
+  return problems;
+}
+
+/** What a clerk must not read in a reason: no Chinese, English words, a server path, SQL. */
+function reasonTextProblems(label: string, reason: string, names: string[], env: TestEnv): string[] {
   const problems: string[] = [];
   const shown = reason.trim().slice(0, 200);
   if (!/[\u4e00-\u9fff]{4}/.test(reason)) problems.push(`${label}: reason: not in Chinese: "${shown}"`);
-  const withoutNames = reason.replaceAll(c.name, '').replaceAll(at.name, '');
+  let withoutNames = reason;
+  for (const name of names) withoutNames = withoutNames.replaceAll(name, '');
   const latin = (withoutNames.match(/[A-Za-z]{2,}/g) ?? []).filter(
     (w) => !ALLOWED_LATIN.has(w.toLowerCase()),
   );
-  if (latin.length)
+  if (latin.length) {
     problems.push(
       `${label}: reason: English words (${[...new Set(latin)].slice(0, 8).join(' ')}): "${shown}"`,
     );
+  }
   for (const path of [
     env.dir,
     env.config.dropDir,
@@ -540,20 +552,17 @@ function reasonProblems(
     '/work/',
     '/proc/',
     '/etc/',
+    '/dev/',
     'node_modules',
   ]) {
     if (reason.includes(path)) problems.push(`${label}: reason: names a server path (${path}): "${shown}"`);
   }
   if (SQL_WORDS.test(reason)) problems.push(`${label}: reason: SQL or a database message: "${shown}"`);
-  const e = c.expect;
-  if (e.outcome === 'rejected' && e.reason && !e.reason.test(reason)) {
-    problems.push(`${label}: reason: should match ${e.reason}: "${shown}"`);
-  }
   return problems;
 }
 
 /** An entry never to be opened: nothing of it read, and said so (moved aside, or listed with a reason). */
-function ignoredVerdict(c: HostileCase, o: Observed): string[] {
+function ignoredVerdict(c: HostileCase, o: Observed, env: TestEnv): string[] {
   const label = `${c.name} [${c.kind}]`;
   const problems: string[] = [];
   const e = c.expect;
@@ -578,5 +587,9 @@ function ignoredVerdict(c: HostileCase, o: Observed): string[] {
     [...o.reasons.keys()].some((r) => r.startsWith(c.name)) ||
     [...o.dropFiles.values()].some((r) => r.name === c.name && r.status !== 'loaded');
   if (!told) problems.push(`${label}: not reported: no log line, reason file or drop_files row names it`);
+  // a reason written for it is read by a clerk like any other: and it names the link, never its target
+  for (const [file, reason] of o.reasons) {
+    if (file.startsWith(c.name)) problems.push(...reasonTextProblems(label, reason, [c.name], env));
+  }
   return problems;
 }
