@@ -109,7 +109,7 @@ export interface WarehouseTarget {
 
 /** Node's errno codes of a connection that never reached the server, in plain words. */
 const UNREACHABLE: Record<string, string> = {
-  ECONNREFUSED: 'connection refused (is PostgreSQL running and listening there?)',
+  ECONNREFUSED: 'connection refused',
   ENOTFOUND: 'no such host',
   EAI_AGAIN: 'the host name could not be resolved (DNS)',
   ETIMEDOUT: 'the connection timed out',
@@ -158,6 +158,12 @@ const errnoOf = (error: unknown): string | undefined => {
   return undefined;
 };
 
+/** Why a connection never reached its server (refused, no such host…) in plain words, or undefined. */
+export function unreachableReason(error: unknown): string | undefined {
+  const errno = findInChain(error, errnoOf);
+  return errno ? UNREACHABLE[errno] : undefined;
+}
+
 /**
  * A database failure as a GuijiError an ops engineer can act on: "cannot reach the warehouse at host:port
  * (GUIJI_DATABASE_URL): connection refused", or what the SQLSTATE means in plain words with the SQLSTATE in
@@ -170,7 +176,7 @@ export function databaseError(error: unknown, target: WarehouseTarget): GuijiErr
   if (errno) {
     return new GuijiError(
       'GUIJI_ERR_DB',
-      `cannot reach the warehouse at ${target.where} (${target.setting}): ${UNREACHABLE[errno]}`,
+      `cannot reach the warehouse at ${target.where} (${target.setting}): ${UNREACHABLE[errno]}${errno === 'ECONNREFUSED' ? ' (is PostgreSQL running and listening there?)' : ''}`,
       { cause: error, context: { setting: target.setting } },
     );
   }

@@ -6,7 +6,7 @@
 import { CREDIT_SOURCE, createCreditClient } from '../../connectors/credit-platform/client.js';
 import { createSharingClient, type SHARING_SOURCE } from '../../connectors/sharing-platform/client.js';
 import type { Config } from '../../lib/config.js';
-import { ConfigError, messageOf } from '../../lib/errors.js';
+import { ConfigError, messageOf, unreachableReason } from '../../lib/errors.js';
 
 export interface ProbeResult {
   ok: boolean;
@@ -55,8 +55,11 @@ export async function probePlatform(
     }
     return { ok: true, detail: `${redactedBase(url)}: signed request accepted (${stream})` };
   } catch (error) {
-    const hint = error instanceof ConfigError ? '' : ` (${prefix}_URL)`;
-    return { ok: false, detail: `${messageOf(error)}${hint}` };
+    if (error instanceof ConfigError) return { ok: false, detail: messageOf(error) };
+    const unreachable = unreachableReason(error);
+    if (unreachable)
+      return { ok: false, detail: `cannot reach ${redactedBase(url)} (${prefix}_URL): ${unreachable}` };
+    return { ok: false, detail: `${messageOf(error)} (${prefix}_URL)` };
   }
 }
 
