@@ -1,5 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRandom,
@@ -9,7 +11,7 @@ import {
   writeDelimited,
 } from '../pipelines/demo/generate.js';
 import { runCli } from './helpers/cli.js';
-import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
+import { makeEnv, TEST_DATABASE_URL, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
 describe(`the guiji command (${WAREHOUSE_KIND})`, () => {
   let env: TestEnv;
@@ -162,5 +164,150 @@ describe(`guiji demo, the README's npm start (${WAREHOUSE_KIND})`, () => {
     expect(t.read).toBeGreaterThan(1000);
     expect(t.read).toBe(t.inserted + t.updated + t.unchanged + t.quarantined + t.duplicates);
     expect(existsSync(join(reports, 'quality-run-1.xlsx'))).toBe(true);
+  });
+});
+
+/** A port on 127.0.0.1 where nothing listens (taken from the kernel, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** No stack trace, no driver's or knex's own text. */
+function expectNoStack(text: string): void {
+  expect(text).not.toMatch(/^\s+at /m);
+  expect(text).not.toContain('Acquire connection error');
+  expect(text).not.toMatch(/ECONNREFUSED/);
+}
+
+describe(`errors, --version and doctor (${WAREHOUSE_KIND})`, () => {
+  let env: TestEnv;
+
+  beforeAll(async () => {
+    env = await makeEnv('errors');
+  });
+  afterAll(async () => {
+    await env.cleanup();
+  });
+
+  it('prints the version of package.json with --version and -V', async () => {
+    const { version } = JSON.parse(readFileSync(resolve(import.meta.dirname, '../package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      const result = await runCli([flag], {});
+      expect(result.code, flag).toBe(0);
+      expect(result.stdout.trim()).toBe(version);
+    }
+  });
+
+  it('exits 2 on a configuration error before any run is recorded', async () => {
+    // a platform asked for without its key, then one with a dataset the catalog does not have
+    const noKey = await runCli(['run', '--source', 'credit-platform', '--json'], {
+      ...env.env,
+      GUIJI_CREDIT_URL: 'http://127.0.0.1:9',
+    });
+    expect(noKey.code, noKey.stderr).toBe(2);
+    expect(noKey.stderr).toMatch(/^guiji: GUIJI_CREDIT_APP_KEY: not set$/m);
+    expect(JSON.parse(noKey.stdout)).toEqual({
+      error: { code: 'GUIJI_ERR_CONFIG', message: 'GUIJI_CREDIT_APP_KEY: not set' },
+    });
+    const badDataset = await runCli(['run'], {
+      ...env.env,
+      GUIJI_CREDIT_URL: 'http://127.0.0.1:9',
+      GUIJI_CREDIT_APP_KEY: 'k',
+      GUIJI_CREDIT_APP_SECRET: 's',
+      GUIJI_CREDIT_DATASETS: 'xzxk,nosuch',
+    });
+    expect(badDataset.code, badDataset.stderr).toBe(2);
+    expect(badDataset.stderr).toMatch(/GUIJI_CREDIT_DATASETS: no catalog resource nosuch/);
+    const badSetting = await runCli(['run'], { ...env.env, GUIJI_BATCH_SIZE: '-3' });
+    expect(badSetting.code).toBe(2);
+
+    const db = await env.open();
+    try {
+      expect(await db.query('SELECT id, status FROM runs')).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  /** Each flag value is refused with exit 2 naming the flag, before the warehouse (unreachable here) is opened. */
+  async function expectRefused(cases: [string[], RegExp][]): Promise<void> {
+    const unreachable = {
+      ...env.env,
+      GUIJI_DATABASE_URL: `postgres://guiji@127.0.0.1:${await closedPort()}/w`,
+    };
+    for (const [args, message] of cases) {
+      const result = await runCli(args, unreachable);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
+      expect(result.stderr, args.join(' ')).toMatch(message);
+      expect(result.stderr).not.toMatch(/SQL|LIMIT|syntax|out of range for type/);
+      expectNoStack(result.stderr);
+      if (args.includes('--json'))
+        expect(JSON.parse(result.stdout)).toMatchObject({ error: { code: 'GUIJI_ERR_USAGE' } });
+    }
+  }
+
+  it('checks dates, limits and ids of report, quarantine and status before any SQL', async () => {
+    await expectRefused([
+      [['report', '--since', '2026-13-45'], /^guiji: --since: expected a real date .*"2026-13-45"/m],
+      [['report', '--since', '2025-02-29'], /^guiji: --since: /m],
+      [['quarantine', 'list', '--limit', '-5'], /^guiji: --limit: expected a whole number from 1 .*"-5"/m],
+      [['quarantine', 'list', '--run', 'abc'], /^guiji: --run: /m],
+      [['status', '--limit', 'ten', '--json'], /^guiji: --limit: /m],
+    ]);
+  });
+
+  it('checks the flags of review, backfill and demo before any SQL', async () => {
+    await expectRefused([
+      [['review', 'list', '--limit', '0'], /^guiji: --limit: /m],
+      [['backfill', 'plan', '--since', '2014-10-32'], /^guiji: --since: /m],
+      [['backfill', 'status', '1.5'], /^guiji: ID: /m],
+      [['demo', '--records', 'many'], /^guiji: --records: /m],
+    ]);
+  });
+
+  it('says in plain words that the warehouse cannot be reached; status --json stays JSON', async () => {
+    const port = await closedPort();
+    const url = `postgres://guiji:s3cret-pw@127.0.0.1:${port}/w`;
+    for (const level of ['info', 'debug']) {
+      const result = await runCli(['status', '--json'], {
+        ...env.env,
+        GUIJI_DATABASE_URL: url,
+        GUIJI_LOG_LEVEL: level,
+      });
+      expect(result.code, result.stderr).toBe(1);
+      // stdout: the command's own output only, one JSON document (knex printed its stack here before)
+      expect(JSON.parse(result.stdout)).toEqual({
+        error: {
+          code: 'GUIJI_ERR_DB',
+          message: `cannot reach the warehouse at 127.0.0.1:${port} (GUIJI_DATABASE_URL): connection refused (is PostgreSQL running and listening there?)`,
+        },
+      });
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^guiji: cannot reach the warehouse at 127\\.0\\.0\\.1:${port} \\(GUIJI_DATABASE_URL\\)`,
+          'm',
+        ),
+      );
+      expect(result.stdout + result.stderr).not.toContain('s3cret-pw');
+      if (level === 'info') expectNoStack(result.stderr);
+      else expect(result.stderr).toMatch(/^\s+at /m); // the stack, at debug level only
+    }
+  });
+
+  it.runIf(TEST_DATABASE_URL)('names a PostgreSQL refusal by its meaning and SQLSTATE', async () => {
+    const url = new URL(TEST_DATABASE_URL as string);
+    url.pathname = '/guiji_no_such_database';
+    const result = await runCli(['status'], { ...env.env, GUIJI_DATABASE_URL: url.toString() });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^guiji: the warehouse at [^ ]+ \(GUIJI_DATABASE_URL\) refused: the database does not exist \[SQLSTATE 3D000\]$/m,
+    );
+    expectNoStack(result.stderr);
   });
 });
