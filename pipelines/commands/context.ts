@@ -8,6 +8,7 @@ import { type Config, loadConfig } from '../../lib/config.js';
 import { openWarehouse, type Warehouse } from '../../lib/db.js';
 import { databaseError, GuijiError, UsageError, type WarehouseTarget } from '../../lib/errors.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
+import { qualityCalendar } from '../quality/workdays.js';
 import type { RunSummary } from '../run.js';
 import { CREDIT_SOURCE, creditAdapter, SHARING_SOURCE, sharingAdapter } from '../sources/platform.js';
 
@@ -147,7 +148,8 @@ export function dateFlag(value: string, flag: string): string {
 /**
  * The settings a run needs, checked before the run is opened, so that a configuration error exits 2 and leaves
  * no failed run in the history: each platform source asked for (or configured) has its URL, key and secret,
- * and its datasets or interfaces name catalog resources.
+ * and its datasets or interfaces name catalog resources; the working-day override file the quality metrics
+ * count with (`<catalog>/workdays.override.json`) is readable.
  */
 export function checkRunSettings(
   config: Readonly<Config>,
@@ -158,6 +160,7 @@ export function checkRunSettings(
   const platforms = sources?.length
     ? sources.filter((s) => s === CREDIT_SOURCE || s === SHARING_SOURCE)
     : [...(config.creditUrl ? [CREDIT_SOURCE] : []), ...(config.sharingUrl ? [SHARING_SOURCE] : [])];
+  qualityCalendar(config.catalogDir);
   for (const source of platforms) {
     const adapter = source === CREDIT_SOURCE ? creditAdapter(config, logger) : sharingAdapter(config, logger);
     const missing = adapter.streams.filter((s) => !catalog.resources.has(s.resource)).map((s) => s.resource);
