@@ -1,24 +1,36 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Argument, Command, Option } from 'commander';
 import { loadCatalog } from '../catalog/load.js';
-import { type Config, loadConfig, SETTINGS } from '../lib/config.js';
-import { openWarehouse, type Warehouse } from '../lib/db.js';
-import { exitCodeOf, GuijiError, messageOf } from '../lib/errors.js';
-import { createLogger, type Logger } from '../lib/logger.js';
+import { loadConfig, SETTINGS } from '../lib/config.js';
+import { exitCodeOf, toGuijiError, type WarehouseTarget } from '../lib/errors.js';
 import { formatPlan } from '../pipelines/backfill/report.js';
 import { registerBackfillCommands, statusBackfills } from '../pipelines/commands/backfill.js';
 import { registerCalendarCommands } from '../pipelines/commands/calendar.js';
 import { registerCatalogCommands } from '../pipelines/commands/catalog.js';
+import {
+  checkRunSettings,
+  commandContext,
+  exitCodeForRun,
+  idFlag,
+  integerFlag,
+  limitFlag,
+  stopSignal,
+  warehouseTarget,
+  withWarehouse,
+  writeJson,
+} from '../pipelines/commands/context.js';
+import { registerDoctorCommand } from '../pipelines/commands/doctor.js';
 import { registerReportCommand } from '../pipelines/commands/report.js';
 import { registerReviewCommands } from '../pipelines/commands/review.js';
 import { registerScheduleCommand } from '../pipelines/commands/schedule.js';
 import { registerTemplateCommands } from '../pipelines/commands/template.js';
-import { runDemo } from '../pipelines/demo/demo.js';
+import { demoConfig, runDemo } from '../pipelines/demo/demo.js';
 import { printRun, printRuns } from '../pipelines/output.js';
 import { listQuarantine, printQuarantine } from '../pipelines/quarantine.js';
-import { type RunSummary, recentRuns, runPipeline, SOURCES } from '../pipelines/run.js';
+import { recentRuns, runPipeline, SOURCES } from '../pipelines/run.js';
 import { migrate } from '../pipelines/warehouse/migrate.js';
 import { syncViews } from '../pipelines/warehouse/views.js';
 import { checkId, type IdKind } from '../schemas/identifiers.js';
@@ -29,64 +41,9 @@ const settingsHelp = `\nSettings (environment; flags win over environment, envir
   '\n',
 )}\n\nExit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 another run holds the lock, 4 partly done.\n`;
 
-interface Context {
-  config: Readonly<Config>;
-  logger: Logger;
-}
-
-function context(overrides: Partial<Config> = {}): Context {
-  const config = loadConfig({ overrides });
-  const logger = createLogger(config.logLevel, process.stderr);
-  return { config, logger };
-}
-
-async function withWarehouse<T>(
-  ctx: Context,
-  fn: (db: Warehouse) => Promise<T>,
-  options: { serve?: boolean } = {},
-): Promise<T> {
-  const db = await openWarehouse({
-    home: ctx.config.home,
-    databaseUrl: ctx.config.databaseUrl,
-    schema: ctx.config.dbSchema,
-    ...(options.serve ? { serve: true } : {}),
-  });
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
-
-/**
- * SIGTERM and SIGINT stop `run` and `schedule` between batches: the batch in flight commits, the run is
- * recorded as interrupted, the locks are released and the command exits 0. A second signal stops at once.
- */
-function stopSignal(logger: Logger): AbortSignal {
-  const controller = new AbortController();
-  for (const name of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(name, () => {
-      if (controller.signal.aborted) {
-        logger.warn({ signal: name }, 'second signal: stopping now, without waiting for the batch in flight');
-        process.exit(130);
-      }
-      logger.warn(
-        { signal: name },
-        'stopping: the batch in flight commits, then the run is recorded as interrupted',
-      );
-      controller.abort();
-    });
-  }
-  return controller.signal;
-}
-
-function exitCodeForRun(summary: RunSummary): number {
-  return summary.status === 'succeeded' ? 0 : summary.status === 'partial' ? 4 : 1;
-}
-
-function writeJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
-}
+const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command();
 program
@@ -94,6 +51,7 @@ program
   .description(
     '归集 — collects enterprise information from departments and platforms into one regulatory warehouse',
   )
+  .version(version, '-V, --version', 'print the version of guiji')
   .addHelpText('after', settingsHelp)
   .showHelpAfterError()
   .exitOverride();
@@ -105,8 +63,9 @@ program
   .option('--drop-dir <dir>', 'the spreadsheet drop folder (GUIJI_DROP_DIR)')
   .option('--json', 'print the run as JSON')
   .action(async (opts: { source?: string[]; dropDir?: string; json?: boolean }) => {
-    const ctx = context(opts.dropDir ? { dropDir: opts.dropDir } : {});
+    const ctx = commandContext(opts.dropDir ? { dropDir: opts.dropDir } : {});
     const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
+    checkRunSettings(ctx.config, catalog, ctx.logger, opts.source);
     const signal = stopSignal(ctx.logger);
     const result = await withWarehouse(ctx, (db) =>
       runPipeline({
@@ -130,9 +89,10 @@ program
   .option('--limit <n>', 'how many runs', '10')
   .option('--json', 'print { runs: [...], backfills } as JSON')
   .action(async (opts: { limit: string; json?: boolean }) => {
-    const ctx = context();
+    const limit = limitFlag(opts.limit);
+    const ctx = commandContext();
     const { runs, backfills } = await withWarehouse(ctx, async (db) => ({
-      runs: await recentRuns(db, Number(opts.limit) || 10),
+      runs: await recentRuns(db, limit),
       backfills: await statusBackfills(db),
     }));
     if (opts.json) writeJson({ runs, backfills });
@@ -146,7 +106,7 @@ program
   .command('migrate')
   .description("apply pending warehouse migrations and regenerate the analysts' views (run does both too)")
   .action(async () => {
-    const ctx = context();
+    const ctx = commandContext();
     const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
     const { applied, views } = await withWarehouse(ctx, async (db) => ({
       applied: await migrate(db.knex, db.schema),
@@ -166,13 +126,15 @@ quarantine
   .option('--limit <n>', 'at most this many rows', '100')
   .option('--json', 'print one JSON object per row (the quarantine record contract)')
   .action(async (opts: { run?: string; file?: string; limit: string; json?: boolean }) => {
-    const ctx = context();
+    const limit = limitFlag(opts.limit);
+    const runId = opts.run === undefined ? undefined : idFlag(opts.run, '--run');
+    const ctx = commandContext();
     const rows = await withWarehouse(ctx, async (db) => {
       await migrate(db.knex, db.schema);
       return listQuarantine(db, {
-        limit: Number(opts.limit) || 100,
-        ...(opts.run ? { runId: Number(opts.run) } : {}),
-        ...(opts.file ? { file: opts.file } : {}),
+        limit,
+        ...(runId !== undefined ? { runId } : {}),
+        ...(opts.file !== undefined ? { file: opts.file } : {}),
       });
     });
     if (opts.json) for (const row of rows) writeJson(row);
@@ -221,23 +183,36 @@ program
   )
   .option('--seed <n>', 'random seed (the same seed writes the same files)', '20200101')
   .option('--records <n>', 'penalty records to generate', '600')
+  .option(
+    '--use-configured-database',
+    'load the made-up records into the configured GUIJI_DATABASE_URL (default: ignore it, use the embedded warehouse)',
+  )
   .option('--json', 'print the run as JSON')
-  .action(async (opts: { seed: string; records: string; json?: boolean }) => {
-    const ctx = context();
-    const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
-    const result = await withWarehouse(ctx, (db) =>
-      runDemo({
-        config: ctx.config,
-        db,
-        catalog,
-        logger: ctx.logger,
-        seed: Number(opts.seed),
-        records: Number(opts.records),
-        json: opts.json ?? false,
-      }),
-    );
-    process.exitCode = exitCodeForRun(result.summary);
-  });
+  .action(
+    async (opts: { seed: string; records: string; useConfiguredDatabase?: boolean; json?: boolean }) => {
+      const seed = integerFlag(opts.seed, '--seed', 0);
+      const records = integerFlag(opts.records, '--records', 1, 1_000_000);
+      const base = commandContext();
+      const ctx = { ...base, config: demoConfig(base.config, opts.useConfiguredDatabase ?? false) };
+      const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
+      const result = await withWarehouse(ctx, (db) =>
+        runDemo({
+          config: ctx.config,
+          db,
+          catalog,
+          logger: ctx.logger,
+          seed,
+          records,
+          json: opts.json ?? false,
+          guardExisting: !opts.useConfiguredDatabase,
+          ...(ctx.config !== base.config
+            ? { hintEnv: `GUIJI_DATABASE_URL= DATABASE_URL= GUIJI_HOME=${ctx.config.home} ` }
+            : {}),
+        }),
+      );
+      process.exitCode = exitCodeForRun(result.summary);
+    },
+  );
 
 registerCalendarCommands(program, () => loadConfig().catalogDir);
 const catalogLocation = () => {
@@ -246,16 +221,17 @@ const catalogLocation = () => {
 };
 registerCatalogCommands(program, catalogLocation);
 registerTemplateCommands(program, catalogLocation);
-registerReviewCommands(program, { withWarehouse: (fn) => withWarehouse(context(), fn) });
+registerReviewCommands(program, { withWarehouse: (fn) => withWarehouse(commandContext(), fn) });
 registerReportCommand(program, {
   withWarehouse: (fn) => {
-    const ctx = context();
+    const ctx = commandContext();
     const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
     return withWarehouse(ctx, (db) => fn(db, catalog, ctx.config));
   },
 });
 registerBackfillCommands(program);
-registerScheduleCommand(program, { context: () => context(), withWarehouse, stopSignal });
+registerScheduleCommand(program);
+registerDoctorCommand(program);
 
 program
   .command('simulate')
@@ -272,9 +248,12 @@ program
   )
   .action(
     async (platform: string, opts: { port: string; records: string; seed: string; faults?: string }) => {
+      const port = integerFlag(opts.port, '--port', 0, 65_535);
+      const records = integerFlag(opts.records, '--records', 0, 10_000_000);
+      const seed = integerFlag(opts.seed, '--seed', 0);
       // the simulators are development tools (scripts/): run as a process of their own, never imported
       const script = join(import.meta.dirname, '..', 'scripts', 'simulators', `${platform}.ts`);
-      const args = ['--port', opts.port, '--records', opts.records, '--seed', opts.seed];
+      const args = ['--port', String(port), '--records', String(records), '--seed', String(seed)];
       if (opts.faults) args.push('--faults', opts.faults);
       const child = spawn(process.execPath, [join(import.meta.dirname, 'run-ts.js'), script, ...args], {
         stdio: 'inherit',
@@ -292,18 +271,59 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The warehouse a message may name, when the settings can be read at all. */
+function targetForMessages(): WarehouseTarget {
+  try {
+    return warehouseTarget(loadConfig());
+  } catch {
+    return { where: 'the warehouse', setting: 'GUIJI_DATABASE_URL' };
+  }
+}
+
+/** Whether the stack and causes of a failure may be printed (GUIJI_LOG_LEVEL=debug or trace). */
+function debugWanted(): boolean {
+  try {
+    return ['debug', 'trace'].includes(loadConfig().logLevel);
+  } catch {
+    return false;
+  }
+}
+
+/** An error's stack and every cause's, for GUIJI_LOG_LEVEL=debug. */
+function stackOf(error: unknown): string {
+  const lines: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 6; depth++) {
+    lines.push(
+      depth === 0 ? '' : 'caused by:',
+      current instanceof Error ? (current.stack ?? current.message) : String(current),
+    );
+    current = (current as { cause?: unknown }).cause;
+  }
+  return lines.filter(Boolean).join('\n');
+}
+
+/** With `--json`, a failure is JSON on stdout too, so that a script reading stdout always gets JSON. */
+const wantsJson = process.argv.slice(2).includes('--json');
+
 try {
   await program.parseAsync(process.argv);
-} catch (error) {
-  const code = (error as { code?: string }).code;
+} catch (thrown) {
+  const code = (thrown as { code?: string }).code;
   if (typeof code === 'string' && code.startsWith('commander.')) {
-    // commander has printed help or the usage error already
-    process.exitCode = code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : 2;
+    // commander has printed help, the version or the usage error already
+    const fine = ['commander.helpDisplayed', 'commander.version'].includes(code);
+    if (!fine && wantsJson)
+      writeJson({
+        error: { code: 'GUIJI_ERR_USAGE', message: (thrown as Error).message.replace(/^error: /, '') },
+      });
+    process.exitCode = fine ? 0 : 2;
   } else {
-    const context = error instanceof GuijiError ? error.context : {};
-    process.stderr.write(`guiji: ${messageOf(error)}\n`);
-    if (!(error instanceof GuijiError) && process.env.GUIJI_LOG_LEVEL === 'debug') console.error(error);
-    void context;
+    // only the message reaches the user: no stack, no driver's text, no password (the stack at debug level)
+    const error = toGuijiError(thrown, targetForMessages());
+    process.stderr.write(`guiji: ${error.message}\n`);
+    if (debugWanted()) process.stderr.write(`${error.code}\n${stackOf(thrown)}\n`);
+    if (wantsJson) writeJson({ error: { code: error.code, message: error.message } });
     process.exitCode = exitCodeOf(error);
   }
 }

@@ -11,6 +11,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { GuijiError } from './errors.js';
 
 export interface CalendarData {
   /** Statutory holidays (days off), 'YYYY-MM-DD'. */
@@ -40,12 +41,17 @@ export interface DayInfo {
   covered: boolean;
 }
 
-/** A calendar problem: a bad date or a bad override file (`file` and `entry` say which). */
-export class CalendarError extends Error {
+/**
+ * A calendar problem: a bad date (GUIJI_ERR_USAGE) or a bad override file (GUIJI_ERR_CONFIG; `file` and `entry`
+ * say which).
+ */
+export class CalendarError extends GuijiError {
   readonly file: string | undefined;
   readonly entry: string | undefined;
   constructor(message: string, details: { file?: string; entry?: string } = {}) {
-    super(message);
+    super(details.file === undefined ? 'GUIJI_ERR_USAGE' : 'GUIJI_ERR_CONFIG', message, {
+      context: details.file === undefined ? {} : { file: details.file },
+    });
     this.name = 'CalendarError';
     this.file = details.file;
     this.entry = details.entry;

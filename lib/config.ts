@@ -403,6 +403,20 @@ export interface LoadConfigOptions {
 }
 
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
+  return explainConfig(options).config;
+}
+
+/** Where a setting's effective value came from. */
+export type SettingOrigin = 'default' | 'file' | 'env' | 'flag';
+
+export interface ExplainedConfig {
+  config: Readonly<Config>;
+  /** Each setting's origin; for `env`, the variable that gave it (`DATABASE_URL` when GUIJI_DATABASE_URL is unset). */
+  origins: Readonly<Record<keyof Config, { origin: SettingOrigin; variable?: string }>>;
+}
+
+/** The configuration and where each value came from (`guiji doctor`). */
+export function explainConfig(options: LoadConfigOptions = {}): ExplainedConfig {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const defaults: Config = {
@@ -455,9 +469,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
 
   const fromFile = readConfigFile(resolve(cwd, 'guiji.config.json'));
   const fromEnv: Record<string, unknown> = {};
+  const variables = new Map<keyof Config, string>();
   for (const setting of SETTINGS) {
     const name = setting.env.find((n) => env[n] !== undefined && env[n] !== '');
     if (!name) continue;
+    variables.set(setting.key, name);
     const raw = env[name] as string;
     if (setting.type === 'integer') {
       if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
@@ -466,16 +482,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
       fromEnv[setting.key] = raw;
     }
   }
-  const merged = { ...defaults, ...fromFile, ...fromEnv, ...stripUndefined(options.overrides ?? {}) };
+  const flags = stripUndefined(options.overrides ?? {});
+  const merged = { ...defaults, ...fromFile, ...fromEnv, ...flags };
   if (!validate(merged)) {
     const first = validate.errors?.[0];
     const key = (first?.instancePath ?? '').slice(1) as keyof Config;
     const setting = SETTINGS.find((s) => s.key === key);
     const name = setting?.env[0] ?? key ?? 'configuration';
-    const shown =
-      key === 'databaseUrl' || key === 'creditAppSecret' || key === 'sharingAppSecret'
-        ? '(hidden)'
-        : JSON.stringify(merged[key]);
+    const shown = isSecretSetting(key) ? '(hidden)' : JSON.stringify(merged[key]);
     throw new ConfigError(name, `${first?.message ?? 'invalid'}; got ${shown}`);
   }
   for (const key of ['schedule', 'scheduleDrops', 'scheduleCredit', 'scheduleSharing'] as const) {
@@ -496,7 +510,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     catalogDir: resolve(cwd, merged.catalogDir),
     schemasDir: resolve(cwd, merged.schemasDir),
   };
-  return Object.freeze(config);
+  const origins = Object.fromEntries(
+    (Object.keys(defaults) as (keyof Config)[]).map((key) => {
+      const variable = variables.get(key);
+      if (key in flags) return [key, { origin: 'flag' }];
+      if (variable) return [key, { origin: 'env', variable }];
+      return [key, { origin: key in fromFile ? 'file' : 'default' }];
+    }),
+  ) as ExplainedConfig['origins'];
+  return { config: Object.freeze(config), origins: Object.freeze(origins) };
 }
 
 function readConfigFile(path: string): Partial<Config> {
@@ -520,11 +542,26 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** Settings that hold a secret or may carry one (a database URL's password). */
+export function isSecretSetting(key: string): boolean {
+  return key === 'databaseUrl' || /secret|token|password/i.test(key);
+}
+
+/** A setting's value as `guiji doctor` may print it: secrets masked, a database URL without its password. */
+export function shownSetting(key: keyof Config, value: unknown): unknown {
+  if (value === null || value === undefined) return value ?? null;
+  if (key === 'databaseUrl') return redactUrl(String(value));
+  return isSecretSetting(key) ? '***' : value;
+}
+
 /** The database URL with its password replaced, for logs and messages. */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    // libpq takes a password in the query too (`?password=…`, `sslpassword=…`)
+    for (const name of [...parsed.searchParams.keys()])
+      if (/pass|secret|token/i.test(name)) parsed.searchParams.set(name, '***');
     return parsed.toString();
   } catch {
     return '(unparseable database URL)';

@@ -16,6 +16,7 @@ import type pg from 'pg';
 import { from as copyFromStream } from 'pg-copy-streams';
 import { redactUrl } from './config.js';
 import { GuijiError, LockedError } from './errors.js';
+import { knexLog, type Logger } from './logger.js';
 import { PgliteServer, type ServedAddress } from './pglite-server.js';
 
 /** One statement's answer, the same shape from pg and PGlite. */
@@ -55,6 +56,8 @@ export interface OpenOptions {
    * socket so that the other commands connect to it instead of finding it locked.
    */
   serve?: boolean;
+  /** Where knex's warnings go (stderr through pino); without one they are dropped, never printed on stdout. */
+  logger?: Logger;
 }
 
 /**
@@ -62,7 +65,7 @@ export interface OpenOptions {
  * when a live `guiji schedule` (or worker) holds that PGlite and serves it, a connection to its socket.
  */
 export async function openWarehouse(options: OpenOptions): Promise<Warehouse> {
-  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.schema);
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.schema, options.logger);
   const home = options.home;
   mkdirSync(home, { recursive: true });
   const servedPath = join(home, SERVED_FILE);
@@ -72,15 +75,15 @@ export async function openWarehouse(options: OpenOptions): Promise<Warehouse> {
   } catch (error) {
     const served = error instanceof LockedError ? await waitForServed(home) : null;
     if (!served) throw error;
-    return openServed(served, options.schema, home);
+    return openServed(served, options.schema, home, options.logger);
   }
   // left by a holder that died; a holder about to serve says so at once, so that nobody takes it for one that
   // does not (and exits 3) while it opens the warehouse
   rmSync(servedPath, { force: true });
   if (options.serve) writeServed(servedPath, { pid: process.pid, starting: true });
   return options.serve
-    ? servePglite(join(home, 'warehouse'), options.schema, home, releaseFile)
-    : openPglite(join(home, 'warehouse'), options.schema, releaseFile);
+    ? servePglite(join(home, 'warehouse'), options.schema, home, releaseFile, options.logger)
+    : openPglite(join(home, 'warehouse'), options.schema, releaseFile, options.logger);
 }
 
 /**
@@ -141,11 +144,12 @@ function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
-function openPostgres(url: string, schema: string): Promise<Warehouse> {
+function openPostgres(url: string, schema: string, logger?: Logger): Promise<Warehouse> {
   return connectPostgres(url, schema, {
     describe: `PostgreSQL at ${redactUrl(url)}`,
     setting: 'GUIJI_DATABASE_URL',
     lockFiles: null,
+    logger,
   });
 }
 
@@ -154,6 +158,7 @@ function openServed(
   served: ServedAddress & { pid?: number; password: string },
   schema: string,
   home: string,
+  logger?: Logger,
 ): Promise<Warehouse> {
   return connectPostgres(
     {
@@ -168,6 +173,7 @@ function openServed(
       describe: `the embedded warehouse served${served.pid ? ` by pid ${served.pid}` : ''} on ${served.host}`,
       setting: 'GUIJI_HOME',
       lockFiles: home,
+      logger,
     },
   );
 }
@@ -183,6 +189,7 @@ async function connectPostgres(
      * locks are lock files in this folder instead. Null on a PostgreSQL server.
      */
     lockFiles: string | null;
+    logger: Logger | undefined;
   },
 ): Promise<Warehouse> {
   const knex = knexFactory({
@@ -190,6 +197,7 @@ async function connectPostgres(
     connection,
     searchPath: [schema],
     pool: { min: 0, max: 4 },
+    log: knexLog(options.logger),
   });
   try {
     await knex.raw(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
@@ -286,7 +294,12 @@ async function connectPostgres(
   };
 }
 
-async function openPglite(dataDir: string, schema: string, releaseFile: () => void): Promise<Warehouse> {
+async function openPglite(
+  dataDir: string,
+  schema: string,
+  releaseFile: () => void,
+  logger?: Logger,
+): Promise<Warehouse> {
   mkdirSync(dataDir, { recursive: true });
   let pglite: PGlite;
   try {
@@ -310,6 +323,7 @@ async function openPglite(dataDir: string, schema: string, releaseFile: () => vo
   const knex = knexFactory({
     client: ClientPgLite as unknown as typeof knexFactory.Client,
     connection: { pglite } as never,
+    log: knexLog(logger),
   });
   let closed = false;
   return {
@@ -362,6 +376,7 @@ async function servePglite(
   schema: string,
   home: string,
   releaseFile: () => void,
+  logger?: Logger,
 ): Promise<Warehouse> {
   mkdirSync(dataDir, { recursive: true });
   const servedPath = join(home, SERVED_FILE);
@@ -373,7 +388,7 @@ async function servePglite(
     const password = randomBytes(24).toString('base64url');
     server = new PgliteServer(pglite, password);
     const address = await server.listen(home);
-    const db = await openServed({ ...address, password }, schema, home);
+    const db = await openServed({ ...address, password }, schema, home, logger);
     writeServed(servedPath, { pid: process.pid, ...address, password });
     const [held, listening] = [pglite, server];
     let closed = false;

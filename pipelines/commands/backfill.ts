@@ -1,9 +1,7 @@
 import { type Command, Option } from 'commander';
 import { loadCatalog } from '../../catalog/load.js';
-import { type Config, loadConfig } from '../../lib/config.js';
-import { openWarehouse, type Warehouse } from '../../lib/db.js';
+import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
-import { createLogger, type Logger } from '../../lib/logger.js';
 import { BACKFILL_SOURCES, type BackfillOutcome, runBackfill } from '../backfill/backfill.js';
 import { runClaimers, servableSources } from '../backfill/claimer.js';
 import { createProgress } from '../backfill/progress.js';
@@ -20,66 +18,26 @@ import {
 import { markFinished } from '../backfill/store.js';
 import { GRANULARITIES, type Granularity } from '../backfill/windows.js';
 import { migrate } from '../warehouse/migrate.js';
+import {
+  type CommandContext,
+  commandContext,
+  dateFlag,
+  idFlag,
+  integerFlag,
+  stopOnSignals,
+  withWarehouse,
+  writeJson,
+} from './context.js';
 
 /** Where the history of the city's programme starts (the publicity regulation's first day). */
 export const HISTORY_START = '2014-10-01';
 
-function writeJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
-}
-
-function setup(overrides: Partial<Config> = {}): { config: Readonly<Config>; logger: Logger } {
-  const config = loadConfig({ overrides });
-  return { config, logger: createLogger(config.logLevel, process.stderr) };
-}
-
-/**
- * `serve`: a long-lived holder of the embedded warehouse (a backfill, a worker) serves it on a local socket, so
- * that `guiji status`, `backfill plan` and the rest still work meanwhile.
- */
-async function withWarehouse<T>(
-  config: Readonly<Config>,
-  fn: (db: Warehouse) => Promise<T>,
-  serve = false,
-): Promise<T> {
-  const db = await openWarehouse({
-    home: config.home,
-    databaseUrl: config.databaseUrl,
-    schema: config.dbSchema,
-    ...(serve ? { serve: true } : {}),
-  });
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
+function setup(): CommandContext {
+  return commandContext();
 }
 
 function positiveInteger(value: string, flag: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 64) {
-    throw new GuijiError('GUIJI_ERR_USAGE', `${flag}: expected a whole number from 1 to 64, got "${value}"`);
-  }
-  return n;
-}
-
-/** SIGINT and SIGTERM stop claiming and give the partitions under way back (the same command resumes them). */
-function stopOnSignals(logger: Logger): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const stop = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) return;
-    logger.warn({ signal }, 'stopping: partitions under way are given back at their next batch');
-    controller.abort();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    },
-  };
+  return integerFlag(value, flag, 1, 64);
 }
 
 function exitCodeOf(outcome: BackfillOutcome): number {
@@ -152,12 +110,13 @@ export function registerBackfillCommands(program: Command): void {
         if (!opts.source) throw new GuijiError('GUIJI_ERR_USAGE', 'backfill: --source is required');
         const source = opts.source;
         const concurrency = positiveInteger(opts.concurrency, '--concurrency');
-        const { config, logger } = setup();
+        const ctx = setup();
+        const { config, logger } = ctx;
         const catalog = loadCatalog(config.catalogDir, config.schemasDir);
         const stop = stopOnSignals(logger);
         try {
           const outcome = await withWarehouse(
-            config,
+            ctx,
             (db) =>
               runBackfill({
                 config,
@@ -178,7 +137,7 @@ export function registerBackfillCommands(program: Command): void {
                 progress: createProgress(logger),
                 signal: stop.signal,
               }),
-            !opts.dryRun && !opts.enqueue,
+            { serve: !opts.dryRun && !opts.enqueue },
           );
           if (opts.json) writeJson(outcome);
           else printOutcome(outcome);
@@ -196,12 +155,8 @@ export function registerBackfillCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (id: string | undefined, own: { json?: boolean }) => {
       const opts = withParentJson(own, backfill);
-      const { config } = setup();
-      const backfillId = id === undefined ? undefined : Number(id);
-      if (backfillId !== undefined && !Number.isInteger(backfillId)) {
-        throw new GuijiError('GUIJI_ERR_USAGE', `backfill status: "${id}" is not a backfill id`);
-      }
-      await withWarehouse(config, async (db) => {
+      const backfillId = id === undefined ? undefined : idFlag(id, 'ID');
+      await withWarehouse(setup(), async (db) => {
         await migrate(db.knex, db.schema);
         const list = await listBackfills(db, backfillId);
         if (backfillId === undefined) {
@@ -223,10 +178,10 @@ export function registerBackfillCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (own: { since: string; json?: boolean }) => {
       const opts = withParentJson(own, backfill);
-      const { config } = setup();
-      const plan = await withWarehouse(config, async (db) => {
+      const since = dateFlag(opts.since, '--since');
+      const plan = await withWarehouse(setup(), async (db) => {
         await migrate(db.knex, db.schema);
-        return backfillPlan(db, opts.since);
+        return backfillPlan(db, since);
       });
       if (opts.json) writeJson(plan);
       else console.log(formatPlan(plan));
@@ -244,7 +199,8 @@ export function registerBackfillCommands(program: Command): void {
     .action(
       async (opts: { concurrency: string; source?: string[]; exitWhenIdle?: boolean; json?: boolean }) => {
         const concurrency = positiveInteger(opts.concurrency, '--concurrency');
-        const { config, logger } = setup();
+        const ctx = setup();
+        const { config, logger } = ctx;
         const catalog = loadCatalog(config.catalogDir, config.schemasDir);
         const servable = servableSources(config);
         const sources = opts.source ?? servable;
@@ -258,7 +214,7 @@ export function registerBackfillCommands(program: Command): void {
         const stop = stopOnSignals(logger);
         try {
           const result = await withWarehouse(
-            config,
+            ctx,
             async (db) => {
               await migrate(db.knex, db.schema);
               logger.info({ sources, concurrency }, 'worker started');
@@ -284,7 +240,7 @@ export function registerBackfillCommands(program: Command): void {
               );
               return done;
             },
-            true,
+            { serve: true },
           );
           logger.info(result, 'worker stopped');
           if (opts.json) writeJson(result);

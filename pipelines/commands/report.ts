@@ -5,6 +5,7 @@ import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import { REPORT_FORMATS, type ReportFormat, type WrittenReports, writeReports } from '../report/index.js';
 import { migrate } from '../warehouse/migrate.js';
+import { dateFlag, idFlag, writeJson } from './context.js';
 
 interface ReportCommandOptions {
   run: string;
@@ -44,7 +45,7 @@ function parseRun(text: string): number | 'latest' {
   if (text === 'latest') return 'latest';
   if (!/^\d+$/.test(text))
     throw new GuijiError('GUIJI_ERR_USAGE', `--run: expected "latest" or a run id, got "${text}"`);
-  return Number(text);
+  return idFlag(text, '--run');
 }
 
 /** `guiji report`: the quality report of a run (or of every run since a date) as HTML, XLSX and JSON. */
@@ -65,6 +66,7 @@ export function registerReportCommand(program: Command, ctx: ReportCommandContex
     .action(async (opts: ReportCommandOptions) => {
       const formats = parseFormats(opts.format);
       const run = parseRun(opts.run);
+      const since = opts.since === undefined ? undefined : dateFlag(opts.since, '--since');
       const written: WrittenReports = await ctx.withWarehouse(async (db, catalog, config) => {
         await migrate(db.knex, db.schema);
         return writeReports(db, catalog, {
@@ -73,13 +75,11 @@ export function registerReportCommand(program: Command, ctx: ReportCommandContex
           formats,
           lang: opts.lang,
           catalogDir: config.catalogDir,
-          ...(opts.since !== undefined ? { since: opts.since } : {}),
+          ...(since !== undefined ? { since } : {}),
         });
       });
       if (opts.json) {
-        process.stdout.write(
-          `${JSON.stringify({ files: written.files, ms: written.ms, report: written.report })}\n`,
-        );
+        writeJson({ files: written.files, ms: written.ms, report: written.report });
         return;
       }
       const r = written.report;

@@ -3,6 +3,7 @@ import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import { acceptReview, type Decision, formatReviews, listReviews, rejectReview } from '../match/review.js';
 import { migrate } from '../warehouse/migrate.js';
+import { limitFlag } from './context.js';
 
 export interface ReviewCommandContext {
   withWarehouse<T>(fn: (db: Warehouse) => Promise<T>): Promise<T>;
@@ -53,7 +54,8 @@ export function registerReviewCommands(program: Command, ctx: ReviewCommandConte
       'one JSON object per record: { id, resource, naturalKey, name, regNo, orgCode, candidates: [{ uscc, name, matchedName, score, why }], runId, queuedAt }',
     )
     .action(async (opts: { limit: string; json?: boolean }) => {
-      const reviews = await withMigrated((db) => listReviews(db, { limit: Number(opts.limit) || 100 }));
+      const limit = limitFlag(opts.limit);
+      const reviews = await withMigrated((db) => listReviews(db, { limit }));
       if (opts.json) for (const r of reviews) print(JSON.stringify(r));
       else print(formatReviews(reviews));
     });

@@ -4,7 +4,7 @@ import type { Catalog } from '../../catalog/load.js';
 import { ensureDropDirs } from '../../connectors/spreadsheet/drop-folder.js';
 import type { Config } from '../../lib/config.js';
 import type { Warehouse } from '../../lib/db.js';
-import { messageOf } from '../../lib/errors.js';
+import { GuijiError, messageOf } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { printRun } from '../output.js';
 import { writeReports } from '../report/index.js';
@@ -93,6 +93,51 @@ async function writeLicenceWorkbook(path: string, rows: string[][], random: Rand
   await workbook.xlsx.writeFile(path);
 }
 
+/**
+ * The settings the demo runs with. A configured PostgreSQL warehouse (GUIJI_DATABASE_URL, DATABASE_URL) is a
+ * real one: the demo's made-up records never go there unless `useConfiguredDatabase` says so. Instead the demo
+ * keeps everything it makes — an embedded warehouse, sample files, reports — under GUIJI_HOME/demo, away from
+ * the configured drop and report folders too (a nightly run would otherwise collect the sample files).
+ */
+export function demoConfig(
+  config: Readonly<Config>,
+  useConfiguredDatabase: boolean,
+  notice: (text: string) => void = (text) => process.stderr.write(`${text}\n`),
+): Readonly<Config> {
+  if (!config.databaseUrl || useConfiguredDatabase) return config;
+  const home = join(config.home, 'demo');
+  notice(
+    `guiji demo: the configured warehouse (GUIJI_DATABASE_URL) is left alone: the demo loads made-up records into ` +
+      `its own embedded warehouse, sample files and reports in ${home} (--use-configured-database loads them into the configured one)`,
+  );
+  return Object.freeze({
+    ...config,
+    databaseUrl: null,
+    home,
+    dropDir: join(home, 'drops'),
+    reportDir: join(home, 'reports'),
+  });
+}
+
+/**
+ * Refuses to put made-up records beside real ones: a warehouse that holds runs other than the demo's is in use
+ * (an embedded warehouse in production). The demo's own earlier runs are fine: `npm start` twice works.
+ */
+async function refuseUsedWarehouse(db: Warehouse, config: Readonly<Config>): Promise<void> {
+  const [table] = await db.query<{ runs: string | null }>(`SELECT to_regclass('runs')::text AS runs`);
+  if (!table?.runs) return;
+  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM runs WHERE kind <> 'demo'`);
+  if (!row?.n) return;
+  const where =
+    db.kind === 'pglite' ? `the embedded warehouse in ${config.home}` : 'the configured warehouse';
+  throw new GuijiError(
+    'GUIJI_ERR_CONFIG',
+    `${where} holds ${row.n} run(s) that are not the demo's: the demo would load made-up records beside them. ` +
+      'Run it with GUIJI_HOME set to an empty folder (e.g. GUIJI_HOME=/tmp/guiji-demo)',
+    { context: { setting: 'GUIJI_HOME' } },
+  );
+}
+
 export interface DemoOptions {
   config: Readonly<Config>;
   db: Warehouse;
@@ -101,10 +146,15 @@ export interface DemoOptions {
   seed: number;
   records: number;
   json: boolean;
+  /** Refuse a warehouse that holds runs other than the demo's (false when the user chose the database). */
+  guardExisting?: boolean;
+  /** Put before `npx guiji` in the hints when the demo's warehouse is not the configured one (demoConfig). */
+  hintEnv?: string;
 }
 
 export async function runDemo(options: DemoOptions): Promise<RunResult> {
   const { config } = options;
+  if (options.guardExisting ?? true) await refuseUsedWarehouse(options.db, config);
   const show = (path: string) => {
     const rel = relative(process.cwd(), path);
     return rel && !rel.startsWith('..') ? rel : path;
@@ -181,10 +231,11 @@ export async function runDemo(options: DemoOptions): Promise<RunResult> {
   }
   const where =
     options.db.kind === 'pglite' ? `the embedded warehouse in ${show(config.home)}` : 'PostgreSQL';
+  const guiji = `${options.hintEnv ?? ''}npx guiji`;
   console.log(`
 Loaded into ${where}. Next:
-  npx guiji status                 the run ledger
-  npx guiji quarantine list        every rejected row with its reasons
+  ${guiji} status                 the run ledger
+  ${guiji} quarantine list        every rejected row with its reasons
   ls ${show(config.dropDir)}/archive ${show(config.dropDir)}/rejected     processed files; *.退回说明.xlsx go back to the departments
   npx guiji id check 91341282MA2NXXXX1X   check a credit code${report}`);
   return result;

@@ -42,3 +42,12 @@ export async function migrate(knex: Knex, schema: string): Promise<string[]> {
   ];
   return applied;
 }
+
+/** The migrations not yet applied to the warehouse (`guiji doctor`); applies nothing. */
+export async function pendingMigrations(knex: Knex, schema: string): Promise<string[]> {
+  const [, pending] = (await knex.migrate.list({ migrationSource: source, schemaName: schema })) as [
+    unknown[],
+    string[],
+  ];
+  return pending.map((p) => (typeof p === 'string' ? p : String((p as { file?: string }).file ?? p)));
+}
