@@ -547,8 +547,9 @@ function reasonTextProblems(label: string, reason: string, names: string[], env:
   if (!/[\u4e00-\u9fff]{4}/.test(reason)) problems.push(`${label}: reason: not in Chinese: "${shown}"`);
   let withoutNames = reason;
   for (const name of names) withoutNames = withoutNames.replaceAll(name, '');
+  // a column as Excel names it (AB, XFD) is no English word either
   const latin = (withoutNames.match(/[A-Za-z]{2,}/g) ?? []).filter(
-    (w) => !ALLOWED_LATIN.has(w.toLowerCase()),
+    (w) => !/^[A-Z]{2,3}$/.test(w) && !ALLOWED_LATIN.has(w.toLowerCase()),
   );
   if (latin.length) {
     problems.push(
