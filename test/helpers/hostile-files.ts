@@ -202,6 +202,8 @@ export interface ZipPart {
   method?: 0 | 8;
   /** The uncompressed size the headers declare instead of the true one (a lying zip). */
   declaredSize?: number;
+  /** The CRC-32 the headers declare instead of the true one (content changed after the fact). */
+  declaredCrc?: number;
 }
 
 /** A plain zip writer: every size and CRC in its headers is ours to choose, which no zip library allows. */
@@ -227,6 +229,7 @@ export function zip(parts: readonly ZipPart[]): Buffer {
       size = raw.length;
     }
     const declared = part.declaredSize ?? size;
+    crc = part.declaredCrc ?? crc;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
@@ -943,6 +946,21 @@ async function writeMalformedWorkbooks(w: Writer, penalties: (n?: number) => Row
         rows: [raw.length],
       },
     );
+  }
+  {
+    // a sheet whose bytes no longer match its CRC-32 yet inflate cleanly to the declared size: rows 10 on lost
+    // (what a flipped bit in a deflate block does; found by seed 16). A reader that does not check the CRC
+    // loads half a file.
+    const rows = penalties();
+    const parts = xlsxParts([sheet(rows)]);
+    const part = parts.find((p) => p.name === 'xl/worksheets/sheet1.xml') as ZipPart;
+    const xml = (part.data as Buffer).toString('utf8');
+    const cut = xml.slice(0, xml.indexOf('<row r="10">')) + xml.slice(xml.indexOf('</sheetData>'));
+    part.declaredCrc = crc32(part.data as Buffer);
+    part.data = Buffer.from(cut);
+    w.add('bad-xlsx-crc-mismatch.xlsx', 'xlsx: a part whose CRC-32 does not match', zip(parts), {
+      outcome: 'rejected',
+    });
   }
   {
     const rows = penalties();
