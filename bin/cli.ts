@@ -50,6 +50,7 @@ async function withWarehouse<T>(
     databaseUrl: ctx.config.databaseUrl,
     schema: ctx.config.dbSchema,
     ...(options.serve ? { serve: true } : {}),
+    onWait: (message) => ctx.logger.info(message),
   });
   try {
     return await fn(db);
@@ -108,15 +109,18 @@ program
     const ctx = context(opts.dropDir ? { dropDir: opts.dropDir } : {});
     const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
     const signal = stopSignal(ctx.logger);
-    const result = await withWarehouse(ctx, (db) =>
-      runPipeline({
-        config: ctx.config,
-        db,
-        catalog,
-        logger: ctx.logger,
-        signal,
-        ...(opts.source ? { sources: opts.source } : {}),
-      }),
+    const result = await withWarehouse(
+      ctx,
+      (db) =>
+        runPipeline({
+          config: ctx.config,
+          db,
+          catalog,
+          logger: ctx.logger,
+          signal,
+          ...(opts.source ? { sources: opts.source } : {}),
+        }),
+      { serve: true },
     );
     if (opts.json) writeJson(result.summary);
     else printRun(result.summary, result.files);
@@ -225,16 +229,19 @@ program
   .action(async (opts: { seed: string; records: string; json?: boolean }) => {
     const ctx = context();
     const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
-    const result = await withWarehouse(ctx, (db) =>
-      runDemo({
-        config: ctx.config,
-        db,
-        catalog,
-        logger: ctx.logger,
-        seed: Number(opts.seed),
-        records: Number(opts.records),
-        json: opts.json ?? false,
-      }),
+    const result = await withWarehouse(
+      ctx,
+      (db) =>
+        runDemo({
+          config: ctx.config,
+          db,
+          catalog,
+          logger: ctx.logger,
+          seed: Number(opts.seed),
+          records: Number(opts.records),
+          json: opts.json ?? false,
+        }),
+      { serve: true },
     );
     process.exitCode = exitCodeForRun(result.summary);
   });
