@@ -1,5 +1,16 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import knexFactory, { type Knex } from 'knex';
@@ -148,6 +159,32 @@ function writeServed(path: string, content: object): void {
  */
 function pgliteStartParams(pglite: { defaultStartParams?: string[] }): string[] {
   return [...(pglite.defaultStartParams ?? []), '-c', 'shared_buffers=16MB'];
+}
+
+/**
+ * A new PGlite directory is made in a short-lived process of its own: PGlite's initdb holds about 760 MB while
+ * it runs (a second WebAssembly instance, the cluster it unpacks) and a process's memory does not shrink back,
+ * so done here it would stay this process's peak for the whole run — twice the 400 MB the pipeline keeps to.
+ */
+async function initPglite(dataDir: string): Promise<void> {
+  if (existsSync(join(dataDir, 'PG_VERSION'))) return;
+  const module = import.meta.resolve('@electric-sql/pglite');
+  const script = `const { PGlite } = await import(${JSON.stringify(module)});
+const pglite = await PGlite.create(process.argv[1], { startParams: [...(PGlite.defaultStartParams ?? []), '-c', 'shared_buffers=16MB'] });
+await pglite.close();`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, dataDir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0) {
+    throw new Error(
+      `creating the embedded warehouse failed (exit ${code}): ${stderr.trim().split('\n').pop() ?? ''}`,
+    );
+  }
 }
 
 /** GUIJI_HOME and the PGlite directory: the owner's only (they hold the warehouse and its password). */
@@ -329,6 +366,7 @@ async function openPglite(dataDir: string, schema: string, releaseFile: () => vo
   let pglite: PGlite;
   try {
     // loaded only for the embedded warehouse: PostgreSQL users never pay its start-up
+    await initPglite(dataDir);
     const { PGlite } = await import('@electric-sql/pglite');
     pglite = await PGlite.create(dataDir, { startParams: pgliteStartParams(PGlite) });
     makePrivateTree(dataDir);
@@ -408,6 +446,7 @@ async function servePglite(
   let pglite: PGlite | null = null;
   let server: PgliteServer | null = null;
   try {
+    await initPglite(dataDir);
     const { PGlite } = await import('@electric-sql/pglite');
     pglite = await PGlite.create(dataDir, { startParams: pgliteStartParams(PGlite) });
     makePrivateTree(dataDir);

@@ -69,7 +69,11 @@ async function ensureData(rows: number): Promise<{ register: string; penalties: 
     ENTERPRISE_HEADER,
     enterprises.map((e) => enterpriseRow(random, e)),
   );
-  await write(penalties, PENALTY_HEADER, generatePenalties(random, enterprises, rows, { faultShare: 0.02 }).rows);
+  await write(
+    penalties,
+    PENALTY_HEADER,
+    generatePenalties(random, enterprises, rows, { faultShare: 0.02 }).rows,
+  );
   return { register, penalties };
 }
 
@@ -119,7 +123,8 @@ async function runOnce(label: string, serve: boolean, files: string[]): Promise<
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { rows: { type: 'string', default: '50000' } } });
   const rows = Number(values.rows);
-  if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`--rows: expected a whole number, got ${values.rows}`);
+  if (!Number.isSafeInteger(rows) || rows < 1)
+    throw new Error(`--rows: expected a whole number, got ${values.rows}`);
   const data = await ensureData(rows);
   console.log(
     `\nembedded warehouse (PGlite): ${rows.toLocaleString('en-US')} rows, node ${GUIJI_NODE_FLAGS.join(' ')}`,
