@@ -11,7 +11,9 @@
  *   load-commit once the n-th COMMIT of a transaction that held a COPY is done (a load transaction committed)
  * GUIJI_TEST_HOLD_MODE = `block` (the process freezes, event loop and all: to be killed) or `wait` (its
  * statements wait, everything else — the served socket — goes on, until SIGUSR2).
- * On reaching the point it writes the log line {"msg":"test hold reached"} on stderr.
+ * On reaching the point it writes the log line {"msg":"test hold reached"} on stderr. In `wait` mode hold only at
+ * points outside a transaction (query, create, load-commit): a COPY held there would get a promise, not its
+ * stream, and a transaction held open keeps every other client of a served warehouse waiting.
  */
 import { writeSync } from 'node:fs';
 import pg from 'pg';
