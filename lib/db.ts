@@ -75,7 +75,8 @@ const HOLDER_POLL_MS = 100;
 export async function openWarehouse(options: OpenOptions): Promise<Warehouse> {
   if (options.databaseUrl) return openPostgres(options.databaseUrl, options.schema);
   const home = options.home;
-  makePrivateDir(home);
+  // created private; an existing GUIJI_HOME keeps the mode its owner gave it (what it holds is private itself)
+  mkdirSync(home, { recursive: true, mode: 0o700 });
   const servedPath = join(home, SERVED_FILE);
   const lockPath = join(home, WAREHOUSE_LOCK);
   const until = Date.now() + HOLDER_WAIT_MS;
@@ -187,7 +188,7 @@ await pglite.close();`;
   }
 }
 
-/** GUIJI_HOME and the PGlite directory: the owner's only (they hold the warehouse and its password). */
+/** The PGlite directory: the owner's only, whatever it was. */
 function makePrivateDir(path: string): void {
   mkdirSync(path, { recursive: true, mode: 0o700 });
   chmodSync(path, 0o700);
