@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { processStart } from '../lib/lock-file.js';
+import { processStart, tryLock } from '../lib/lock-file.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 import { holdAt } from './helpers/hold.js';
@@ -65,9 +65,30 @@ describe.skipIf(WAREHOUSE_KIND === 'postgres')('the embedded warehouse, its lock
     } finally {
       foreign.stdin?.end();
     }
-    expect(statSync(home).mode & 0o777).toBe(0o700);
     expect(notPrivate(join(home, 'warehouse'))).toEqual([]);
     expect(statSync(join(home, 'warehouse')).mode & 0o777).toBe(0o700);
+  }, 400_000);
+
+  it('waits for a holder that does not serve it (a short command) and opens it once that one is done', async () => {
+    const env = await makeEnv('wh-wait');
+    envs.push(env);
+    mkdirSync(env.config.home, { recursive: true });
+    // this process holds the warehouse as a `guiji report` would: without serving it
+    const held = tryLock(join(env.config.home, 'warehouse.lock'), 'report');
+    if (!('release' in held)) throw new Error('the fresh warehouse is locked');
+    const status = startCli(['status', '--json'], { ...env.env, GUIJI_LOG_LEVEL: 'info' });
+    try {
+      await status.waitForLog(
+        `the embedded warehouse is held by guiji report (pid ${process.pid}, since ${
+          (JSON.parse(readFileSync(join(env.config.home, 'warehouse.lock'), 'utf8')) as { at: string }).at
+        }): waiting for it`,
+      );
+    } finally {
+      held.release();
+    }
+    const done = await status.done;
+    expect(done.code, done.stderr.slice(-2000)).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({ runs: [] });
   }, 400_000);
 
   it('is served by a running run: status --json in another process sees the run under way', async () => {
@@ -85,6 +106,8 @@ describe.skipIf(WAREHOUSE_KIND === 'postgres')('the embedded warehouse, its lock
         command: string;
       };
       expect(lock).toMatchObject({ pid: run.child.pid, command: 'run' });
+      // a GUIJI_HOME guiji created
+      expect(statSync(home).mode & 0o777).toBe(0o700);
       for (const name of ['warehouse.lock', 'warehouse.served.json', '.s.PGSQL.5432']) {
         expect((statSync(join(home, name)).mode & 0o777).toString(8), name).toBe('600');
       }
