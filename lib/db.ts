@@ -99,7 +99,7 @@ export async function openWarehouse(options: OpenOptions): Promise<Warehouse> {
         return await openServed(served, options.schema, home);
       } catch (error) {
         // the holder stopped serving between our look and our call: look again
-        if (lockHolder(lockPath)?.nonce === holder.nonce) throw error;
+        if (lockHolder(lockPath)?.nonce === holder.nonce || Date.now() > until) throw error;
         continue;
       }
     }
