@@ -49,7 +49,8 @@ async function withWarehouse<T>(
     home: ctx.config.home,
     databaseUrl: ctx.config.databaseUrl,
     schema: ctx.config.dbSchema,
-    ...(options.serve ? { serve: true } : {}),
+    // the commands that load hold the embedded warehouse for a while: they serve it to the others
+    ...(options.serve || ['run', 'demo'].includes(process.argv[2] ?? '') ? { serve: true } : {}),
     onWait: (message) => ctx.logger.info(message),
   });
   try {
@@ -109,18 +110,15 @@ program
     const ctx = context(opts.dropDir ? { dropDir: opts.dropDir } : {});
     const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
     const signal = stopSignal(ctx.logger);
-    const result = await withWarehouse(
-      ctx,
-      (db) =>
-        runPipeline({
-          config: ctx.config,
-          db,
-          catalog,
-          logger: ctx.logger,
-          signal,
-          ...(opts.source ? { sources: opts.source } : {}),
-        }),
-      { serve: true },
+    const result = await withWarehouse(ctx, (db) =>
+      runPipeline({
+        config: ctx.config,
+        db,
+        catalog,
+        logger: ctx.logger,
+        signal,
+        ...(opts.source ? { sources: opts.source } : {}),
+      }),
     );
     if (opts.json) writeJson(result.summary);
     else printRun(result.summary, result.files);
@@ -229,19 +227,16 @@ program
   .action(async (opts: { seed: string; records: string; json?: boolean }) => {
     const ctx = context();
     const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
-    const result = await withWarehouse(
-      ctx,
-      (db) =>
-        runDemo({
-          config: ctx.config,
-          db,
-          catalog,
-          logger: ctx.logger,
-          seed: Number(opts.seed),
-          records: Number(opts.records),
-          json: opts.json ?? false,
-        }),
-      { serve: true },
+    const result = await withWarehouse(ctx, (db) =>
+      runDemo({
+        config: ctx.config,
+        db,
+        catalog,
+        logger: ctx.logger,
+        seed: Number(opts.seed),
+        records: Number(opts.records),
+        json: opts.json ?? false,
+      }),
     );
     process.exitCode = exitCodeForRun(result.summary);
   });
