@@ -67,15 +67,19 @@ program
     const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
     checkRunSettings(ctx.config, catalog, ctx.logger, opts.source);
     const signal = stopSignal(ctx.logger);
-    const result = await withWarehouse(ctx, (db) =>
-      runPipeline({
-        config: ctx.config,
-        db,
-        catalog,
-        logger: ctx.logger,
-        signal,
-        ...(opts.source ? { sources: opts.source } : {}),
-      }),
+    // a run holds the embedded warehouse for a while: it serves it, so that status and the others work meanwhile
+    const result = await withWarehouse(
+      ctx,
+      (db) =>
+        runPipeline({
+          config: ctx.config,
+          db,
+          catalog,
+          logger: ctx.logger,
+          signal,
+          ...(opts.source ? { sources: opts.source } : {}),
+        }),
+      { serve: true },
     );
     if (opts.json) writeJson(result.summary);
     else printRun(result.summary, result.files);
@@ -195,20 +199,23 @@ program
       const base = commandContext();
       const ctx = { ...base, config: demoConfig(base.config, opts.useConfiguredDatabase ?? false) };
       const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
-      const result = await withWarehouse(ctx, (db) =>
-        runDemo({
-          config: ctx.config,
-          db,
-          catalog,
-          logger: ctx.logger,
-          seed,
-          records,
-          json: opts.json ?? false,
-          guardExisting: !opts.useConfiguredDatabase,
-          ...(ctx.config !== base.config
-            ? { hintEnv: `GUIJI_DATABASE_URL= DATABASE_URL= GUIJI_HOME=${ctx.config.home} ` }
-            : {}),
-        }),
+      const result = await withWarehouse(
+        ctx,
+        (db) =>
+          runDemo({
+            config: ctx.config,
+            db,
+            catalog,
+            logger: ctx.logger,
+            seed,
+            records,
+            json: opts.json ?? false,
+            guardExisting: !opts.useConfiguredDatabase,
+            ...(ctx.config !== base.config
+              ? { hintEnv: `GUIJI_DATABASE_URL= DATABASE_URL= GUIJI_HOME=${ctx.config.home} ` }
+              : {}),
+          }),
+        { serve: true },
       );
       process.exitCode = exitCodeForRun(result.summary);
     },
