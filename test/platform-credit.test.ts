@@ -10,8 +10,8 @@ import {
   DEFAULT_CREDIT_APP_SECRET,
   type RunningSimulator,
   startCreditSimulator,
-} from '../scripts/simulators/credit-platform.js';
-import { createStore } from '../scripts/simulators/store.js';
+} from '../pipelines/simulate/credit-platform.js';
+import { createStore } from '../pipelines/simulate/store.js';
 
 const FAST_RETRY = { maxAttempts: 12, baseDelayMs: 5, maxDelayMs: 40, maxRetryAfterMs: 50 };
 const ALL = ['2000-01-01 00:00:00', '2030-01-01 00:00:00'] as const;
@@ -180,13 +180,17 @@ describe('credit platform client against the simulator', () => {
 });
 
 describe('fetchJson', () => {
-  it('honours Retry-After', async () => {
+  it('honours Retry-After: the wait asked for is the one the platform named', async () => {
     let calls = 0;
     const server = createServer((_req, res) => {
       calls++;
       if (calls === 1) {
-        res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' });
+        res.writeHead(429, { 'retry-after': '7', 'content-type': 'application/json' });
         res.end('{"code":"18"}');
+      } else if (calls === 2) {
+        // an HTTP date 3 s after the injected clock's now
+        res.writeHead(503, { 'retry-after': 'Mon, 02 Mar 2026 01:00:03 GMT' });
+        res.end();
       } else {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"code":"00"}');
@@ -196,13 +200,20 @@ describe('fetchJson', () => {
     await once(server, 'listening');
     try {
       const { port } = server.address() as AddressInfo;
-      const started = Date.now();
+      const waits: number[] = [];
       const { body } = await fetchJson<{ code: string }>(
         { url: `http://127.0.0.1:${port}/x?token=abc` },
-        { timeoutMs: 500, retry: { baseDelayMs: 1, maxDelayMs: 1 } },
+        {
+          timeoutMs: 5_000,
+          retry: { baseDelayMs: 1, maxDelayMs: 1 },
+          now: () => Date.parse('2026-03-02T01:00:00Z'),
+          sleep: async (ms) => {
+            waits.push(ms);
+          },
+        },
       );
       expect(body.code).toBe('00');
-      expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+      expect(waits).toEqual([7_000, 3_000]);
     } finally {
       server.close();
     }

@@ -10,7 +10,7 @@ import {
   DEFAULT_SHARING_APP_SECRET,
   type RunningSharingSimulator,
   startSharingSimulator,
-} from '../scripts/simulators/sharing-platform.js';
+} from '../pipelines/simulate/sharing-platform.js';
 
 const FAST_RETRY = { maxAttempts: 12, baseDelayMs: 5, maxDelayMs: 40, maxRetryAfterMs: 50 };
 const ALL = ['2000-01-01 00:00:00', '2030-01-01 00:00:00'] as const;
@@ -87,14 +87,26 @@ describe('data-sharing platform client against the simulator', () => {
   });
 
   it('renews the request secret by the refresh secret before it ends, and by key once the refresh secret ends', async () => {
-    const s = await sim({ records: 60, seed: 4, requestSecretTtlMs: 400, refreshSecretTtlMs: 1_200 });
-    const c = client(s, { refreshAheadMs: 100 });
+    // one clock for the platform and the client, moved by the test: no waiting, no race with real time
+    let now = Date.parse('2026-03-02T09:00:00+08:00');
+    const clock = () => now;
+    const s = await sim({
+      records: 60,
+      seed: 4,
+      requestSecretTtlMs: 400,
+      refreshSecretTtlMs: 1_200,
+      now: clock,
+    });
+    const c = client(s, { refreshAheadMs: 100, now: clock });
     expect(await pullIds(c, 'xzxk', ...ALL)).toHaveLength(60);
     expect(s.stats.tokens).toEqual({ byKey: 1, bySec: 0 });
-    await new Promise((r) => setTimeout(r, 350)); // within refreshAhead of the end
+    now += 299; // 101 ms before the request secret ends: still outside refreshAhead
+    expect(await pullIds(c, 'xzxk', ...ALL)).toHaveLength(60);
+    expect(s.stats.tokens).toEqual({ byKey: 1, bySec: 0 });
+    now += 1; // 100 ms before its end: within refreshAhead, renewed by the refresh secret
     expect(await pullIds(c, 'xzxk', ...ALL)).toHaveLength(60);
     expect(s.stats.tokens).toEqual({ byKey: 1, bySec: 1 });
-    await new Promise((r) => setTimeout(r, 1_300)); // both secrets have ended
+    now += 1_200; // both secrets of the renewal have ended
     expect(await pullIds(c, 'xzxk', ...ALL)).toHaveLength(60);
     expect(s.stats.tokens).toEqual({ byKey: 2, bySec: 1 });
     expect(s.stats.rejected).toEqual({});

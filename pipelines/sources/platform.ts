@@ -4,7 +4,7 @@ import { formatChinaTime, parseChinaTime } from '../../connectors/http/china-tim
 import { createSharingClient, SHARING_SOURCE } from '../../connectors/sharing-platform/client.js';
 import type { Config } from '../../lib/config.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
-import { ConfigError, GuijiError } from '../../lib/errors.js';
+import { ConfigError, GuijiError, messageOf } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { CellValue } from '../../lib/types.js';
 import type { Ajv } from '../../schemas/ajv.js';
@@ -108,10 +108,12 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
     });
   }
   const signal = ctx.signal ?? new AbortController().signal;
+  const failed: string[] = [];
+  const loaded: string[] = [];
   for (const { stream: dataset, resource: resourceId } of adapter.streams) {
     signal.throwIfAborted();
-    const [state] = await ctx.db.query<{ cursor: string | null }>(
-      'SELECT cursor FROM source_state WHERE source = $1 AND stream = $2',
+    const [state] = await ctx.db.query<{ cursor: string | null; run_id: string | null }>(
+      'SELECT cursor, run_id FROM source_state WHERE source = $1 AND stream = $2',
       [SOURCE, dataset],
     );
     const cursor = state?.cursor ?? FIRST_CURSOR;
@@ -120,6 +122,7 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
     const log = ctx.logger.child({ dataset, from, to });
     if (from >= to) {
       log.info('window empty: nothing to pull yet');
+      loaded.push(dataset);
       continue;
     }
     // each batch moves the cursor to the largest update time it holds; the last one to the window's end
@@ -133,21 +136,72 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
         [SOURCE, dataset, moveTo, ctx.runId],
       );
     };
-    const { read } = await loadPlatformWindow(
-      { ...ctx, signal },
-      adapter,
-      dataset,
-      resourceId,
-      { from, to, resumeFrom: null },
-      moveCursor,
-    );
-    log.info({ read }, 'dataset pulled');
+    try {
+      const { read } = await loadPlatformWindow(
+        { ...ctx, signal },
+        adapter,
+        dataset,
+        resourceId,
+        { from, to, resumeFrom: null },
+        moveCursor,
+      );
+      log.info({ read }, 'dataset pulled');
+    } catch (error) {
+      // stopped (SIGTERM): what the batches committed stays and the next run goes on from there
+      if (signal.aborted) throw error;
+      // A window that failed keeps the cursor where it was before this run, whatever its batches committed:
+      // the next run asks for the whole window again (the rows loaded meanwhile come back "unchanged").
+      const kept = await keepCursor(ctx.db, SOURCE, dataset, state ?? null).then(
+        (cursorNow) => (cursorNow === null ? 'unset (never pulled)' : `at ${cursorNow}`),
+        (restoreError: unknown) => {
+          log.error({ err: messageOf(restoreError) }, 'the cursor could not be put back');
+          return 'where its last batch left it';
+        },
+      );
+      log.error(
+        { err: messageOf(error) },
+        `dataset ${dataset} failed: window [${from}, ${to}) not finished; its cursor stays ${kept}, ` +
+          'and the next run asks for the window again',
+      );
+      // the same answer awaits every dataset (a refused signature): fail the source now
+      if (error instanceof GuijiError && error.code === 'GUIJI_ERR_CONFIG') throw error;
+      failed.push(`${messageOf(error)}; its cursor stays ${kept}`);
+      continue;
+    }
+    loaded.push(dataset);
     await ctx.db.query(`UPDATE source_runs SET cursor_after = $3 WHERE run_id = $1 AND source = $2`, [
       ctx.runId,
       SOURCE,
       `${dataset}=${to}`,
     ]);
   }
+  if (failed.length) {
+    throw new GuijiError(
+      'GUIJI_ERR_SOURCE_HTTP',
+      `${failed.length} of ${adapter.streams.length} streams of ${SOURCE} not finished, the next run asks ` +
+        `for them again: ${failed.join('; ')}` +
+        (loaded.length ? `; finished: ${loaded.join(', ')}` : ''),
+      { context: { source: SOURCE } },
+    );
+  }
+}
+
+/** Puts a stream's cursor back as this run found it (`before`; null: never pulled) and returns that cursor. */
+async function keepCursor(
+  db: Warehouse,
+  source: string,
+  stream: string,
+  before: { cursor: string | null; run_id: string | null } | null,
+): Promise<string | null> {
+  if (before === null) {
+    await db.query('DELETE FROM source_state WHERE source = $1 AND stream = $2', [source, stream]);
+    return null;
+  }
+  await db.query(
+    'UPDATE source_state SET cursor = $3, run_id = $4, updated_at = now() WHERE source = $1 AND stream = $2',
+    [source, stream, before.cursor, before.run_id],
+  );
+  return before.cursor;
 }
 
 export interface WindowLoadContext {
