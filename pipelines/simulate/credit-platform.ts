@@ -16,34 +16,18 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createRandom } from '../demo/generate.js';
 import { type FaultSpec, newStats, resolveFaults, type SimulatorStats } from './faults.js';
-import { createPagePlanner, type PagingQuirks, servePage } from './pages.js';
+import { createPaging, type PagingQuirks, type SimulatorOptions, servePage } from './pages.js';
 import { hang, listenLocal, sendJson, sendJsonText } from './server.js';
 import { createStore, type SimStore } from './store.js';
 
 export const DEFAULT_CREDIT_APP_KEY = 'guiji-demo';
 export const DEFAULT_CREDIT_APP_SECRET = 'guiji-demo-credit-secret';
 
-export interface CreditSimulatorOptions extends PagingQuirks {
-  /** 0 (default) picks a free port. */
-  port?: number;
-  records?: number;
-  seed?: number;
-  /** A spec string (`"5xx=0.1,timeout=0.05"`) or rates. */
-  faults?: string | Partial<FaultSpec>;
-  appKey?: string;
-  appSecret?: string;
-  /** Serve this store instead of building one from records/seed. */
-  store?: SimStore;
-  /** How long a "timeout" fault holds the request before dropping the connection. Default 30 s. */
-  hangMs?: number;
+export interface CreditSimulatorOptions extends SimulatorOptions {
   /** The `Retry-After` of a quota answer, in seconds. Default 1. */
   retryAfterSeconds?: number;
-  /** Largest page size accepted. Default 1000. */
-  maxPageSize?: number;
   /** Largest accepted clock difference. Default 5 minutes. */
   maxSkewMs?: number;
-  /** The platform's clock (tests). */
-  now?: () => number;
 }
 
 export interface RunningSimulator {
@@ -92,11 +76,10 @@ export async function startCreditSimulator(options: CreditSimulatorOptions = {})
   const maxPageSize = options.maxPageSize ?? 1000;
   const maxSkewMs = options.maxSkewMs ?? 5 * 60_000;
   const now = options.now ?? Date.now;
-  let declarePageSize = options.declarePageSize ?? true;
   let faults = resolveFaults(options.faults);
   const random = createRandom((seed * 31 + 7) >>> 0);
   const stats = newStats();
-  let plan = createPagePlanner(options, stats);
+  const paging = createPaging(options, stats, true);
   const reject = (code: string) => {
     stats.rejected[code] = (stats.rejected[code] ?? 0) + 1;
   };
@@ -182,7 +165,7 @@ export async function startCreditSimulator(options: CreditSimulatorOptions = {})
     const params = new URLSearchParams(rawQuery);
     const pageNo = Number(params.get('pageNo') ?? '1');
     const page = servePage(
-      { store, stats, faults, random, plan, maxPageSize },
+      { store, stats, faults, random, paging, maxPageSize },
       {
         dataset,
         from: params.get('updatedFrom') ?? '',
@@ -198,7 +181,7 @@ export async function startCreditSimulator(options: CreditSimulatorOptions = {})
         msg: `参数错误 updatedFrom/updatedTo must be 'YYYY-MM-DD HH:mm:ss', pageNo ≥ 1, 1 ≤ pageSize ≤ ${maxPageSize}`,
       });
     }
-    const declared = declarePageSize ? `"pageNo":${pageNo},"pageSize":${page.pageSize},` : '';
+    const declared = paging.declares ? `"pageNo":${pageNo},"pageSize":${page.pageSize},` : '';
     return sendJsonText(
       res,
       200,
@@ -210,10 +193,7 @@ export async function startCreditSimulator(options: CreditSimulatorOptions = {})
     url: listening.url,
     store,
     stats,
-    setPaging(quirks) {
-      plan = createPagePlanner(quirks, stats);
-      declarePageSize = quirks.declarePageSize ?? true;
-    },
+    setPaging: (quirks) => paging.set(quirks),
     setFaults(next) {
       faults = resolveFaults(next);
     },

@@ -7,6 +7,26 @@ import type { Random } from '../demo/generate.js';
 import type { FaultSpec, SimulatorStats } from './faults.js';
 import type { SimStore } from './store.js';
 
+/** What both simulators are started with. */
+export interface SimulatorOptions extends PagingQuirks {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  records?: number;
+  seed?: number;
+  /** A spec string (`"5xx=0.1,timeout=0.05"`) or rates. */
+  faults?: string | Partial<FaultSpec>;
+  appKey?: string;
+  appSecret?: string;
+  /** Serve this store instead of building one from records/seed. */
+  store?: SimStore;
+  /** How long a "timeout" fault holds the request before dropping the connection. Default 30 s. */
+  hangMs?: number;
+  /** Largest page size accepted. Default 1000. */
+  maxPageSize?: number;
+  /** The platform's clock (tests move it instead of waiting). */
+  now?: () => number;
+}
+
 /** How a simulator pages, beyond the contract: the habits of platforms met in the field. */
 export interface PagingQuirks {
   /**
@@ -23,20 +43,44 @@ export interface PagingQuirks {
   shortPage?: { pageNo: number; rows: number; times?: number };
 }
 
-/** The page to serve for an ask: its page size and how many of its rows, by the quirks. */
-export function createPagePlanner(
+/** A simulator's paging habits as it runs (tests change them between runs). */
+export interface Paging {
+  /** The page to serve for an ask: the page size it is counted in and how many of its rows are served. */
+  plan(pageNo: number, asked: number): { pageSize: number; limit: number };
+  /** Whether answers say the page size. */
+  readonly declares: boolean;
+  set(quirks: PagingQuirks): void;
+}
+
+/** Paging by `quirks`; answers declare the page size unless they say otherwise when `declaresByDefault`. */
+export function createPaging(
   quirks: PagingQuirks,
   stats: SimulatorStats,
-): (pageNo: number, asked: number) => { pageSize: number; limit: number } {
-  let shortLeft = quirks.shortPage ? (quirks.shortPage.times ?? 1) : 0;
-  return (pageNo, asked) => {
-    const pageSize = quirks.clampPageSize ? Math.min(asked, quirks.clampPageSize) : asked;
-    if (shortLeft > 0 && pageNo === quirks.shortPage?.pageNo) {
-      shortLeft--;
-      stats.shortPages++;
-      return { pageSize, limit: Math.min(pageSize, quirks.shortPage.rows) };
-    }
-    return { pageSize, limit: pageSize };
+  declaresByDefault: boolean,
+): Paging {
+  let current: PagingQuirks = {};
+  let declares = declaresByDefault;
+  let shortLeft = 0;
+  const set = (next: PagingQuirks) => {
+    current = next;
+    declares = next.declarePageSize ?? declaresByDefault;
+    shortLeft = next.shortPage ? (next.shortPage.times ?? 1) : 0;
+  };
+  set(quirks);
+  return {
+    get declares() {
+      return declares;
+    },
+    set,
+    plan(pageNo, asked) {
+      const pageSize = current.clampPageSize ? Math.min(asked, current.clampPageSize) : asked;
+      if (shortLeft > 0 && pageNo === current.shortPage?.pageNo) {
+        shortLeft--;
+        stats.shortPages++;
+        return { pageSize, limit: Math.min(pageSize, current.shortPage.rows) };
+      }
+      return { pageSize, limit: pageSize };
+    },
   };
 }
 
@@ -74,7 +118,7 @@ export function servePage(
     stats: SimulatorStats;
     faults: FaultSpec;
     random: Random;
-    plan: ReturnType<typeof createPagePlanner>;
+    paging: Paging;
     maxPageSize: number;
   },
   ask: PageAsk,
@@ -95,7 +139,7 @@ export function servePage(
     ctx.stats.faults.drift++;
     ctx.store.updateRandom(ask.dataset, ctx.random);
   }
-  const served = ctx.plan(pageNo, pageSize);
+  const served = ctx.paging.plan(pageNo, pageSize);
   const page = ctx.store.queryJson(ask.dataset, ask.from, ask.to, pageNo, served.pageSize, served.limit);
   ctx.stats.served++;
   return { total: page.total, pageSize: served.pageSize, rowsJson: page.rowsJson };

@@ -18,7 +18,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createRandom } from '../demo/generate.js';
 import { type FaultSpec, newStats, parseFaults, resolveFaults, type SimulatorStats } from './faults.js';
-import { createPagePlanner, type PagingQuirks, servePage } from './pages.js';
+import { createPaging, type PagingQuirks, type SimulatorOptions, servePage } from './pages.js';
 import { hang, listenLocal, readBody, sendJson, sendJsonText } from './server.js';
 import { createStore, type SimStore } from './store.js';
 
@@ -26,26 +26,15 @@ export const DEFAULT_SHARING_APP_KEY = 'guiji-demo';
 export const DEFAULT_SHARING_APP_SECRET = 'guiji-demo-sharing-secret';
 export const DEFAULT_SHARING_INTERFACES = ['xzxk'];
 
-export interface SharingSimulatorOptions extends PagingQuirks {
-  port?: number;
-  records?: number;
-  seed?: number;
-  faults?: string | Partial<FaultSpec>;
-  appKey?: string;
-  appSecret?: string;
+export interface SharingSimulatorOptions extends SimulatorOptions {
   /** Interface ids served; each holds licence rows (xzxk) unless named after another kind. */
   interfaces?: readonly string[];
-  store?: SimStore;
   /** Lifetime of a request secret. Default 15 minutes. */
   requestSecretTtlMs?: number;
   /** Lifetime of a refresh secret. Default 48 hours. */
   refreshSecretTtlMs?: number;
   /** `datas` as a JSON string: always, never, or at random (default). */
   datasAsString?: 'always' | 'never' | 'random';
-  hangMs?: number;
-  maxPageSize?: number;
-  /** The platform's clock: secrets' end times (tests move it instead of waiting). */
-  now?: () => number;
 }
 
 export interface SharingStats extends SimulatorStats {
@@ -93,11 +82,10 @@ export async function startSharingSimulator(
   const hangMs = options.hangMs ?? 30_000;
   const maxPageSize = options.maxPageSize ?? 1000;
   const clock = options.now ?? Date.now;
-  let declarePageSize = options.declarePageSize ?? false;
   let faults = resolveFaults(options.faults);
   const random = createRandom((seed * 131 + 17) >>> 0);
   const stats: SharingStats = { ...newStats(), tokens: { byKey: 0, bySec: 0 }, datasAsString: 0 };
-  let plan = createPagePlanner(options, stats);
+  const paging = createPaging(options, stats, false);
   const reject = (code: string) => {
     stats.rejected[code] = (stats.rejected[code] ?? 0) + 1;
   };
@@ -188,7 +176,7 @@ export async function startSharingSimulator(
     }
     const pageNum = Number(body?.pageNum);
     const page = servePage(
-      { store, stats, faults, random, plan, maxPageSize },
+      { store, stats, faults, random, paging, maxPageSize },
       {
         dataset: interfaceId,
         from: String(body?.startTime ?? ''),
@@ -203,7 +191,7 @@ export async function startSharingSimulator(
         `参数错误 startTime/endTime 'YYYY-MM-DD HH:mm:ss', pageNum ≥ 1, 1 ≤ pageSize ≤ ${maxPageSize}`,
       );
     }
-    const declared = declarePageSize ? `"pageNum":${pageNum},"pageSize":${page.pageSize},` : '';
+    const declared = paging.declares ? `"pageNum":${pageNum},"pageSize":${page.pageSize},` : '';
     const datas = `{"total":${page.total},${declared}"rows":${page.rowsJson}}`;
     const stringify = asString === 'always' || (asString === 'random' && random() < 0.5);
     if (stringify) stats.datasAsString++;
@@ -218,10 +206,7 @@ export async function startSharingSimulator(
     url: listening.url,
     store,
     stats,
-    setPaging(quirks) {
-      plan = createPagePlanner(quirks, stats);
-      declarePageSize = quirks.declarePageSize ?? false;
-    },
+    setPaging: (quirks) => paging.set(quirks),
     setFaults(next) {
       faults = typeof next === 'string' ? parseFaults(next) : { ...faults, ...next };
     },

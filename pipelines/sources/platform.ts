@@ -1,6 +1,7 @@
 import type { Catalog, FieldDef, Resource } from '../../catalog/load.js';
 import { CREDIT_SOURCE, createCreditClient } from '../../connectors/credit-platform/client.js';
 import { formatChinaTime, parseChinaTime } from '../../connectors/http/china-time.js';
+import type { RetryEvent } from '../../connectors/http/fetch-json.js';
 import { createSharingClient, SHARING_SOURCE } from '../../connectors/sharing-platform/client.js';
 import type { Config } from '../../lib/config.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
@@ -23,20 +24,48 @@ export interface PlatformAdapter {
   pull(stream: string, from: string, to: string): AsyncIterable<{ rows: Record<string, unknown>[] }>;
 }
 
+/** The client settings of a configured platform (`GUIJI_CREDIT_*`, `GUIJI_SHARING_*`); none of them missing. */
+function clientSettings(
+  prefix: 'GUIJI_CREDIT' | 'GUIJI_SHARING',
+  given: {
+    url: string | null;
+    appKey: string | null;
+    appSecret: string | null;
+    timeoutMs: number;
+    pageSize: number;
+    requestsPerSecond: number;
+  },
+  logger: Logger,
+) {
+  const { url, appKey, appSecret, ...limits } = given;
+  if (!url) throw new ConfigError(`${prefix}_URL`, 'not set');
+  if (!appKey) throw new ConfigError(`${prefix}_APP_KEY`, 'not set');
+  if (!appSecret) throw new ConfigError(`${prefix}_APP_SECRET`, 'not set');
+  return {
+    baseUrl: url,
+    appKey,
+    appSecret,
+    ...limits,
+    onRetry: (event: RetryEvent) => logger.warn({ retry: event }, 'platform request retried'),
+  };
+}
+
 /** The credit platform as configured (GUIJI_CREDIT_*): datasets named as the catalog's resources. */
 export function creditAdapter(config: Readonly<Config>, logger: Logger): PlatformAdapter {
-  if (!config.creditUrl) throw new ConfigError('GUIJI_CREDIT_URL', 'not set');
-  if (!config.creditAppKey) throw new ConfigError('GUIJI_CREDIT_APP_KEY', 'not set');
-  if (!config.creditAppSecret) throw new ConfigError('GUIJI_CREDIT_APP_SECRET', 'not set');
-  const client = createCreditClient({
-    baseUrl: config.creditUrl,
-    appKey: config.creditAppKey,
-    appSecret: config.creditAppSecret,
-    timeoutMs: config.creditTimeoutMs,
-    pageSize: config.creditPageSize,
-    requestsPerSecond: config.creditRequestsPerSecond,
-    onRetry: (event) => logger.warn({ retry: event }, 'platform request retried'),
-  });
+  const client = createCreditClient(
+    clientSettings(
+      'GUIJI_CREDIT',
+      {
+        url: config.creditUrl,
+        appKey: config.creditAppKey,
+        appSecret: config.creditAppSecret,
+        timeoutMs: config.creditTimeoutMs,
+        pageSize: config.creditPageSize,
+        requestsPerSecond: config.creditRequestsPerSecond,
+      },
+      logger,
+    ),
+  );
   return {
     source: CREDIT_SOURCE,
     streams: config.creditDatasets.split(',').map((d) => ({ stream: d, resource: d })),
@@ -48,18 +77,20 @@ export function creditAdapter(config: Readonly<Config>, logger: Logger): Platfor
 
 /** The data-sharing platform as configured (GUIJI_SHARING_*): interfaces as `id` or `id=resource` (default xzxk). */
 export function sharingAdapter(config: Readonly<Config>, logger: Logger): PlatformAdapter {
-  if (!config.sharingUrl) throw new ConfigError('GUIJI_SHARING_URL', 'not set');
-  if (!config.sharingAppKey) throw new ConfigError('GUIJI_SHARING_APP_KEY', 'not set');
-  if (!config.sharingAppSecret) throw new ConfigError('GUIJI_SHARING_APP_SECRET', 'not set');
-  const client = createSharingClient({
-    baseUrl: config.sharingUrl,
-    appKey: config.sharingAppKey,
-    appSecret: config.sharingAppSecret,
-    timeoutMs: config.sharingTimeoutMs,
-    pageSize: config.sharingPageSize,
-    requestsPerSecond: config.sharingRequestsPerSecond,
-    onRetry: (event) => logger.warn({ retry: event }, 'platform request retried'),
-  });
+  const client = createSharingClient(
+    clientSettings(
+      'GUIJI_SHARING',
+      {
+        url: config.sharingUrl,
+        appKey: config.sharingAppKey,
+        appSecret: config.sharingAppSecret,
+        timeoutMs: config.sharingTimeoutMs,
+        pageSize: config.sharingPageSize,
+        requestsPerSecond: config.sharingRequestsPerSecond,
+      },
+      logger,
+    ),
+  );
   return {
     source: SHARING_SOURCE,
     streams: config.sharingInterfaces.split(',').map((item) => {
@@ -75,13 +106,7 @@ export function sharingAdapter(config: Readonly<Config>, logger: Logger): Platfo
 /** Where a first pull starts: the day the publicity regulation came into force. */
 export const FIRST_CURSOR = '2014-10-01 00:00:00';
 
-export interface PlatformContext {
-  db: Warehouse;
-  ajv: Ajv;
-  catalog: Catalog;
-  logger: Logger;
-  runId: number;
-  batchSize: number;
+export interface PlatformContext extends Omit<WindowLoadContext, 'signal'> {
   /** The clock (tests). */
   now?: () => number;
   /** Stops the source between pages (SIGTERM): it throws `signal.reason` once the batch in flight commits. */
