@@ -121,7 +121,13 @@ export async function* pagesOf<Row>(
       const pageNo = offset / size + 1;
       const total = page.total;
       const n = page.rows.length;
-      if (!Number.isInteger(total) || total < 0) fail(pageNo, 0, `page ${pageNo} declares no valid total`);
+      if (!Number.isInteger(total) || total < 0) {
+        throw new WindowIncompleteError(
+          source,
+          `${source}: ${window} cannot be finished: page ${pageNo} declares no valid total`,
+          { total: 0, read, pageNo, pageSize: size },
+        );
+      }
       if (page.pageNo !== undefined && page.pageNo !== pageNo) {
         fail(pageNo, total, `asked for page ${pageNo}, the platform answered page ${page.pageNo}`);
       }
