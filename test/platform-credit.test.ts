@@ -1,6 +1,8 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CreditClientOptions, createCreditClient } from '../connectors/credit-platform/client.js';
 import { fetchJson } from '../connectors/http/fetch-json.js';
@@ -176,6 +178,37 @@ describe('credit platform client against the simulator', () => {
     expect((error as Error).message).not.toContain('?');
     expect((error as Error).message).toMatch(/budget/);
     expect(c.budget.used).toBe(5);
+  });
+});
+
+describe('credit platform answers as real platforms send them', () => {
+  it('reads the bare `{ total, rows }` answer some platforms send (a real-shaped 行政处罚 answer)', async () => {
+    const answer = readFileSync(
+      join(import.meta.dirname, 'fixtures/platform/credit-bare-answer.json'),
+      'utf8',
+    );
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(answer);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const c = createCreditClient({
+        baseUrl: `http://127.0.0.1:${port}`,
+        appKey: 'k',
+        appSecret: 's',
+        timeoutMs: 5_000,
+      });
+      const pages = [];
+      for await (const page of c.pull('xzcf', ...ALL)) pages.push(page);
+      expect(pages).toHaveLength(1);
+      expect(pages[0]).toMatchObject({ total: 1, pageNo: 1 });
+      expect(pages[0]!.rows[0]).toMatchObject({ CF_WSH: '市场【2019】1号', CF_NR_FK: 0.2 });
+    } finally {
+      server.close();
+    }
   });
 });
 
