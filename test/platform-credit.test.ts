@@ -35,7 +35,8 @@ function client(s: RunningSimulator, extra: Partial<CreditClientOptions> = {}) {
     baseUrl: s.url,
     appKey: DEFAULT_CREDIT_APP_KEY,
     appSecret: DEFAULT_CREDIT_APP_SECRET,
-    timeoutMs: 150,
+    // long enough never to fire on a busy machine: tests that count requests must not see a spurious retry
+    timeoutMs: 10_000,
     retry: FAST_RETRY,
     requestsPerSecond: 1000,
     ...extra,
@@ -94,7 +95,7 @@ describe('credit platform client against the simulator', () => {
 
   it('pulls every record of the window through 5xx, timeouts, quota answers and expired timestamps', async () => {
     const s = await sim({ records: 1200, seed: 42, faults: '5xx=0.1,timeout=0.05,quota=0.05,expire=0.02' });
-    const c = client(s, { retryBudget: 1000 });
+    const c = client(s, { retryBudget: 1000, timeoutMs: 150 }); // the held requests time out
     for (const dataset of ['xzxk', 'xzcf', 'lhcj']) {
       const ids = await pullIds(c, dataset, ...ALL, 10);
       const expected = s.store.ids(dataset);

@@ -32,7 +32,8 @@ function client(s: RunningSharingSimulator, extra: Partial<SharingClientOptions>
     baseUrl: s.url,
     appKey: DEFAULT_SHARING_APP_KEY,
     appSecret: DEFAULT_SHARING_APP_SECRET,
-    timeoutMs: 150,
+    // long enough never to fire on a busy machine: tests that count requests must not see a spurious retry
+    timeoutMs: 10_000,
     retry: FAST_RETRY,
     quotaBaseDelayMs: 5,
     quotaMaxDelayMs: 40,
@@ -73,6 +74,18 @@ describe('data-sharing platform client against the simulator', () => {
     expect(decodeDatas(datas)).toEqual(datas);
     expect(decodeDatas(JSON.stringify(datas))).toEqual(datas);
     expect(decodeDatas('not json')).toBeUndefined();
+  });
+
+  it('reads the page size and number datas declares, and refuses datas without a total', () => {
+    expect(decodeDatas({ total: '5', pageNum: '2', pageSize: 2, rows: [{ ID: 'c' }] })).toEqual({
+      total: 5,
+      pageNo: 2,
+      pageSize: 2,
+      rows: [{ ID: 'c' }],
+    });
+    // without a total the pager could not tell the last page from a short one
+    expect(decodeDatas({ rows: [{ ID: 'a' }] })).toBeUndefined();
+    expect(decodeDatas({ total: '', rows: [] })).toBeUndefined();
   });
 
   it('a wrong app secret is a configuration error naming GUIJI_SHARING_APP_SECRET, without the secret', async () => {
@@ -129,7 +142,7 @@ describe('data-sharing platform client against the simulator', () => {
 
   it('pulls every record of the window through 5xx, timeouts, quota answers and secret expiry', async () => {
     const s = await sim({ records: 500, seed: 11, faults: '5xx=0.1,timeout=0.05,quota=0.05,expire=0.02' });
-    const c = client(s, { retryBudget: 1000 });
+    const c = client(s, { retryBudget: 1000, timeoutMs: 150 }); // the held requests time out
     const ids = await pullIds(c, 'xzxk', ...ALL, 4);
     expect(new Set(ids)).toEqual(new Set(s.store.ids('xzxk')));
     expect(s.stats.faults['5xx']).toBeGreaterThan(0);

@@ -228,7 +228,7 @@ export function createSharingClient(options: SharingClientOptions): SharingClien
           if (datas) return { ok: datas };
           throw new GuijiError(
             'GUIJI_ERR_SOURCE_HTTP',
-            `${where}: datas is not { total, rows } (nor a JSON string of it)`,
+            `${where}: datas is not { total, rows } with a whole-number total (nor a JSON string of it)`,
             { context: { source: SHARING_SOURCE, status: answer.status } },
           );
         }
