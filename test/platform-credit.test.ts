@@ -78,6 +78,16 @@ describe('credit platform client against the simulator', () => {
     expect(s.stats.rejected).toEqual({});
   });
 
+  it('asked for 500 a page, a platform serving 100 of 5,000 yields all 5,000 once (declared or not)', async () => {
+    for (const declarePageSize of [true, false]) {
+      const s = await sim({ records: 15_000, seed: 3, clampPageSize: 100, declarePageSize });
+      const ids = await pullIds(client(s), 'xzcf', ...ALL, 500);
+      expect(ids).toEqual(s.store.idsIn('xzcf', ...ALL).map((r) => r.id));
+      expect(ids).toHaveLength(5_000);
+      expect(s.stats.served).toBe(50);
+    }
+  });
+
   it('a wrong secret is a configuration error naming GUIJI_CREDIT_APP_SECRET, without the secret', async () => {
     const s = await sim({ records: 30, seed: 1 });
     const secret = 'wrong-secret-Zq81xk';

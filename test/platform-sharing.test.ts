@@ -69,6 +69,16 @@ describe('data-sharing platform client against the simulator', () => {
     expect(s.stats.rejected).toEqual({});
   });
 
+  it('asked for 500 a page, a platform serving 100 of 5,000 yields all 5,000 once (declared or not)', async () => {
+    for (const declarePageSize of [false, true]) {
+      const s = await sim({ records: 5_000, seed: 3, clampPageSize: 100, declarePageSize });
+      const ids = await pullIds(client(s), 'xzxk', ...ALL, 500);
+      expect(ids).toEqual(s.store.idsIn('xzxk', ...ALL).map((r) => r.id));
+      expect(ids).toHaveLength(5_000);
+      expect(s.stats.served).toBe(50);
+    }
+  });
+
   it('decodes datas whether an object or a string', () => {
     const datas = { total: 1, rows: [{ ID: 'a' }] };
     expect(decodeDatas(datas)).toEqual(datas);
