@@ -118,7 +118,9 @@ export interface PlatformContext extends Omit<WindowLoadContext, 'signal'> {
  * validates each row as the catalog resource of the same id, and loads it in batches; each batch commits its
  * rows with the dataset's cursor (the largest update time it holds), and the window's end becomes the cursor
  * when the window is done. Records updated while paging, and late ones, fall in the next window (the overlap),
- * and the load turns repeats into "unchanged".
+ * and the load turns repeats into "unchanged". A stream whose window fails (its pages do not add up to its
+ * total, the platform is down) gets its cursor back as this run found it and the other streams still load;
+ * the source then fails naming each such stream, its window and counts. A refused signature fails it at once.
  */
 export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter): Promise<void> {
   const SOURCE = adapter.source;
