@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { formatChinaTime, parseChinaTime } from '../connectors/http/china-time.js';
 import type { Warehouse } from '../lib/db.js';
 import {
   DEFAULT_CREDIT_APP_KEY,
@@ -182,6 +183,39 @@ describe.each(PLATFORMS)(`paging the $source (${WAREHOUSE_KIND})`, (platform) =>
       sim.setPaging({});
       const { summary: again } = await env.run(db, [platform.source]);
       expect(again.sources[0]).toMatchObject({ status: 'succeeded', read: total });
+      await expectEveryRecord(db, sim, platform.streams);
+      await expectLedgerBalanced(db);
+    } finally {
+      await db.close();
+    }
+  });
+  it('puts back a cursor a failed window had moved, and the mended next run goes on from it', async () => {
+    const { sim, env } = await setup(platform, 'short-later', {});
+    const db = await env.open();
+    try {
+      const first = await env.run(db, [platform.source]);
+      expect(first.summary.sources[0]!.status).toBe('succeeded');
+      const before = await cursors(db, platform.source);
+      const stream = platform.streams[0]!;
+      // 120 records updated a second after the cursor: the next window holds them, more than two pages of 50,
+      // and its first batch moves the cursor to their update time (the window ends at now: let now pass it)
+      const cursorAt = parseChinaTime(before[stream]!);
+      const updatedAt = formatChinaTime(cursorAt + 1_000);
+      while (Date.now() < cursorAt + 2_000) await new Promise((resolve) => setTimeout(resolve, 50));
+      for (const id of sim.store.ids(stream).slice(0, 120)) sim.store.update(stream, id, updatedAt);
+      sim.setPaging({ shortPage: { pageNo: 2, rows: 7, times: Number.POSITIVE_INFINITY } });
+      const failed = (await env.run(db, [platform.source])).summary.sources[0]!;
+      expect(failed.status).toBe('failed');
+      expect(failed.error).toContain(`${stream} window [`);
+      expect(failed.error).toContain(`its cursor stays at ${before[stream]}`);
+      // a batch of the first page had committed and moved the cursor past the gap's start: it is back
+      expect(failed.read).toBeGreaterThan(0);
+      expect((await cursors(db, platform.source))[stream]).toBe(before[stream]);
+      await expectLedgerBalanced(db);
+      sim.setPaging({});
+      const mended = (await env.run(db, [platform.source])).summary.sources[0]!;
+      expect(mended.status).toBe('succeeded');
+      expect((await cursors(db, platform.source))[stream]! > before[stream]!).toBe(true);
       await expectEveryRecord(db, sim, platform.streams);
       await expectLedgerBalanced(db);
     } finally {
