@@ -13,6 +13,7 @@ import {
   type RunningSimulator,
   startCreditSimulator,
 } from '../pipelines/simulate/credit-platform.js';
+import { parseShortPage } from '../pipelines/simulate/pages.js';
 import { createStore } from '../pipelines/simulate/store.js';
 
 const FAST_RETRY = { maxAttempts: 12, baseDelayMs: 5, maxDelayMs: 40, maxRetryAfterMs: 50 };
@@ -189,6 +190,15 @@ describe('credit platform client against the simulator', () => {
     expect((error as Error).message).not.toContain('?');
     expect((error as Error).message).toMatch(/budget/);
     expect(c.budget.used).toBe(5);
+  });
+});
+
+describe('guiji simulate --short-page', () => {
+  it('reads PAGE:ROWS[:TIMES|always] and names the expected form when it cannot', () => {
+    expect(parseShortPage('3:40')).toEqual({ pageNo: 3, rows: 40, times: 1 });
+    expect(parseShortPage('3:40:2')).toEqual({ pageNo: 3, rows: 40, times: 2 });
+    expect(parseShortPage('3:40:always')).toEqual({ pageNo: 3, rows: 40, times: Number.POSITIVE_INFINITY });
+    expect(() => parseShortPage('3')).toThrow(/PAGE:ROWS/);
   });
 });
 
