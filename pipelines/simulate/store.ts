@@ -178,19 +178,12 @@ export interface SimStore {
   readonly seed: number;
   readonly datasets: readonly string[];
   has(dataset: string): boolean;
+  /** Rows of `[from, to)` (China time strings), ordered by (SJC, ID), page `pageNo` (from 1) of `pageSize`. */
+  query(dataset: string, from: string, to: string, pageNo: number, pageSize: number): WindowPage;
   /**
-   * Rows of `[from, to)` (China time strings), ordered by (SJC, ID), page `pageNo` (from 1) of `pageSize`;
-   * only the first `limit` of them when given (a short page).
+   * {@link query} with the rows as a JSON array text (the kept renderings when the store keeps them); only the
+   * page's first `limit` rows when given (a page cut short).
    */
-  query(
-    dataset: string,
-    from: string,
-    to: string,
-    pageNo: number,
-    pageSize: number,
-    limit?: number,
-  ): WindowPage;
-  /** {@link query} with the rows as a JSON array text (the kept renderings when the store keeps them). */
   queryJson(
     dataset: string,
     from: string,
@@ -309,9 +302,9 @@ export function createStore(options: StoreOptions): SimStore {
     datasets: [...datasets.keys()],
     has: (name) => datasets.has(name),
     count: (name) => get(name).entries.length,
-    query(name, from, to, pageNo, pageSize, limit) {
+    query(name, from, to, pageNo, pageSize) {
       const d = get(name);
-      const { total, start, end } = pageOf(d, from, to, pageNo, pageSize, limit);
+      const { total, start, end } = pageOf(d, from, to, pageNo, pageSize);
       const rows: Row[] = [];
       for (let i = start; i < end; i++) rows.push(render(d, d.entries[i] as Entry));
       return { total, rows };
