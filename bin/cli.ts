@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Argument, Command, Option } from 'commander';
@@ -31,6 +29,7 @@ import { demoConfig, runDemo } from '../pipelines/demo/demo.js';
 import { printRun, printRuns } from '../pipelines/output.js';
 import { listQuarantine, printQuarantine } from '../pipelines/quarantine.js';
 import { recentRuns, runPipeline, SOURCES } from '../pipelines/run.js';
+import { PLATFORMS, type SimulateFlags, simulate } from '../pipelines/simulate/serve.js';
 import { migrate } from '../pipelines/warehouse/migrate.js';
 import { syncViews } from '../pipelines/warehouse/views.js';
 import { checkId, type IdKind } from '../schemas/identifiers.js';
@@ -67,15 +66,19 @@ program
     const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
     checkRunSettings(ctx.config, catalog, ctx.logger, opts.source);
     const signal = stopSignal(ctx.logger);
-    const result = await withWarehouse(ctx, (db) =>
-      runPipeline({
-        config: ctx.config,
-        db,
-        catalog,
-        logger: ctx.logger,
-        signal,
-        ...(opts.source ? { sources: opts.source } : {}),
-      }),
+    // a run holds the embedded warehouse for a while: it serves it, so that status and the others work meanwhile
+    const result = await withWarehouse(
+      ctx,
+      (db) =>
+        runPipeline({
+          config: ctx.config,
+          db,
+          catalog,
+          logger: ctx.logger,
+          signal,
+          ...(opts.source ? { sources: opts.source } : {}),
+        }),
+      { serve: true },
     );
     if (opts.json) writeJson(result.summary);
     else printRun(result.summary, result.files);
@@ -195,20 +198,23 @@ program
       const base = commandContext();
       const ctx = { ...base, config: demoConfig(base.config, opts.useConfiguredDatabase ?? false) };
       const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
-      const result = await withWarehouse(ctx, (db) =>
-        runDemo({
-          config: ctx.config,
-          db,
-          catalog,
-          logger: ctx.logger,
-          seed,
-          records,
-          json: opts.json ?? false,
-          guardExisting: !opts.useConfiguredDatabase,
-          ...(ctx.config !== base.config
-            ? { hintEnv: `GUIJI_DATABASE_URL= DATABASE_URL= GUIJI_HOME=${ctx.config.home} ` }
-            : {}),
-        }),
+      const result = await withWarehouse(
+        ctx,
+        (db) =>
+          runDemo({
+            config: ctx.config,
+            db,
+            catalog,
+            logger: ctx.logger,
+            seed,
+            records,
+            json: opts.json ?? false,
+            guardExisting: !opts.useConfiguredDatabase,
+            ...(ctx.config !== base.config
+              ? { hintEnv: `GUIJI_DATABASE_URL= DATABASE_URL= GUIJI_HOME=${ctx.config.home} ` }
+              : {}),
+          }),
+        { serve: true },
       );
       process.exitCode = exitCodeForRun(result.summary);
     },
@@ -238,7 +244,7 @@ program
   .description(
     'serve a faithful local simulator of a platform on 127.0.0.1 (for tests, the demo and the benchmark)',
   )
-  .addArgument(new Argument('<platform>', 'which platform').choices(['credit-platform', 'sharing-platform']))
+  .addArgument(new Argument('<platform>', 'which platform').choices(PLATFORMS))
   .option('--port <port>', 'port (0 = any free one)', '0')
   .option('--records <n>', 'records to serve', '1000')
   .option('--seed <n>', 'random seed', '1')
@@ -246,23 +252,23 @@ program
     '--faults <spec>',
     'faults to inject, e.g. "5xx=0.1,timeout=0.05,quota=0.05,expire=0.02,drift=0.01"',
   )
-  .action(
-    async (platform: string, opts: { port: string; records: string; seed: string; faults?: string }) => {
-      const port = integerFlag(opts.port, '--port', 0, 65_535);
-      const records = integerFlag(opts.records, '--records', 0, 10_000_000);
-      const seed = integerFlag(opts.seed, '--seed', 0);
-      // the simulators are development tools (scripts/): run as a process of their own, never imported
-      const script = join(import.meta.dirname, '..', 'scripts', 'simulators', `${platform}.ts`);
-      const args = ['--port', String(port), '--records', String(records), '--seed', String(seed)];
-      if (opts.faults) args.push('--faults', opts.faults);
-      const child = spawn(process.execPath, [join(import.meta.dirname, 'run-ts.js'), script, ...args], {
-        stdio: 'inherit',
-      });
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
-      const [code] = (await once(child, 'exit')) as [number | null];
-      process.exitCode = code ?? 0;
-    },
-  );
+  .option('--clamp-page-size <n>', 'serve at most n rows a page whatever is asked (a platform that caps it)')
+  // --page-size-declared first: defined before its --no- form, the default stays unset (each platform's own)
+  .option(
+    '--page-size-declared',
+    'say the page size in the answers (the sharing platform does not by default)',
+  )
+  .option('--no-page-size-declared', 'leave the page size out of the answers')
+  .option(
+    '--short-page <page:rows[:times]>',
+    'cut page `page` of every window to `rows` rows, `times` times (or "always")',
+  )
+  .action(async (platform: string, opts: SimulateFlags) => {
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    process.once('SIGTERM', () => controller.abort());
+    await simulate(platform, opts, controller.signal);
+  });
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return '';

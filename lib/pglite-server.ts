@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -40,6 +41,8 @@ export class PgliteServer {
   private readonly line: (() => void)[] = [];
   private readonly sessions = new Set<Session>();
   private startup: Uint8Array | null = null;
+  /** 'queued': a client's message waits in line for another client's turn to end (what tests wait on). */
+  readonly events = new EventEmitter();
 
   /**
    * @param password what a client must send (cleartext over the local socket) before it is let in; null lets
@@ -111,7 +114,9 @@ export class PgliteServer {
       this.owner = session;
       return;
     }
-    await new Promise<void>((resolve) => this.line.push(resolve));
+    const turn = new Promise<void>((resolve) => this.line.push(resolve));
+    this.events.emit('queued', this.line.length);
+    await turn;
     this.owner = session;
   }
 

@@ -19,8 +19,8 @@ import {
   DEFAULT_CREDIT_APP_KEY,
   DEFAULT_CREDIT_APP_SECRET,
   startCreditSimulator,
-} from './simulators/credit-platform.js';
-import { createStore } from './simulators/store.js';
+} from '../pipelines/simulate/credit-platform.js';
+import { createStore } from '../pipelines/simulate/store.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const GUIJI = join(ROOT, 'bin/guiji.js');

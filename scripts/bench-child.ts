@@ -144,12 +144,20 @@ function timedWarehouse(db: Warehouse, timings: ChildResult['db']): Warehouse {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { drop: { type: 'string' }, schema: { type: 'string' }, home: { type: 'string' } },
+    options: {
+      drop: { type: 'string' },
+      schema: { type: 'string' },
+      home: { type: 'string' },
+      // the embedded warehouse (PGlite under --home) instead of PostgreSQL; --serve: served, as `guiji run` has it
+      embedded: { type: 'boolean' },
+      serve: { type: 'boolean' },
+    },
   });
-  const databaseUrl = process.env.GUIJI_BENCH_DATABASE_URL;
-  if (!values.drop || !values.schema || !databaseUrl) {
+  const databaseUrl = (values.embedded ? null : process.env.GUIJI_BENCH_DATABASE_URL) ?? null;
+  if (!values.drop || !values.schema || (!databaseUrl && !values.embedded)) {
     process.stderr.write(
-      'usage: GUIJI_BENCH_DATABASE_URL=postgres://… bench-child.ts --drop <dir> --schema <name> [--home <dir>]\n',
+      'usage: GUIJI_BENCH_DATABASE_URL=postgres://… bench-child.ts --drop <dir> --schema <name> [--home <dir>]\n' +
+        '       bench-child.ts --embedded [--serve] --drop <dir> --schema public --home <dir>\n',
     );
     return 2;
   }
@@ -168,6 +176,7 @@ async function main(): Promise<number> {
     home: config.home,
     databaseUrl: config.databaseUrl,
     schema: config.dbSchema,
+    ...(values.serve ? { serve: true } : {}),
   });
   const timings: ChildResult['db'] = { busyMs: 0, transactions: 0, transactionMs: 0, statements: {} };
   try {

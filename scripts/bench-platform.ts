@@ -14,14 +14,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ChildResult } from './bench-child.js';
-import { meterSteal } from './bench-pgcpu.js';
 import {
   DEFAULT_CREDIT_APP_KEY,
   DEFAULT_CREDIT_APP_SECRET,
   startCreditSimulator,
-} from './simulators/credit-platform.js';
-import { createStore } from './simulators/store.js';
+} from '../pipelines/simulate/credit-platform.js';
+import { createStore } from '../pipelines/simulate/store.js';
+import type { ChildResult } from './bench-child.js';
+import { meterSteal } from './bench-pgcpu.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 

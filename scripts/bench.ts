@@ -103,7 +103,7 @@ interface Options {
   schema: string;
 }
 
-const PARTS = ['drops', 'platform', 'report', 'backfill'] as const;
+const PARTS = ['drops', 'platform', 'report', 'backfill', 'embedded'] as const;
 type Part = (typeof PARTS)[number];
 
 const USAGE = `usage: npm run bench [-- --rows N] [--repeat K] [--quick] [--profile] [--only P,…] [--node-flag=F…]
@@ -111,7 +111,8 @@ const USAGE = `usage: npm run bench [-- --rows N] [--repeat K] [--quick] [--prof
   --quick      100000 rows (a smoke run)
   --repeat K   run every scenario K times and print median and min–max (default 1)
   --profile    run the pipeline children under node --cpu-prof and summarise their self time
-  --only P,…   run only these parts: drops (the CSV scenarios and \\copy), platform, report, backfill
+  --only P,…   run only these parts: drops (the CSV scenarios and \\copy), platform, report, backfill,
+               embedded (50,000 rows into PGlite, in-process and served; needs no PostgreSQL)
   --node-flag=F  one more flag for the pipeline children's node, after those of bin/guiji.js's shebang
                (repeatable), e.g. --node-flag=--max-old-space-size=1000
 environment: GUIJI_BENCH_DATABASE_URL (default ${DEFAULT_URL}), GUIJI_BENCH_SCHEMA (default bench),
@@ -861,6 +862,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (options.only.size === 1 && options.only.has('embedded')) return runEmbedded();
   const server = await ensureDatabase(options.url, options.database);
   const data = await ensureData(options.rows);
   const planned = Object.entries(data.faults)
@@ -974,6 +976,7 @@ async function main(): Promise<number> {
   part('report', 'scripts/bench-report.ts');
   // backfill throughput with 1, 2 and 3 workers (issue 4): a fifth of the rows, from the credit simulator
   part('backfill', 'scripts/bench-backfill.ts', ['--rows', String(Math.round(options.rows / 5))]);
+  if (options.only.has('embedded') && runEmbedded() !== 0) failures.push('embedded: failed');
   const codes = new Set(Object.values(scenarios).flatMap((s) => s.measurements.map((m) => m.code)));
   codes.add(codeAtStart);
   if (codes.size > 1) {
@@ -987,6 +990,16 @@ async function main(): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+/** The embedded warehouse (issue 15): 50,000 rows into PGlite in a fresh process, its peak RSS. */
+function runEmbedded(): number {
+  const child = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bin/run-ts.js'), join(ROOT, 'scripts/bench-embedded.ts'), '--rows', '50000'],
+    { stdio: 'inherit', cwd: ROOT },
+  );
+  return child.status ?? 1;
 }
 
 try {

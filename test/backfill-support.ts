@@ -5,8 +5,8 @@ import {
   DEFAULT_CREDIT_APP_SECRET,
   type RunningSimulator,
   startCreditSimulator,
-} from '../scripts/simulators/credit-platform.js';
-import { createStore } from '../scripts/simulators/store.js';
+} from '../pipelines/simulate/credit-platform.js';
+import { createStore } from '../pipelines/simulate/store.js';
 
 /** A credit-platform simulator whose records were all updated during `year` (China time). */
 export async function historySimulator(records: number, year = 2015): Promise<RunningSimulator> {

@@ -12,7 +12,7 @@ import {
   PENALTY_HEADER,
   writeDelimited,
 } from '../pipelines/demo/generate.js';
-import type { RunningSimulator } from '../scripts/simulators/credit-platform.js';
+import type { RunningSimulator } from '../pipelines/simulate/credit-platform.js';
 import { creditEnv, expectDoneOnce, expectEveryRecordOnce, historySimulator } from './backfill-support.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { expectLedgerBalanced, makeEnv, snapshot, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';

@@ -11,11 +11,11 @@ import {
   PENALTY_HEADER,
   writeDelimited,
 } from '../pipelines/demo/generate.js';
-import { type RunningSimulator, startCreditSimulator } from '../scripts/simulators/credit-platform.js';
+import { type RunningSimulator, startCreditSimulator } from '../pipelines/simulate/credit-platform.js';
 import {
   type RunningSharingSimulator,
   startSharingSimulator,
-} from '../scripts/simulators/sharing-platform.js';
+} from '../pipelines/simulate/sharing-platform.js';
 import { runCli } from './helpers/cli.js';
 import { makeEnv, TEST_DATABASE_URL, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 

@@ -1,14 +1,14 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { formatChinaTime } from '../connectors/http/china-time.js';
-import type { Warehouse } from '../lib/db.js';
 import {
   DEFAULT_CREDIT_APP_KEY,
   DEFAULT_CREDIT_APP_SECRET,
   type RunningSimulator,
   startCreditSimulator,
-} from '../scripts/simulators/credit-platform.js';
+} from '../pipelines/simulate/credit-platform.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { expectLedgerBalanced, makeEnv, snapshot, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
+import { expectEveryRecord } from './helpers/platform.js';
 
 const running: RunningSimulator[] = [];
 const envs: TestEnv[] = [];
@@ -39,39 +39,6 @@ async function setup(name: string, faults?: string, extra: Record<string, string
   });
   envs.push(env);
   return { sim, env };
-}
-
-/** Every record id the simulator holds is in the warehouse (loaded or quarantined), and loaded at most once. */
-async function expectEveryRecord(
-  db: Warehouse,
-  sim: Pick<RunningSimulator, 'store'>,
-  datasets: string[] = ['xzxk', 'xzcf'],
-): Promise<void> {
-  for (const dataset of datasets) {
-    const loaded = await db.query<{ id: string }>(
-      `SELECT provenance->>'recordId' AS id FROM records WHERE resource = $1`,
-      [dataset],
-    );
-    const rejected = await db.query<{ id: string }>(
-      `SELECT DISTINCT record_id AS id FROM quarantine WHERE resource = $1`,
-      [dataset],
-    );
-    const ids = new Set([...loaded, ...rejected].map((r) => r.id));
-    // two platform records with one natural key (authority, document number, subject) are one record: the
-    // later one is a new version of it, so only one of their ids can be on file
-    const keyOf = (id: string) => {
-      const r = sim.store.row(dataset, id) as Record<string, unknown>;
-      const p = dataset === 'xzcf' ? 'CF' : 'XK';
-      return dataset === 'xzcf'
-        ? `${r.CF_CFJGDM}|${r.CF_WSH}|${r.CF_XDR_SHXYM}`
-        : `${r[`${p}_XKJGDM`]}|${r[`${p}_WSH`]}|${r[`${p}_XDR_SHXYM`]}`;
-    };
-    const keysOnFile = new Set([...ids].filter((id) => sim.store.row(dataset, id)).map(keyOf));
-    const missing = sim.store.ids(dataset).filter((id) => !ids.has(id) && !keysOnFile.has(keyOf(id)));
-    expect(missing).toEqual([]);
-    expect(new Set(loaded.map((r) => r.id)).size).toBe(loaded.length);
-    expect(loaded.length).toBeGreaterThan(sim.store.count(dataset) * 0.8);
-  }
 }
 
 describe(`the credit platform source (${WAREHOUSE_KIND})`, () => {
@@ -185,7 +152,7 @@ describe(`the credit platform source (${WAREHOUSE_KIND})`, () => {
 describe(`the data-sharing platform source (${WAREHOUSE_KIND})`, () => {
   it('pulls every licence through faults, secret expiry, drift and datas sent as a string, as resource xzxk', async () => {
     const { startSharingSimulator, DEFAULT_SHARING_APP_KEY, DEFAULT_SHARING_APP_SECRET } = await import(
-      '../scripts/simulators/sharing-platform.js'
+      '../pipelines/simulate/sharing-platform.js'
     );
     const sim = await startSharingSimulator({
       records: 300,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli } from './helpers/cli.js';
 import { expectLedgerBalanced, makeEnv, snapshot, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
+import { holdAt } from './helpers/hold.js';
 import { uninterruptedSnapshot, writeDropInput } from './helpers/input.js';
 
 const BATCH = '400';
@@ -21,13 +22,15 @@ describe(`a run killed with SIGKILL and run again (${WAREHOUSE_KIND})`, () => {
     for (const env of envs) await env.cleanup();
   });
 
-  // Kill points: after the n-th batch written (in the first file's transaction, in the second file's), and at
-  // plain times that land anywhere (start-up, migrations, a COPY under way).
-  const points: { name: string; batches?: number; ms?: number }[] = [
-    { name: 'after the first batch', batches: 1 },
-    { name: 'in the second file', batches: 9 },
-    { name: 'after 1.5 s', ms: 1500 },
-    { name: 'after 0.4 s', ms: 400 },
+  // Kill points, each reached for certain before the kill (the child freezes there: it cannot finish first):
+  // start-up, migrations, a load transaction open with its rows staged, and after the first and the second
+  // committed load transaction.
+  const points: { name: string; at: string }[] = [
+    { name: 'before its first statement', at: 'query:1' },
+    { name: 'while it migrates', at: 'create:5' },
+    { name: 'in a load transaction, its rows copied', at: 'after-copy:2' },
+    { name: 'after the first committed load', at: 'load-commit:1' },
+    { name: 'after the second committed load', at: 'load-commit:2' },
   ];
 
   it.each(points)('leaves the warehouse exactly as one uninterrupted run: killed $name', async (point) => {
@@ -35,12 +38,11 @@ describe(`a run killed with SIGKILL and run again (${WAREHOUSE_KIND})`, () => {
     envs.push(env);
     await writeInput(env);
     const vars = { ...env.env, GUIJI_BATCH_SIZE: BATCH, GUIJI_LOG_LEVEL: 'debug' };
-    const victim = startCli(['run', '--json'], vars);
-    if (point.batches) await victim.waitForLog('batch written', point.batches);
-    else await new Promise((r) => setTimeout(r, point.ms));
+    const victim = startCli(['run', '--json'], { ...vars, ...holdAt(point.at, 'block') });
+    await victim.waitForLog('test hold reached');
     victim.child.kill('SIGKILL');
     const killed = await victim.done;
-    expect(killed.signal === 'SIGKILL' || killed.code === 0).toBe(true);
+    expect(killed.signal).toBe('SIGKILL');
 
     const rerun = await runCli(['run', '--json'], vars);
     expect(rerun.code, rerun.stderr.slice(-2000)).toBe(0);
@@ -53,13 +55,13 @@ describe(`a run killed with SIGKILL and run again (${WAREHOUSE_KIND})`, () => {
       expect(after.enterprises).toEqual(reference.enterprises);
       expect(after.files).toEqual(reference.files);
       await expectLedgerBalanced(db);
-      if (killed.signal === 'SIGKILL') {
-        const [interrupted] = await db.query<{ n: string }>(
-          `SELECT count(*) AS n FROM runs WHERE status = 'interrupted'`,
-        );
-        // a kill before the run row was written leaves nothing to mark
-        expect(Number(interrupted!.n)).toBeLessThanOrEqual(1);
-      }
+      const [interrupted] = await db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM runs WHERE status = 'interrupted'`,
+      );
+      // a kill before the run row was written leaves nothing to mark
+      expect(Number(interrupted!.n)).toBe(
+        point.at.startsWith('load-') || point.at.startsWith('after-') ? 1 : 0,
+      );
     } finally {
       await db.close();
     }
@@ -70,17 +72,17 @@ describe(`a run killed with SIGKILL and run again (${WAREHOUSE_KIND})`, () => {
     envs.push(env);
     await writeInput(env);
     const vars = { ...env.env, GUIJI_BATCH_SIZE: BATCH, GUIJI_LOG_LEVEL: 'debug' };
-    const first = startCli(['run', '--json'], vars);
-    await first.waitForLog('run started');
-    // the first run holds the lock from before "run started": keep it holding it, however fast it would load
-    first.child.kill('SIGSTOP');
+    // the first run stops after its first committed load, holding the run lock (and, on the embedded
+    // warehouse, serving it to the second), until the second has been turned away
+    const first = startCli(['run', '--json'], { ...vars, ...holdAt('load-commit:1', 'wait') });
+    await first.waitForLog('test hold reached');
     let second: Awaited<ReturnType<typeof runCli>>;
     try {
       second = await runCli(['run', '--json'], vars);
     } finally {
-      first.child.kill('SIGCONT');
+      first.child.kill('SIGUSR2');
     }
-    expect(second.code).toBe(3);
+    expect(second.code, second.stderr.slice(-2000)).toBe(3);
     expect(second.stderr).toMatch(/another guiji (run|process)/);
     const done = await first.done;
     expect(done.code).toBe(0);

@@ -1,6 +1,8 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CreditClientOptions, createCreditClient } from '../connectors/credit-platform/client.js';
 import { fetchJson } from '../connectors/http/fetch-json.js';
@@ -10,8 +12,9 @@ import {
   DEFAULT_CREDIT_APP_SECRET,
   type RunningSimulator,
   startCreditSimulator,
-} from '../scripts/simulators/credit-platform.js';
-import { createStore } from '../scripts/simulators/store.js';
+} from '../pipelines/simulate/credit-platform.js';
+import { parseShortPage } from '../pipelines/simulate/pages.js';
+import { createStore } from '../pipelines/simulate/store.js';
 
 const FAST_RETRY = { maxAttempts: 12, baseDelayMs: 5, maxDelayMs: 40, maxRetryAfterMs: 50 };
 const ALL = ['2000-01-01 00:00:00', '2030-01-01 00:00:00'] as const;
@@ -33,7 +36,8 @@ function client(s: RunningSimulator, extra: Partial<CreditClientOptions> = {}) {
     baseUrl: s.url,
     appKey: DEFAULT_CREDIT_APP_KEY,
     appSecret: DEFAULT_CREDIT_APP_SECRET,
-    timeoutMs: 150,
+    // long enough never to fire on a busy machine: tests that count requests must not see a spurious retry
+    timeoutMs: 10_000,
     retry: FAST_RETRY,
     requestsPerSecond: 1000,
     ...extra,
@@ -75,6 +79,16 @@ describe('credit platform client against the simulator', () => {
     expect(s.stats.rejected).toEqual({});
   });
 
+  it('asked for 500 a page, a platform serving 100 of 5,000 yields all 5,000 once (declared or not)', async () => {
+    for (const declarePageSize of [true, false]) {
+      const s = await sim({ records: 15_000, seed: 3, clampPageSize: 100, declarePageSize });
+      const ids = await pullIds(client(s), 'xzcf', ...ALL, 500);
+      expect(ids).toEqual(s.store.idsIn('xzcf', ...ALL).map((r) => r.id));
+      expect(ids).toHaveLength(5_000);
+      expect(s.stats.served).toBe(50);
+    }
+  });
+
   it('a wrong secret is a configuration error naming GUIJI_CREDIT_APP_SECRET, without the secret', async () => {
     const s = await sim({ records: 30, seed: 1 });
     const secret = 'wrong-secret-Zq81xk';
@@ -92,7 +106,7 @@ describe('credit platform client against the simulator', () => {
 
   it('pulls every record of the window through 5xx, timeouts, quota answers and expired timestamps', async () => {
     const s = await sim({ records: 1200, seed: 42, faults: '5xx=0.1,timeout=0.05,quota=0.05,expire=0.02' });
-    const c = client(s, { retryBudget: 1000 });
+    const c = client(s, { retryBudget: 1000, timeoutMs: 150 }); // the held requests time out
     for (const dataset of ['xzxk', 'xzcf', 'lhcj']) {
       const ids = await pullIds(c, dataset, ...ALL, 10);
       const expected = s.store.ids(dataset);
@@ -179,14 +193,58 @@ describe('credit platform client against the simulator', () => {
   });
 });
 
+describe('guiji simulate --short-page', () => {
+  it('reads PAGE:ROWS[:TIMES|always] and names the expected form when it cannot', () => {
+    expect(parseShortPage('3:40')).toEqual({ pageNo: 3, rows: 40, times: 1 });
+    expect(parseShortPage('3:40:2')).toEqual({ pageNo: 3, rows: 40, times: 2 });
+    expect(parseShortPage('3:40:always')).toEqual({ pageNo: 3, rows: 40, times: Number.POSITIVE_INFINITY });
+    expect(() => parseShortPage('3')).toThrow(/PAGE:ROWS/);
+  });
+});
+
+describe('credit platform answers as real platforms send them', () => {
+  it('reads the bare `{ total, rows }` answer some platforms send (a real-shaped 行政处罚 answer)', async () => {
+    const answer = readFileSync(
+      join(import.meta.dirname, 'fixtures/platform/credit-bare-answer.json'),
+      'utf8',
+    );
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(answer);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const c = createCreditClient({
+        baseUrl: `http://127.0.0.1:${port}`,
+        appKey: 'k',
+        appSecret: 's',
+        timeoutMs: 5_000,
+      });
+      const pages = [];
+      for await (const page of c.pull('xzcf', ...ALL)) pages.push(page);
+      expect(pages).toHaveLength(1);
+      expect(pages[0]).toMatchObject({ total: 1, pageNo: 1 });
+      expect(pages[0]!.rows[0]).toMatchObject({ CF_WSH: '市场【2019】1号', CF_NR_FK: 0.2 });
+    } finally {
+      server.close();
+    }
+  });
+});
+
 describe('fetchJson', () => {
-  it('honours Retry-After', async () => {
+  it('honours Retry-After: the wait asked for is the one the platform named', async () => {
     let calls = 0;
     const server = createServer((_req, res) => {
       calls++;
       if (calls === 1) {
-        res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' });
+        res.writeHead(429, { 'retry-after': '7', 'content-type': 'application/json' });
         res.end('{"code":"18"}');
+      } else if (calls === 2) {
+        // an HTTP date 3 s after the injected clock's now
+        res.writeHead(503, { 'retry-after': 'Mon, 02 Mar 2026 01:00:03 GMT' });
+        res.end();
       } else {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"code":"00"}');
@@ -196,13 +254,20 @@ describe('fetchJson', () => {
     await once(server, 'listening');
     try {
       const { port } = server.address() as AddressInfo;
-      const started = Date.now();
+      const waits: number[] = [];
       const { body } = await fetchJson<{ code: string }>(
         { url: `http://127.0.0.1:${port}/x?token=abc` },
-        { timeoutMs: 500, retry: { baseDelayMs: 1, maxDelayMs: 1 } },
+        {
+          timeoutMs: 5_000,
+          retry: { baseDelayMs: 1, maxDelayMs: 1 },
+          now: () => Date.parse('2026-03-02T01:00:00Z'),
+          sleep: async (ms) => {
+            waits.push(ms);
+          },
+        },
       );
       expect(body.code).toBe('00');
-      expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+      expect(waits).toEqual([7_000, 3_000]);
     } finally {
       server.close();
     }

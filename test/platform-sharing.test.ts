@@ -10,7 +10,7 @@ import {
   DEFAULT_SHARING_APP_SECRET,
   type RunningSharingSimulator,
   startSharingSimulator,
-} from '../scripts/simulators/sharing-platform.js';
+} from '../pipelines/simulate/sharing-platform.js';
 
 const FAST_RETRY = { maxAttempts: 12, baseDelayMs: 5, maxDelayMs: 40, maxRetryAfterMs: 50 };
 const ALL = ['2000-01-01 00:00:00', '2030-01-01 00:00:00'] as const;
@@ -32,7 +32,8 @@ function client(s: RunningSharingSimulator, extra: Partial<SharingClientOptions>
     baseUrl: s.url,
     appKey: DEFAULT_SHARING_APP_KEY,
     appSecret: DEFAULT_SHARING_APP_SECRET,
-    timeoutMs: 150,
+    // long enough never to fire on a busy machine: tests that count requests must not see a spurious retry
+    timeoutMs: 10_000,
     retry: FAST_RETRY,
     quotaBaseDelayMs: 5,
     quotaMaxDelayMs: 40,
@@ -68,11 +69,33 @@ describe('data-sharing platform client against the simulator', () => {
     expect(s.stats.rejected).toEqual({});
   });
 
+  it('asked for 500 a page, a platform serving 100 of 5,000 yields all 5,000 once (declared or not)', async () => {
+    for (const declarePageSize of [false, true]) {
+      const s = await sim({ records: 5_000, seed: 3, clampPageSize: 100, declarePageSize });
+      const ids = await pullIds(client(s), 'xzxk', ...ALL, 500);
+      expect(ids).toEqual(s.store.idsIn('xzxk', ...ALL).map((r) => r.id));
+      expect(ids).toHaveLength(5_000);
+      expect(s.stats.served).toBe(50);
+    }
+  });
+
   it('decodes datas whether an object or a string', () => {
     const datas = { total: 1, rows: [{ ID: 'a' }] };
     expect(decodeDatas(datas)).toEqual(datas);
     expect(decodeDatas(JSON.stringify(datas))).toEqual(datas);
     expect(decodeDatas('not json')).toBeUndefined();
+  });
+
+  it('reads the page size and number datas declares, and refuses datas without a total', () => {
+    expect(decodeDatas({ total: '5', pageNum: '2', pageSize: 2, rows: [{ ID: 'c' }] })).toEqual({
+      total: 5,
+      pageNo: 2,
+      pageSize: 2,
+      rows: [{ ID: 'c' }],
+    });
+    // without a total the pager could not tell the last page from a short one
+    expect(decodeDatas({ rows: [{ ID: 'a' }] })).toBeUndefined();
+    expect(decodeDatas({ total: '', rows: [] })).toBeUndefined();
   });
 
   it('a wrong app secret is a configuration error naming GUIJI_SHARING_APP_SECRET, without the secret', async () => {
@@ -87,14 +110,26 @@ describe('data-sharing platform client against the simulator', () => {
   });
 
   it('renews the request secret by the refresh secret before it ends, and by key once the refresh secret ends', async () => {
-    const s = await sim({ records: 60, seed: 4, requestSecretTtlMs: 400, refreshSecretTtlMs: 1_200 });
-    const c = client(s, { refreshAheadMs: 100 });
+    // one clock for the platform and the client, moved by the test: no waiting, no race with real time
+    let now = Date.parse('2026-03-02T09:00:00+08:00');
+    const clock = () => now;
+    const s = await sim({
+      records: 60,
+      seed: 4,
+      requestSecretTtlMs: 400,
+      refreshSecretTtlMs: 1_200,
+      now: clock,
+    });
+    const c = client(s, { refreshAheadMs: 100, now: clock });
     expect(await pullIds(c, 'xzxk', ...ALL)).toHaveLength(60);
     expect(s.stats.tokens).toEqual({ byKey: 1, bySec: 0 });
-    await new Promise((r) => setTimeout(r, 350)); // within refreshAhead of the end
+    now += 299; // 101 ms before the request secret ends: still outside refreshAhead
+    expect(await pullIds(c, 'xzxk', ...ALL)).toHaveLength(60);
+    expect(s.stats.tokens).toEqual({ byKey: 1, bySec: 0 });
+    now += 1; // 100 ms before its end: within refreshAhead, renewed by the refresh secret
     expect(await pullIds(c, 'xzxk', ...ALL)).toHaveLength(60);
     expect(s.stats.tokens).toEqual({ byKey: 1, bySec: 1 });
-    await new Promise((r) => setTimeout(r, 1_300)); // both secrets have ended
+    now += 1_200; // both secrets of the renewal have ended
     expect(await pullIds(c, 'xzxk', ...ALL)).toHaveLength(60);
     expect(s.stats.tokens).toEqual({ byKey: 2, bySec: 1 });
     expect(s.stats.rejected).toEqual({});
@@ -117,7 +152,7 @@ describe('data-sharing platform client against the simulator', () => {
 
   it('pulls every record of the window through 5xx, timeouts, quota answers and secret expiry', async () => {
     const s = await sim({ records: 500, seed: 11, faults: '5xx=0.1,timeout=0.05,quota=0.05,expire=0.02' });
-    const c = client(s, { retryBudget: 1000 });
+    const c = client(s, { retryBudget: 1000, timeoutMs: 150 }); // the held requests time out
     const ids = await pullIds(c, 'xzxk', ...ALL, 4);
     expect(new Set(ids)).toEqual(new Set(s.store.ids('xzxk')));
     expect(s.stats.faults['5xx']).toBeGreaterThan(0);

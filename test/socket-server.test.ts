@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,11 +69,13 @@ describe('the embedded warehouse served over the wire protocol', () => {
     await a.query('BEGIN');
     await a.query('INSERT INTO t VALUES (1, $1)', ['a']);
     let seen: number | null = null;
+    const queued = once(server.events, 'queued');
     const reading = b.query<{ n: number }>('SELECT count(*)::int AS n FROM t').then((r) => {
       seen = r.rows[0]?.n ?? null;
     });
-    await new Promise((r) => setTimeout(r, 300));
-    // b waits: were it served now, it would run inside a's transaction and see its row
+    // b's query has reached the server and waits in line: were it served now, it would run inside a's
+    // transaction and see its row
+    await queued;
     expect(seen).toBeNull();
     await a.query('INSERT INTO t VALUES (2, $1)', ['a']);
     await a.query('ROLLBACK');

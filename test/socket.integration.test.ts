@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -10,6 +10,11 @@ import {
 } from '../pipelines/demo/generate.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { expectLedgerBalanced, makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
+import { holdAt } from './helpers/hold.js';
+
+function lockedSince(env: TestEnv): string {
+  return (JSON.parse(readFileSync(join(env.config.home, 'warehouse.lock'), 'utf8')) as { at: string }).at;
+}
 
 async function writeDrop(env: TestEnv, name: string, seed: number, rows: number): Promise<void> {
   const incoming = join(env.config.dropDir, 'incoming');
@@ -85,17 +90,22 @@ describe(`the other commands while guiji schedule holds the warehouse (${WAREHOU
     const vars = { ...env.env, GUIJI_LOG_LEVEL: 'debug', GUIJI_BATCH_SIZE: '200' };
     const scheduler = startCli(['schedule'], vars);
     await scheduler.waitForLog('nightly run finished');
-    // large enough that the first run is still loading when the second one reaches the lock
-    await writeDrop(env, 'p.csv', 22, 20000);
+    await writeDrop(env, 'p.csv', 22, 2000);
 
-    const first = startCli(['run', '--json'], vars);
-    await first.waitForLog('run started');
-    const second = await runCli(['run', '--json'], vars);
+    // the first run stops after its first committed load, holding the run lock, until the second has tried
+    const first = startCli(['run', '--json'], { ...vars, ...holdAt('load-commit:1', 'wait') });
+    await first.waitForLog('test hold reached');
+    let second: Awaited<ReturnType<typeof runCli>>;
+    try {
+      second = await runCli(['run', '--json'], vars);
+    } finally {
+      first.child.kill('SIGUSR2');
+    }
     expect(second.code, second.stderr.slice(-2000)).toBe(3);
     expect(second.stderr).toMatch(/another guiji run/);
     const done = await first.done;
     expect(done.code, done.stderr.slice(-2000)).toBe(0);
-    expect((JSON.parse(done.stdout) as { sources: { read: number }[] }).sources[0]!.read).toBe(20000);
+    expect((JSON.parse(done.stdout) as { sources: { read: number }[] }).sources[0]!.read).toBe(2000);
 
     scheduler.child.kill('SIGTERM');
     expect((await scheduler.done).code).toBe(0);
@@ -107,14 +117,22 @@ describe(`the other commands while guiji schedule holds the warehouse (${WAREHOU
       const env = await makeEnv('socket-early');
       envs.push(env);
       const vars = { ...env.env, GUIJI_LOG_LEVEL: 'info' };
-      const scheduler = startCli(['schedule'], vars);
-      const lock = join(env.config.home, 'warehouse.lock');
-      while (!existsSync(lock)) await new Promise((r) => setTimeout(r, 20));
-      // the scheduler holds the lock and is still opening PGlite: not yet serving
-      expect(existsSync(join(env.config.home, '.s.PGSQL.5432'))).toBe(false);
-      const status = await runCli(['status', '--json'], vars);
-      expect(status.code, status.stderr).toBe(0);
-      expect(JSON.parse(status.stdout)).toHaveProperty('runs');
+      // the scheduler holds the lock and has opened PGlite, but waits before its first statement: it has not
+      // said where it serves yet
+      const scheduler = startCli(['schedule'], { ...vars, ...holdAt('query:1', 'wait') });
+      await scheduler.waitForLog('test hold reached');
+      expect(JSON.parse(readFileSync(join(env.config.home, 'warehouse.served.json'), 'utf8'))).toEqual({
+        pid: scheduler.child.pid,
+        starting: true,
+      });
+      const status = startCli(['status', '--json'], vars);
+      await status.waitForLog(
+        `the embedded warehouse is held by guiji schedule (pid ${scheduler.child.pid}, since ${lockedSince(env)}): waiting for it`,
+      );
+      scheduler.child.kill('SIGUSR2');
+      const answered = await status.done;
+      expect(answered.code, answered.stderr).toBe(0);
+      expect(JSON.parse(answered.stdout)).toHaveProperty('runs');
       scheduler.child.kill('SIGTERM');
       expect((await scheduler.done).code).toBe(0);
     },

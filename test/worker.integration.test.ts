@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackfillOutcome } from '../pipelines/backfill/backfill.js';
-import type { RunningSimulator } from '../scripts/simulators/credit-platform.js';
+import type { RunningSimulator } from '../pipelines/simulate/credit-platform.js';
 import { creditEnv, expectDoneOnce, expectEveryRecordOnce, historySimulator } from './backfill-support.js';
 import { type CliProcess, runCli, startCli } from './helpers/cli.js';
 import { expectLedgerBalanced, makeEnv, TEST_DATABASE_URL, type TestEnv } from './helpers/env.js';

@@ -7,44 +7,31 @@
  * values exactly as sent). Every attempt is signed afresh. Platform codes: `11` (expired timestamp) → re-sign
  * and retry; `14` (bad signature) → a configuration error naming GUIJI_CREDIT_APP_SECRET; `18` (quota, HTTP
  * 429 + Retry-After) → wait and retry; 5xx, resets and timeouts → backoff with jitter, within a retry budget.
- * A city whose gateway differs changes this file only.
+ * Answers are `{ code, msg, data: { total, pageNo, pageSize, rows } }` or the bare `{ total, rows }` some
+ * platforms send; the pager follows the `pageSize` the answer declares and reads until `total` is accounted
+ * for (connectors/http/pager.ts). A city whose gateway differs changes this file only.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { ConfigError, GuijiError } from '../../lib/errors.js';
-import { type TimeBound, toChinaTime } from '../http/china-time.js';
-import {
-  type FetchJsonOptions,
-  fetchJson,
-  RetryBudget,
-  type RetryPolicy,
-  sleep,
-} from '../http/fetch-json.js';
-import { createLimiter, pagesOf, type RateLimits } from '../http/limits.js';
+import type { TimeBound } from '../http/china-time.js';
+import type { RetryBudget } from '../http/fetch-json.js';
+import { declaredCount, declaredTotal } from '../http/pager.js';
+import { createPlatformCore, type PlatformClientOptions } from '../http/platform-core.js';
 
 export const CREDIT_SOURCE = 'credit-platform';
 
 /** A row as the platform sends it: the standard's field codes, `ID` and `SJC`. */
 export type CreditRow = Record<string, unknown>;
 
-export interface CreditClientOptions extends RateLimits {
+export interface CreditClientOptions extends PlatformClientOptions {
   /** GUIJI_CREDIT_URL, e.g. `https://credit.example.gov.cn` (a path prefix is kept). */
   baseUrl: string;
   /** GUIJI_CREDIT_APP_KEY. */
   appKey: string;
   /** GUIJI_CREDIT_APP_SECRET; used only to sign, never logged or put in an error. */
   appSecret: string;
-  /** Per-request timeout (GUIJI_CREDIT_TIMEOUT_MS). Default 30 s. */
-  timeoutMs?: number;
-  /** Default page size. Default 500. */
-  pageSize?: number;
-  retry?: Partial<RetryPolicy>;
-  /** Retries this client may spend (shared by all its pulls), or a shared budget. Default 200. */
-  retryBudget?: number | RetryBudget;
   /** How often an expired-timestamp answer (11) is re-signed and retried per page. Default 3. */
   maxResign?: number;
-  /** The clock used for `X-Timestamp` (tests). */
-  now?: () => number;
-  onRetry?: FetchJsonOptions['onRetry'];
 }
 
 /** One page of a pull. */
@@ -100,24 +87,24 @@ export function signCredit(
     .digest('hex');
 }
 
+interface Page {
+  total?: unknown;
+  pageNo?: unknown;
+  pageSize?: unknown;
+  rows?: unknown;
+}
+
 interface Envelope {
   code?: unknown;
   msg?: unknown;
-  data?: { total?: unknown; pageNo?: unknown; pageSize?: unknown; rows?: unknown } | null;
+  data?: Page | null;
 }
 
 /** Creates a credit platform client. */
 export function createCreditClient(options: CreditClientOptions): CreditClient {
   const base = options.baseUrl.replace(/\/+$/, '');
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const defaultPageSize = options.pageSize ?? 500;
   const maxResign = options.maxResign ?? 3;
-  const now = options.now ?? Date.now;
-  const budget =
-    options.retryBudget instanceof RetryBudget
-      ? options.retryBudget
-      : new RetryBudget(options.retryBudget ?? 200);
-  const limiter = createLimiter(options);
+  const core = createPlatformCore(CREDIT_SOURCE, options);
   const secret = options.appSecret;
   const clean = (text: unknown): string =>
     String(text ?? '')
@@ -125,14 +112,14 @@ export function createCreditClient(options: CreditClientOptions): CreditClient {
       .join('[redacted]')
       .slice(0, 200);
 
-  async function fetchPage(
+  function fetchPage(
     dataset: string,
     from: string,
     to: string,
     pageNo: number,
     pageSize: number,
     signal: AbortSignal | undefined,
-  ): Promise<CreditPage> {
+  ) {
     const pairs: Array<[string, string]> = [
       ['updatedFrom', encodeURIComponent(from)],
       ['updatedTo', encodeURIComponent(to)],
@@ -144,7 +131,7 @@ export function createCreditClient(options: CreditClientOptions): CreditClient {
     const path = new URL(url).pathname;
     const sorted = sortedQuery(pairs);
     const request = () => {
-      const timestamp = String(now());
+      const timestamp = String(core.now());
       const nonce = randomUUID().replaceAll('-', '');
       return {
         url,
@@ -157,74 +144,69 @@ export function createCreditClient(options: CreditClientOptions): CreditClient {
         },
       };
     };
-    const fetchOptions: FetchJsonOptions = {
-      timeoutMs,
-      budget,
-      source: CREDIT_SOURCE,
-      schedule: limiter.schedule,
-    };
-    if (options.retry) fetchOptions.retry = options.retry;
-    if (options.onRetry) fetchOptions.onRetry = options.onRetry;
-    if (signal) fetchOptions.signal = signal;
     const where = `${CREDIT_SOURCE}: dataset ${dataset} page ${pageNo}`;
-    let resigned = 0;
-    let quotaWaits = 0;
-    for (;;) {
-      const { status, body } = await fetchJson<Envelope>(request, fetchOptions);
-      const code = String(body?.code ?? '');
-      if (code === '00' && body.data && Array.isArray(body.data.rows)) {
-        const total = Number(body.data.total);
-        if (!Number.isFinite(total)) {
-          throw new GuijiError('GUIJI_ERR_SOURCE_HTTP', `${where}: the answer has no numeric data.total`, {
-            context: { source: CREDIT_SOURCE, status },
-          });
+    return core.call(
+      where,
+      async (expired) => {
+        const { status, body } = await core.fetch<Envelope>(request, signal);
+        const code = String(body?.code ?? '');
+        // the answer is `{ code, msg, data: { total, pageNo, pageSize, rows } }` or, on some platforms, bare
+        const data = code === '00' ? body.data : code === '' ? (body as Page | null) : undefined;
+        if (data && Array.isArray(data.rows)) {
+          const total = declaredTotal(data.total);
+          if (total === undefined) {
+            throw new GuijiError('GUIJI_ERR_SOURCE_HTTP', `${where}: the answer has no numeric data.total`, {
+              context: { source: CREDIT_SOURCE, status },
+            });
+          }
+          return {
+            ok: {
+              total,
+              rows: data.rows as CreditRow[],
+              pageSize: declaredCount(data.pageSize),
+              pageNo: declaredCount(data.pageNo),
+            },
+          };
         }
-        return { dataset, pageNo, pageSize, total, rows: body.data.rows as CreditRow[] };
-      }
-      if (code === '14') {
-        throw new ConfigError(
-          'GUIJI_CREDIT_APP_SECRET',
-          `the credit platform rejected the request signature (code 14: ${clean(body?.msg)}); ` +
-            'check GUIJI_CREDIT_APP_KEY and GUIJI_CREDIT_APP_SECRET',
-        );
-      }
-      if (code === '11' && resigned < maxResign && budget.take()) {
-        resigned++;
-        continue; // signed again with a fresh timestamp and nonce
-      }
-      if (code === '11') {
+        if (code === '14') {
+          throw new ConfigError(
+            'GUIJI_CREDIT_APP_SECRET',
+            `the credit platform rejected the request signature (code 14: ${clean(body?.msg)}); ` +
+              'check GUIJI_CREDIT_APP_KEY and GUIJI_CREDIT_APP_SECRET',
+          );
+        }
+        if (code === '11' && expired >= maxResign) {
+          throw new GuijiError(
+            'GUIJI_ERR_SOURCE_HTTP',
+            `${where}: the platform keeps rejecting the request timestamp as expired (code 11); ` +
+              "check this machine's clock (NTP): the platform allows 5 minutes of skew",
+            { context: { source: CREDIT_SOURCE, status } },
+          );
+        }
+        if (code === '11') return { retry: 'expired' }; // signed again with a fresh timestamp and nonce
+        if (code === '18') return { retry: 'quota' };
         throw new GuijiError(
           'GUIJI_ERR_SOURCE_HTTP',
-          `${where}: the platform keeps rejecting the request timestamp as expired (code 11); ` +
-            "check this machine's clock (NTP): the platform allows 5 minutes of skew",
+          `${where}: the platform answered code ${code || '(none)'} (HTTP ${status}): ${clean(body?.msg)}`,
           { context: { source: CREDIT_SOURCE, status } },
         );
-      }
-      if (code === '18' && budget.take()) {
-        quotaWaits++;
-        await sleep(Math.min(60_000, 500 * 2 ** quotaWaits * Math.random()), signal);
-        continue;
-      }
-      throw new GuijiError(
-        'GUIJI_ERR_SOURCE_HTTP',
-        `${where}: the platform answered code ${code || '(none)'} (HTTP ${status}): ${clean(body?.msg)}`,
-        { context: { source: CREDIT_SOURCE, status } },
-      );
-    }
+      },
+      signal,
+    );
   }
 
   return {
-    budget,
-    async *pull(dataset, fromBound, toBound, pullOptions = {}) {
-      const from = toChinaTime(fromBound);
-      const to = toChinaTime(toBound);
-      const pageSize = pullOptions.pageSize ?? defaultPageSize;
-      if (!(from < to)) return;
-      for await (const page of pagesOf(
-        (pageNo) => fetchPage(dataset, from, to, pageNo, pageSize, pullOptions.signal),
-        pageSize,
+    budget: core.budget,
+    async *pull(dataset, from, to, pullOptions = {}) {
+      const { signal } = pullOptions;
+      for await (const page of core.pull(
+        `dataset ${dataset}`,
+        from,
+        to,
+        pullOptions.pageSize,
+        (f, t, n, size) => fetchPage(dataset, f, t, n, size, signal),
       )) {
-        yield { dataset, pageNo: page.pageNo, pageSize, total: page.total, rows: page.rows };
+        yield { dataset, ...page };
       }
     },
   };

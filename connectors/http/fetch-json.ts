@@ -84,6 +84,10 @@ export interface FetchJsonOptions {
   onRetry?: (event: RetryEvent) => void;
   /** Runs each attempt's network exchange (a p-queue's `add`: concurrency and rate limits per source). */
   schedule?: <R>(task: () => Promise<R>) => Promise<R>;
+  /** The clock `Retry-After` dates are read against. */
+  now?: () => number;
+  /** How a backoff is waited (tests pass one that records the delay and returns at once). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface JsonResponse<T> {
@@ -145,6 +149,8 @@ export async function fetchJson<T = unknown>(
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const random = options.random ?? Math.random;
   const source = options.source ?? 'http';
+  const now = options.now ?? Date.now;
+  const wait = options.sleep ?? sleep;
   for (let attempt = 1; ; attempt++) {
     const req = typeof request === 'function' ? request(attempt) : request;
     const method = req.method ?? (req.body === undefined ? 'GET' : 'POST');
@@ -169,7 +175,7 @@ export async function fetchJson<T = unknown>(
       status = response.status;
       if (RETRYABLE_STATUS.has(status)) {
         reason = `HTTP ${status}`;
-        retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+        retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now());
       } else {
         let body: unknown;
         try {
@@ -220,7 +226,7 @@ export async function fetchJson<T = unknown>(
     const event: RetryEvent = { attempt, delayMs, reason, url: safeUrl };
     if (status !== undefined) event.status = status;
     options.onRetry?.(event);
-    if (delayMs > 0) await sleepFor(delayMs, undefined, options.signal ? { signal: options.signal } : {});
+    if (delayMs > 0) await wait(delayMs, options.signal);
   }
 }
 

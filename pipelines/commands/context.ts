@@ -55,6 +55,7 @@ export async function withWarehouse<T>(
       schema: ctx.config.dbSchema,
       logger: ctx.logger,
       ...(options.serve ? { serve: true } : {}),
+      onWait: (message) => ctx.logger.info(message),
     });
   } catch (error) {
     throw databaseError(error, target) ?? error;

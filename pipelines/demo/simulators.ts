@@ -12,8 +12,8 @@ export interface SimulatorProcess {
 const ROOT = join(import.meta.dirname, '..', '..');
 
 /**
- * Starts a platform simulator (scripts/simulators, a development tool: run as a process of its own, never
- * imported) on a free port of 127.0.0.1 with fresh demo credentials, and waits for it to say where it listens.
+ * Starts a platform simulator (pipelines/simulate) in a process of its own, as a platform is another machine,
+ * on a free port of 127.0.0.1 with fresh demo credentials, and waits for it to say where it listens.
  */
 export async function startSimulatorProcess(
   platform: 'credit-platform' | 'sharing-platform',
@@ -27,7 +27,8 @@ export async function startSimulatorProcess(
     process.execPath,
     [
       join(ROOT, 'bin', 'run-ts.js'),
-      join(ROOT, 'scripts', 'simulators', `${platform}.ts`),
+      join(ROOT, 'pipelines', 'simulate', 'serve.ts'),
+      platform,
       '--port',
       '0',
       '--records',

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import cron, { type ScheduledTask } from 'node-cron';
+import cron from 'node-cron';
 import type { Catalog } from '../../catalog/load.js';
 import type { Config } from '../../lib/config.js';
 import type { Warehouse } from '../../lib/db.js';
@@ -28,7 +28,19 @@ export interface SchedulerOptions {
   afterNightly?: AfterNightly;
   /** The clock (tests). */
   now?: () => Date;
+  /** What fires a job at its slots: node-cron in Shanghai time; tests fire slots themselves. */
+  trigger?: Trigger;
 }
+
+/** Calls `fire` with each slot of `expression` as it comes; `destroy` stops it. */
+export type Trigger = (
+  expression: string,
+  name: string,
+  fire: (slot: Date) => void,
+) => { getNextRun(): Date | null; destroy(): void | Promise<void> };
+
+const cronTrigger: Trigger = (expression, name, fire) =>
+  cron.schedule(expression, (context) => fire(context.date), { timezone: SCHEDULE_TIME_ZONE, name });
 
 export type SlotOutcome = 'ran' | 'locked' | 'skipped' | 'already-run' | 'interrupted' | 'error';
 
@@ -90,11 +102,9 @@ export async function runScheduler(options: SchedulerOptions): Promise<void> {
     });
   };
 
-  const tasks: ScheduledTask[] = jobs.map((job) =>
-    cron.schedule(job.expression, (context) => enqueue(job, context.date, false), {
-      timezone: SCHEDULE_TIME_ZONE,
-      name: `guiji:${job.name}`,
-    }),
+  const trigger = options.trigger ?? cronTrigger;
+  const tasks = jobs.map((job) =>
+    trigger(job.expression, `guiji:${job.name}`, (slot) => enqueue(job, slot, false)),
   );
   logger.info(
     {

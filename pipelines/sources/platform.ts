@@ -1,10 +1,11 @@
 import type { Catalog, FieldDef, Resource } from '../../catalog/load.js';
 import { CREDIT_SOURCE, createCreditClient } from '../../connectors/credit-platform/client.js';
 import { formatChinaTime, parseChinaTime } from '../../connectors/http/china-time.js';
+import type { RetryEvent } from '../../connectors/http/fetch-json.js';
 import { createSharingClient, SHARING_SOURCE } from '../../connectors/sharing-platform/client.js';
 import type { Config } from '../../lib/config.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
-import { ConfigError, GuijiError } from '../../lib/errors.js';
+import { ConfigError, GuijiError, messageOf } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { CellValue } from '../../lib/types.js';
 import type { Ajv } from '../../schemas/ajv.js';
@@ -23,20 +24,48 @@ export interface PlatformAdapter {
   pull(stream: string, from: string, to: string): AsyncIterable<{ rows: Record<string, unknown>[] }>;
 }
 
+/** The client settings of a configured platform (`GUIJI_CREDIT_*`, `GUIJI_SHARING_*`); none of them missing. */
+function clientSettings(
+  prefix: 'GUIJI_CREDIT' | 'GUIJI_SHARING',
+  given: {
+    url: string | null;
+    appKey: string | null;
+    appSecret: string | null;
+    timeoutMs: number;
+    pageSize: number;
+    requestsPerSecond: number;
+  },
+  logger: Logger,
+) {
+  const { url, appKey, appSecret, ...limits } = given;
+  if (!url) throw new ConfigError(`${prefix}_URL`, 'not set');
+  if (!appKey) throw new ConfigError(`${prefix}_APP_KEY`, 'not set');
+  if (!appSecret) throw new ConfigError(`${prefix}_APP_SECRET`, 'not set');
+  return {
+    baseUrl: url,
+    appKey,
+    appSecret,
+    ...limits,
+    onRetry: (event: RetryEvent) => logger.warn({ retry: event }, 'platform request retried'),
+  };
+}
+
 /** The credit platform as configured (GUIJI_CREDIT_*): datasets named as the catalog's resources. */
 export function creditAdapter(config: Readonly<Config>, logger: Logger): PlatformAdapter {
-  if (!config.creditUrl) throw new ConfigError('GUIJI_CREDIT_URL', 'not set');
-  if (!config.creditAppKey) throw new ConfigError('GUIJI_CREDIT_APP_KEY', 'not set');
-  if (!config.creditAppSecret) throw new ConfigError('GUIJI_CREDIT_APP_SECRET', 'not set');
-  const client = createCreditClient({
-    baseUrl: config.creditUrl,
-    appKey: config.creditAppKey,
-    appSecret: config.creditAppSecret,
-    timeoutMs: config.creditTimeoutMs,
-    pageSize: config.creditPageSize,
-    requestsPerSecond: config.creditRequestsPerSecond,
-    onRetry: (event) => logger.warn({ retry: event }, 'platform request retried'),
-  });
+  const client = createCreditClient(
+    clientSettings(
+      'GUIJI_CREDIT',
+      {
+        url: config.creditUrl,
+        appKey: config.creditAppKey,
+        appSecret: config.creditAppSecret,
+        timeoutMs: config.creditTimeoutMs,
+        pageSize: config.creditPageSize,
+        requestsPerSecond: config.creditRequestsPerSecond,
+      },
+      logger,
+    ),
+  );
   return {
     source: CREDIT_SOURCE,
     streams: config.creditDatasets.split(',').map((d) => ({ stream: d, resource: d })),
@@ -48,18 +77,20 @@ export function creditAdapter(config: Readonly<Config>, logger: Logger): Platfor
 
 /** The data-sharing platform as configured (GUIJI_SHARING_*): interfaces as `id` or `id=resource` (default xzxk). */
 export function sharingAdapter(config: Readonly<Config>, logger: Logger): PlatformAdapter {
-  if (!config.sharingUrl) throw new ConfigError('GUIJI_SHARING_URL', 'not set');
-  if (!config.sharingAppKey) throw new ConfigError('GUIJI_SHARING_APP_KEY', 'not set');
-  if (!config.sharingAppSecret) throw new ConfigError('GUIJI_SHARING_APP_SECRET', 'not set');
-  const client = createSharingClient({
-    baseUrl: config.sharingUrl,
-    appKey: config.sharingAppKey,
-    appSecret: config.sharingAppSecret,
-    timeoutMs: config.sharingTimeoutMs,
-    pageSize: config.sharingPageSize,
-    requestsPerSecond: config.sharingRequestsPerSecond,
-    onRetry: (event) => logger.warn({ retry: event }, 'platform request retried'),
-  });
+  const client = createSharingClient(
+    clientSettings(
+      'GUIJI_SHARING',
+      {
+        url: config.sharingUrl,
+        appKey: config.sharingAppKey,
+        appSecret: config.sharingAppSecret,
+        timeoutMs: config.sharingTimeoutMs,
+        pageSize: config.sharingPageSize,
+        requestsPerSecond: config.sharingRequestsPerSecond,
+      },
+      logger,
+    ),
+  );
   return {
     source: SHARING_SOURCE,
     streams: config.sharingInterfaces.split(',').map((item) => {
@@ -75,13 +106,7 @@ export function sharingAdapter(config: Readonly<Config>, logger: Logger): Platfo
 /** Where a first pull starts: the day the publicity regulation came into force. */
 export const FIRST_CURSOR = '2014-10-01 00:00:00';
 
-export interface PlatformContext {
-  db: Warehouse;
-  ajv: Ajv;
-  catalog: Catalog;
-  logger: Logger;
-  runId: number;
-  batchSize: number;
+export interface PlatformContext extends Omit<WindowLoadContext, 'signal'> {
   /** The clock (tests). */
   now?: () => number;
   /** Stops the source between pages (SIGTERM): it throws `signal.reason` once the batch in flight commits. */
@@ -93,7 +118,9 @@ export interface PlatformContext {
  * validates each row as the catalog resource of the same id, and loads it in batches; each batch commits its
  * rows with the dataset's cursor (the largest update time it holds), and the window's end becomes the cursor
  * when the window is done. Records updated while paging, and late ones, fall in the next window (the overlap),
- * and the load turns repeats into "unchanged".
+ * and the load turns repeats into "unchanged". A stream whose window fails (its pages do not add up to its
+ * total, the platform is down) gets its cursor back as this run found it and the other streams still load;
+ * the source then fails naming each such stream, its window and counts. A refused signature fails it at once.
  */
 export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter): Promise<void> {
   const SOURCE = adapter.source;
@@ -108,10 +135,12 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
     });
   }
   const signal = ctx.signal ?? new AbortController().signal;
+  const failed: string[] = [];
+  const loaded: string[] = [];
   for (const { stream: dataset, resource: resourceId } of adapter.streams) {
     signal.throwIfAborted();
-    const [state] = await ctx.db.query<{ cursor: string | null }>(
-      'SELECT cursor FROM source_state WHERE source = $1 AND stream = $2',
+    const [state] = await ctx.db.query<{ cursor: string | null; run_id: string | null }>(
+      'SELECT cursor, run_id FROM source_state WHERE source = $1 AND stream = $2',
       [SOURCE, dataset],
     );
     const cursor = state?.cursor ?? FIRST_CURSOR;
@@ -120,6 +149,7 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
     const log = ctx.logger.child({ dataset, from, to });
     if (from >= to) {
       log.info('window empty: nothing to pull yet');
+      loaded.push(dataset);
       continue;
     }
     // each batch moves the cursor to the largest update time it holds; the last one to the window's end
@@ -133,21 +163,72 @@ export async function runPlatform(ctx: PlatformContext, adapter: PlatformAdapter
         [SOURCE, dataset, moveTo, ctx.runId],
       );
     };
-    const { read } = await loadPlatformWindow(
-      { ...ctx, signal },
-      adapter,
-      dataset,
-      resourceId,
-      { from, to, resumeFrom: null },
-      moveCursor,
-    );
-    log.info({ read }, 'dataset pulled');
+    try {
+      const { read } = await loadPlatformWindow(
+        { ...ctx, signal },
+        adapter,
+        dataset,
+        resourceId,
+        { from, to, resumeFrom: null },
+        moveCursor,
+      );
+      log.info({ read }, 'dataset pulled');
+    } catch (error) {
+      // stopped (SIGTERM): what the batches committed stays and the next run goes on from there
+      if (signal.aborted) throw error;
+      // A window that failed keeps the cursor where it was before this run, whatever its batches committed:
+      // the next run asks for the whole window again (the rows loaded meanwhile come back "unchanged").
+      const kept = await keepCursor(ctx.db, SOURCE, dataset, state ?? null).then(
+        (cursorNow) => (cursorNow === null ? 'unset (never pulled)' : `at ${cursorNow}`),
+        (restoreError: unknown) => {
+          log.error({ err: messageOf(restoreError) }, 'the cursor could not be put back');
+          return 'where its last batch left it';
+        },
+      );
+      log.error(
+        { err: messageOf(error) },
+        `dataset ${dataset} failed: window [${from}, ${to}) not finished; its cursor stays ${kept}, ` +
+          'and the next run asks for the window again',
+      );
+      // the same answer awaits every dataset (a refused signature): fail the source now
+      if (error instanceof GuijiError && error.code === 'GUIJI_ERR_CONFIG') throw error;
+      failed.push(`${messageOf(error)}; its cursor stays ${kept}`);
+      continue;
+    }
+    loaded.push(dataset);
     await ctx.db.query(`UPDATE source_runs SET cursor_after = $3 WHERE run_id = $1 AND source = $2`, [
       ctx.runId,
       SOURCE,
       `${dataset}=${to}`,
     ]);
   }
+  if (failed.length) {
+    throw new GuijiError(
+      'GUIJI_ERR_SOURCE_HTTP',
+      `${failed.length} of ${adapter.streams.length} streams of ${SOURCE} not finished, the next run asks ` +
+        `for them again: ${failed.join('; ')}` +
+        (loaded.length ? `; finished: ${loaded.join(', ')}` : ''),
+      { context: { source: SOURCE } },
+    );
+  }
+}
+
+/** Puts a stream's cursor back as this run found it (`before`; null: never pulled) and returns that cursor. */
+async function keepCursor(
+  db: Warehouse,
+  source: string,
+  stream: string,
+  before: { cursor: string | null; run_id: string | null } | null,
+): Promise<string | null> {
+  if (before === null) {
+    await db.query('DELETE FROM source_state WHERE source = $1 AND stream = $2', [source, stream]);
+    return null;
+  }
+  await db.query(
+    'UPDATE source_state SET cursor = $3, run_id = $4, updated_at = now() WHERE source = $1 AND stream = $2',
+    [source, stream, before.cursor, before.run_id],
+  );
+  return before.cursor;
 }
 
 export interface WindowLoadContext {

@@ -22,7 +22,7 @@ import {
   personName,
   pick,
   type Random,
-} from '../../pipelines/demo/generate.js';
+} from '../demo/generate.js';
 
 export type Row = Record<string, string | null>;
 
@@ -180,8 +180,18 @@ export interface SimStore {
   has(dataset: string): boolean;
   /** Rows of `[from, to)` (China time strings), ordered by (SJC, ID), page `pageNo` (from 1) of `pageSize`. */
   query(dataset: string, from: string, to: string, pageNo: number, pageSize: number): WindowPage;
-  /** {@link query} with the rows as a JSON array text (the kept renderings when the store keeps them). */
-  queryJson(dataset: string, from: string, to: string, pageNo: number, pageSize: number): WindowPageJson;
+  /**
+   * {@link query} with the rows as a JSON array text (the kept renderings when the store keeps them); only the
+   * page's first `limit` rows when given (a page cut short).
+   */
+  queryJson(
+    dataset: string,
+    from: string,
+    to: string,
+    pageNo: number,
+    pageSize: number,
+    limit?: number,
+  ): WindowPageJson;
   /** Renders and keeps every record's JSON now (only when the store keeps rendered rows). */
   prerender(): void;
   /** Ids (with their SJC) of the records of `[from, to)` as they stand now. */
@@ -280,11 +290,11 @@ export function createStore(options: StoreOptions): SimStore {
   }
 
   /** Positions `[start, end)` of page `pageNo` of the window `[from, to)`, and the window's size. */
-  function pageOf(d: Dataset, from: string, to: string, pageNo: number, pageSize: number) {
+  function pageOf(d: Dataset, from: string, to: string, pageNo: number, pageSize: number, limit = pageSize) {
     const lo = d.lowerBound(from);
     const hi = Math.max(lo, d.lowerBound(to));
     const start = lo + (pageNo - 1) * pageSize;
-    return { total: hi - lo, start, end: Math.min(hi, start + pageSize) };
+    return { total: hi - lo, start, end: Math.min(hi, start + Math.min(pageSize, limit)) };
   }
 
   return {
@@ -299,9 +309,9 @@ export function createStore(options: StoreOptions): SimStore {
       for (let i = start; i < end; i++) rows.push(render(d, d.entries[i] as Entry));
       return { total, rows };
     },
-    queryJson(name, from, to, pageNo, pageSize) {
+    queryJson(name, from, to, pageNo, pageSize, limit) {
       const d = get(name);
-      const { total, start, end } = pageOf(d, from, to, pageNo, pageSize);
+      const { total, start, end } = pageOf(d, from, to, pageNo, pageSize, limit);
       const parts: string[] = [];
       for (let i = start; i < end; i++) parts.push(renderJson(d, d.entries[i] as Entry));
       return { total, rowsJson: `[${parts.join(',')}]` };
@@ -371,59 +381,4 @@ function lhcjRow(r: Random, enterprises: readonly DemoEnterprise[], index: numbe
     LHCJ_YCRQ: null,
     LHCJ_BZ: null,
   };
-}
-
-/** Fault rates of a simulator (each a probability per data request). */
-export interface FaultSpec {
-  /** An HTTP 5xx answer. */
-  '5xx': number;
-  /** No answer until the client gives up (the socket is held, then destroyed). */
-  timeout: number;
-  /** A quota answer (code 18). */
-  quota: number;
-  /** The timestamp / request secret is declared expired (code 11). */
-  expire: number;
-  /** A record of the dataset is updated (its SJC moves to now) before the page is answered. */
-  drift: number;
-}
-
-export const NO_FAULTS: FaultSpec = { '5xx': 0, timeout: 0, quota: 0, expire: 0, drift: 0 };
-
-/** Parses `"5xx=0.1,timeout=0.05,quota=0.05,expire=0.02,drift=0.01"`; throws on an unknown fault or bad rate. */
-export function parseFaults(spec: string | undefined): FaultSpec {
-  const faults: FaultSpec = { ...NO_FAULTS };
-  if (!spec) return faults;
-  for (const part of spec.split(',')) {
-    const item = part.trim();
-    if (item === '') continue;
-    const [name, value] = item.split('=').map((s) => s.trim());
-    if (!name || !(name in faults)) {
-      throw new Error(`unknown fault "${name}" (known: ${Object.keys(NO_FAULTS).join(', ')})`);
-    }
-    const rate = Number(value);
-    if (value === undefined || !Number.isFinite(rate) || rate < 0 || rate > 1) {
-      throw new Error(`fault ${name}: rate must be a number in [0, 1], got "${value}"`);
-    }
-    faults[name as keyof FaultSpec] = rate;
-  }
-  return faults;
-}
-
-/** Reads `--port P --records N --seed S --faults "…"` style flags. */
-export function parseFlags(argv: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith('--')) continue;
-    const eq = arg.indexOf('=');
-    if (eq > 0) out[arg.slice(2, eq)] = arg.slice(eq + 1);
-    else {
-      const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('--')) {
-        out[arg.slice(2)] = next;
-        i++;
-      } else out[arg.slice(2)] = 'true';
-    }
-  }
-  return out;
 }

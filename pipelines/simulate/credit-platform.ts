@@ -9,46 +9,25 @@
  * timestamp skew > 5 minutes (HTTP 401), `14` bad signature or unknown app key (HTTP 401), `18` quota
  * (HTTP 429 with `Retry-After`), `10` bad parameters (HTTP 400), and HTTP 5xx when injected.
  *
- * Run: `node bin/run-ts.js scripts/simulators/credit-platform.ts --port P --records N --seed S --faults "…"`
- * (also `--app-key`, `--app-secret`). Listens on 127.0.0.1 only.
+ * Paging quirks on request ({@link PagingQuirks}): a capped page size, the page size left out of the answer,
+ * a page cut short. Run by `guiji simulate credit-platform` (pipelines/simulate/serve.ts); listens on
+ * 127.0.0.1 only.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
-import { isChinaTime } from '../../connectors/http/china-time.js';
-import { createRandom } from '../../pipelines/demo/generate.js';
-import { hang, listenLocal, runMain, sendJson, sendJsonText } from './server.js';
-import { createStore, type FaultSpec, parseFaults, parseFlags, type SimStore } from './store.js';
+import { createRandom } from '../demo/generate.js';
+import { type FaultSpec, newStats, resolveFaults, type SimulatorStats } from './faults.js';
+import { createPaging, type PagingQuirks, type SimulatorOptions, servePage } from './pages.js';
+import { hang, listenLocal, sendJson, sendJsonText } from './server.js';
+import { createStore, type SimStore } from './store.js';
 
 export const DEFAULT_CREDIT_APP_KEY = 'guiji-demo';
 export const DEFAULT_CREDIT_APP_SECRET = 'guiji-demo-credit-secret';
 
-export interface CreditSimulatorOptions {
-  /** 0 (default) picks a free port. */
-  port?: number;
-  records?: number;
-  seed?: number;
-  /** A spec string (`"5xx=0.1,timeout=0.05"`) or rates. */
-  faults?: string | Partial<FaultSpec>;
-  appKey?: string;
-  appSecret?: string;
-  /** Serve this store instead of building one from records/seed. */
-  store?: SimStore;
-  /** How long a "timeout" fault holds the request before dropping the connection. Default 30 s. */
-  hangMs?: number;
+export interface CreditSimulatorOptions extends SimulatorOptions {
   /** The `Retry-After` of a quota answer, in seconds. Default 1. */
   retryAfterSeconds?: number;
-  /** Largest page size accepted. Default 1000. */
-  maxPageSize?: number;
   /** Largest accepted clock difference. Default 5 minutes. */
   maxSkewMs?: number;
-}
-
-/** What the simulator saw and did (tests assert faults were really injected). */
-export interface SimulatorStats {
-  requests: number;
-  served: number;
-  faults: Record<keyof FaultSpec, number>;
-  rejected: Record<string, number>;
 }
 
 export interface RunningSimulator {
@@ -57,22 +36,9 @@ export interface RunningSimulator {
   stats: SimulatorStats;
   /** Changes the fault rates while running. */
   setFaults(faults: string | Partial<FaultSpec>): void;
+  /** Changes the paging quirks while running (a platform mended, or one that starts to cap its pages). */
+  setPaging(quirks: PagingQuirks): void;
   close(): Promise<void>;
-}
-
-export function newStats(): SimulatorStats {
-  return {
-    requests: 0,
-    served: 0,
-    faults: { '5xx': 0, timeout: 0, quota: 0, expire: 0, drift: 0 },
-    rejected: {},
-  };
-}
-
-export function resolveFaults(faults: string | Partial<FaultSpec> | undefined): FaultSpec {
-  return typeof faults === 'string' || faults === undefined
-    ? parseFaults(faults)
-    : { ...parseFaults(undefined), ...faults };
 }
 
 /** The credit platform's signature: hex HMAC-SHA256 over `appKey\ntimestamp\nnonce\npath?sortedQuery`. */
@@ -109,9 +75,11 @@ export async function startCreditSimulator(options: CreditSimulatorOptions = {})
   const retryAfter = options.retryAfterSeconds ?? 1;
   const maxPageSize = options.maxPageSize ?? 1000;
   const maxSkewMs = options.maxSkewMs ?? 5 * 60_000;
+  const now = options.now ?? Date.now;
   let faults = resolveFaults(options.faults);
   const random = createRandom((seed * 31 + 7) >>> 0);
   const stats = newStats();
+  const paging = createPaging(options, stats, true);
   const reject = (code: string) => {
     stats.rejected[code] = (stats.rejected[code] ?? 0) + 1;
   };
@@ -147,7 +115,7 @@ export async function startCreditSimulator(options: CreditSimulatorOptions = {})
       return sendJson(res, 401, { code: '14', msg: '应用标识无效 unknown app key' });
     }
     const ts = Number(timestamp);
-    if (!/^\d{10,16}$/.test(timestamp) || Math.abs(Date.now() - ts) > maxSkewMs) {
+    if (!/^\d{10,16}$/.test(timestamp) || Math.abs(now() - ts) > maxSkewMs) {
       reject('11');
       return sendJson(res, 401, {
         code: '11',
@@ -195,35 +163,29 @@ export async function startCreditSimulator(options: CreditSimulatorOptions = {})
       return sendJson(res, 404, { code: '20', msg: `数据集不存在 unknown dataset ${dataset}` });
     }
     const params = new URLSearchParams(rawQuery);
-    const from = params.get('updatedFrom') ?? '';
-    const to = params.get('updatedTo') ?? '';
     const pageNo = Number(params.get('pageNo') ?? '1');
-    const pageSize = Number(params.get('pageSize') ?? '100');
-    if (
-      !isChinaTime(from) ||
-      !isChinaTime(to) ||
-      !Number.isInteger(pageNo) ||
-      pageNo < 1 ||
-      !Number.isInteger(pageSize) ||
-      pageSize < 1 ||
-      pageSize > maxPageSize
-    ) {
+    const page = servePage(
+      { store, stats, faults, random, paging, maxPageSize },
+      {
+        dataset,
+        from: params.get('updatedFrom') ?? '',
+        to: params.get('updatedTo') ?? '',
+        pageNo,
+        pageSize: Number(params.get('pageSize') ?? '100'),
+      },
+    );
+    if ('malformed' in page) {
       reject('10');
       return sendJson(res, 400, {
         code: '10',
         msg: `参数错误 updatedFrom/updatedTo must be 'YYYY-MM-DD HH:mm:ss', pageNo ≥ 1, 1 ≤ pageSize ≤ ${maxPageSize}`,
       });
     }
-    if (random() < faults.drift) {
-      stats.faults.drift++;
-      store.updateRandom(dataset, random);
-    }
-    const page = store.queryJson(dataset, from, to, pageNo, pageSize);
-    stats.served++;
+    const declared = paging.declares ? `"pageNo":${pageNo},"pageSize":${page.pageSize},` : '';
     return sendJsonText(
       res,
       200,
-      `{"code":"00","msg":"成功","data":{"total":${page.total},"pageNo":${pageNo},"pageSize":${pageSize},"rows":${page.rowsJson}}}`,
+      `{"code":"00","msg":"成功","data":{"total":${page.total},${declared}"rows":${page.rowsJson}}}`,
     );
   });
 
@@ -231,23 +193,10 @@ export async function startCreditSimulator(options: CreditSimulatorOptions = {})
     url: listening.url,
     store,
     stats,
+    setPaging: (quirks) => paging.set(quirks),
     setFaults(next) {
       faults = resolveFaults(next);
     },
     close: () => listening.close(),
   };
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const flags = parseFlags(process.argv.slice(2));
-  await runMain('credit-platform', () =>
-    startCreditSimulator({
-      port: Number(flags['port'] ?? 0),
-      records: Number(flags['records'] ?? 1000),
-      seed: Number(flags['seed'] ?? 1),
-      faults: flags['faults'] ?? '',
-      appKey: flags['app-key'] ?? process.env['GUIJI_CREDIT_APP_KEY'] ?? DEFAULT_CREDIT_APP_KEY,
-      appSecret: flags['app-secret'] ?? process.env['GUIJI_CREDIT_APP_SECRET'] ?? DEFAULT_CREDIT_APP_SECRET,
-    }),
-  );
 }

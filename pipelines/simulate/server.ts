@@ -79,25 +79,3 @@ export async function readBody(req: IncomingMessage, limit = 1 << 20): Promise<s
   }
   return Buffer.concat(chunks).toString('utf8');
 }
-
-/** Runs a simulator from the command line until SIGINT/SIGTERM; prints its URL as one JSON line on stdout. */
-export async function runMain(
-  name: string,
-  start: () => Promise<{ url: string; close(): Promise<void> }>,
-): Promise<void> {
-  try {
-    const sim = await start();
-    process.stdout.write(`${JSON.stringify({ simulator: name, url: sim.url })}\n`);
-    const stop = () => {
-      sim.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  } catch (error) {
-    process.stderr.write(`${name} simulator: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(2);
-  }
-}

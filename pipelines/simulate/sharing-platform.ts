@@ -11,39 +11,30 @@
  *   endTime)`, pages from 1) answers `{ code, msg, datas }`, `datas` = `{ total, rows }` or that as a JSON
  *   string. Codes: `00` ok, `11` request secret expired, `14` bad signature, `18` quota, `10` bad parameters.
  *
- * Run: `node bin/run-ts.js scripts/simulators/sharing-platform.ts --port P --records N --seed S --faults "…"`
- * (also `--interfaces a,b`, `--app-key`, `--app-secret`). Listens on 127.0.0.1 only.
+ * Paging quirks on request ({@link PagingQuirks}): a capped page size, the page size declared in `datas`
+ * (`pageNum`, `pageSize`; by default left out, as the standard's `{ total, rows }`), a page cut short. Run by
+ * `guiji simulate sharing-platform` (pipelines/simulate/serve.ts); listens on 127.0.0.1 only.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
-import { isChinaTime } from '../../connectors/http/china-time.js';
-import { createRandom } from '../../pipelines/demo/generate.js';
-import { newStats, resolveFaults, type SimulatorStats } from './credit-platform.js';
-import { hang, listenLocal, readBody, runMain, sendJson } from './server.js';
-import { createStore, type FaultSpec, parseFaults, parseFlags, type SimStore } from './store.js';
+import { createRandom } from '../demo/generate.js';
+import { type FaultSpec, newStats, parseFaults, resolveFaults, type SimulatorStats } from './faults.js';
+import { createPaging, type PagingQuirks, type SimulatorOptions, servePage } from './pages.js';
+import { hang, listenLocal, readBody, sendJson, sendJsonText } from './server.js';
+import { createStore, type SimStore } from './store.js';
 
 export const DEFAULT_SHARING_APP_KEY = 'guiji-demo';
 export const DEFAULT_SHARING_APP_SECRET = 'guiji-demo-sharing-secret';
 export const DEFAULT_SHARING_INTERFACES = ['xzxk'];
 
-export interface SharingSimulatorOptions {
-  port?: number;
-  records?: number;
-  seed?: number;
-  faults?: string | Partial<FaultSpec>;
-  appKey?: string;
-  appSecret?: string;
+export interface SharingSimulatorOptions extends SimulatorOptions {
   /** Interface ids served; each holds licence rows (xzxk) unless named after another kind. */
   interfaces?: readonly string[];
-  store?: SimStore;
   /** Lifetime of a request secret. Default 15 minutes. */
   requestSecretTtlMs?: number;
   /** Lifetime of a refresh secret. Default 48 hours. */
   refreshSecretTtlMs?: number;
   /** `datas` as a JSON string: always, never, or at random (default). */
   datasAsString?: 'always' | 'never' | 'random';
-  hangMs?: number;
-  maxPageSize?: number;
 }
 
 export interface SharingStats extends SimulatorStats {
@@ -56,6 +47,8 @@ export interface RunningSharingSimulator {
   store: SimStore;
   stats: SharingStats;
   setFaults(faults: string | Partial<FaultSpec>): void;
+  /** Changes the paging quirks while running (a platform mended, or one that starts to cap its pages). */
+  setPaging(quirks: PagingQuirks): void;
   /** Declares every request secret expired now (as if the clock had passed their end time). */
   expireRequestSecrets(): void;
   close(): Promise<void>;
@@ -88,9 +81,11 @@ export async function startSharingSimulator(
   const asString = options.datasAsString ?? 'random';
   const hangMs = options.hangMs ?? 30_000;
   const maxPageSize = options.maxPageSize ?? 1000;
+  const clock = options.now ?? Date.now;
   let faults = resolveFaults(options.faults);
   const random = createRandom((seed * 131 + 17) >>> 0);
   const stats: SharingStats = { ...newStats(), tokens: { byKey: 0, bySec: 0 }, datasAsString: 0 };
+  const paging = createPaging(options, stats, false);
   const reject = (code: string) => {
     stats.rejected[code] = (stats.rejected[code] ?? 0) + 1;
   };
@@ -98,7 +93,7 @@ export async function startSharingSimulator(
   let refreshSecret: Secret | undefined;
 
   const issue = () => {
-    const now = Date.now();
+    const now = clock();
     const request = { value: randomBytes(16).toString('hex'), endTime: now + requestTtl };
     refreshSecret = { value: randomBytes(16).toString('hex'), endTime: now + refreshTtl };
     // the previous request secret stays valid until its end time (clients running in parallel)
@@ -144,7 +139,7 @@ export async function startSharingSimulator(
       stats.faults.timeout++;
       return hang(listening.server, res, hangMs);
     }
-    const now = Date.now();
+    const now = clock();
     if (tokenCall?.[1] === 'refreshTokenByKey') {
       if (sign !== md5(appKey + appSecret + requestTime)) return fail('14', '签名错误 bad signature');
       stats.tokens.byKey++;
@@ -180,64 +175,45 @@ export async function startSharingSimulator(
       return fail('10', '参数错误 the body must be JSON');
     }
     const pageNum = Number(body?.pageNum);
-    const pageSize = Number(body?.pageSize);
-    const start = String(body?.startTime ?? '');
-    const end = String(body?.endTime ?? '');
-    if (
-      !isChinaTime(start) ||
-      !isChinaTime(end) ||
-      !Number.isInteger(pageNum) ||
-      pageNum < 1 ||
-      !Number.isInteger(pageSize) ||
-      pageSize < 1 ||
-      pageSize > maxPageSize
-    ) {
+    const page = servePage(
+      { store, stats, faults, random, paging, maxPageSize },
+      {
+        dataset: interfaceId,
+        from: String(body?.startTime ?? ''),
+        to: String(body?.endTime ?? ''),
+        pageNo: pageNum,
+        pageSize: Number(body?.pageSize),
+      },
+    );
+    if ('malformed' in page) {
       return fail(
         '10',
         `参数错误 startTime/endTime 'YYYY-MM-DD HH:mm:ss', pageNum ≥ 1, 1 ≤ pageSize ≤ ${maxPageSize}`,
       );
     }
-    if (random() < faults.drift) {
-      stats.faults.drift++;
-      store.updateRandom(interfaceId, random);
-    }
-    const page = store.query(interfaceId, start, end, pageNum, pageSize);
-    stats.served++;
-    const datas = { total: page.total, rows: page.rows };
+    const declared = paging.declares ? `"pageNum":${pageNum},"pageSize":${page.pageSize},` : '';
+    const datas = `{"total":${page.total},${declared}"rows":${page.rowsJson}}`;
     const stringify = asString === 'always' || (asString === 'random' && random() < 0.5);
     if (stringify) stats.datasAsString++;
-    return sendJson(res, 200, { code: '00', msg: '成功', datas: stringify ? JSON.stringify(datas) : datas });
+    return sendJsonText(
+      res,
+      200,
+      `{"code":"00","msg":"成功","datas":${stringify ? JSON.stringify(datas) : datas}}`,
+    );
   });
 
   return {
     url: listening.url,
     store,
     stats,
+    setPaging: (quirks) => paging.set(quirks),
     setFaults(next) {
       faults = typeof next === 'string' ? parseFaults(next) : { ...faults, ...next };
     },
     expireRequestSecrets() {
-      const now = Date.now();
+      const now = clock();
       for (const s of requestSecrets) s.endTime = Math.min(s.endTime, now);
     },
     close: () => listening.close(),
   };
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const flags = parseFlags(process.argv.slice(2));
-  await runMain('sharing-platform', () =>
-    startSharingSimulator({
-      port: Number(flags['port'] ?? 0),
-      records: Number(flags['records'] ?? 1000),
-      seed: Number(flags['seed'] ?? 1),
-      faults: flags['faults'] ?? '',
-      interfaces: (flags['interfaces'] ?? DEFAULT_SHARING_INTERFACES.join(','))
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-      appKey: flags['app-key'] ?? process.env['GUIJI_SHARING_APP_KEY'] ?? DEFAULT_SHARING_APP_KEY,
-      appSecret: flags['app-secret'] ?? process.env['GUIJI_SHARING_APP_SECRET'] ?? DEFAULT_SHARING_APP_SECRET,
-    }),
-  );
 }
