@@ -1,5 +1,5 @@
 /**
- * Issue 15, item 11: a drop folder of hostile files — 235 entries, good files beside malformed ones (each kind
+ * Issue 15, item 11: a drop folder of hostile files — 236 entries, good files beside malformed ones (each kind
  * the issue names, random truncations and byte flips of valid CSV and xlsx files, wrong encodings, zip bombs,
  * symlinks, a FIFO, dot-files, 238-byte names) — through one `guiji run`, as a separate process under the
  * 300 MB heap the installed command runs with, then a second run over what is left.
