@@ -1,7 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FieldDef, Resource, ResourceVersion } from '../catalog/load.js';
 import type { Warehouse } from '../lib/db.js';
 import { GuijiError } from '../lib/errors.js';
-import { planTypedTables, syncTypedTables } from '../pipelines/warehouse/typed-schema.js';
+import {
+  createRandom,
+  generateEnterprises,
+  generatePenalties,
+  PENALTY_HEADER,
+} from '../pipelines/demo/generate.js';
+import { buildHeaderIndex, matchHeader } from '../pipelines/normalize/headers.js';
+import { compileRowValidator, type ValidRecord } from '../pipelines/validate/row-validator.js';
+import {
+  fromJsonSql,
+  planTypedTables,
+  recordJsonSql,
+  syncTypedTables,
+  typedTable,
+} from '../pipelines/warehouse/typed-schema.js';
+import { createAjv } from '../schemas/ajv.js';
 import { EXTRA_FIELD, withFields, withNewVersion } from './helpers/catalog-copy.js';
 import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
@@ -171,5 +187,105 @@ describe(`typed tables in the warehouse (${WAREHOUSE_KIND})`, () => {
     );
     expect((await columns('r_sg')).find((c) => c.column_name === 'sg_fsrq')?.data_type).toBe('date');
     expect((await columns('r_xzxk')).some((c) => c.column_name === 'xk_new')).toBe(false);
+  });
+
+  /** Stores records the way the upgrade of an existing warehouse will: typed columns selected from JSONB. */
+  const storeFromJson = async (
+    resource: Resource,
+    records: { key: string; data: Record<string, string> }[],
+  ) => {
+    const def = typedTable(resource);
+    const fields = def.columns.filter((c) => c.field);
+    await db.query(
+      `INSERT INTO ${def.name} (first_run_id, run_id, uscc, natural_key, disclosure, content_hash, source,
+                                schema_version, catalog_version, ${fields.map((c) => c.name).join(', ')})
+       SELECT 1, 1, '', x.r->>'key', 'public', '-', 'migrated', '1', 'test',
+              ${fields.map((c) => fromJsonSql(c.field as FieldDef, "(x.r->'data')")).join(', ')}
+       FROM jsonb_array_elements($1::jsonb) AS x(r)`,
+      [JSON.stringify(records)],
+    );
+    return def;
+  };
+
+  /** The JSON text the validator hashes: fields in code order. */
+  const asValidatorJson = (data: Record<string, string>) =>
+    JSON.stringify(Object.fromEntries(Object.entries(data).sort(([a], [b]) => (a < b ? -1 : 1))));
+
+  it('keeps every validated penalty exactly: JSONB → typed columns → the same JSON and content hash', async () => {
+    const catalog = env.catalog;
+    const random = createRandom(7);
+    const plan = generatePenalties(random, generateEnterprises(random, 40), 300, { faultShare: 0 });
+    const match = matchHeader(buildHeaderIndex(catalog), PENALTY_HEADER)!;
+    const validate = compileRowValidator(createAjv(), catalog, match.resource, match.version, match.columns);
+    const records = new Map<string, ValidRecord>();
+    for (const row of plan.rows) {
+      const result = validate(row);
+      if (result.ok) records.set(result.value.naturalKey, result.value);
+    }
+    expect(records.size).toBeGreaterThan(250);
+    // the sample has what must survive: amounts with decimals, dates, optional fields left empty
+    const all = [...records.values()];
+    expect(all.some((r) => r.data.CF_NR_FK?.includes('.'))).toBe(true);
+    expect(all.some((r) => r.data.CF_NR_FK === undefined)).toBe(true);
+
+    const def = await storeFromJson(
+      catalog.resources.get('xzcf')!,
+      all.map((r) => ({ key: r.naturalKey, data: r.data })),
+    );
+    const rebuilt = await db.query<{ natural_key: string; data: Record<string, string> }>(
+      `SELECT r.natural_key, ${recordJsonSql(def, 'r')} AS data FROM r_xzcf r WHERE r.source = 'migrated'`,
+    );
+    expect(rebuilt).toHaveLength(records.size);
+    for (const row of rebuilt) {
+      const record = records.get(row.natural_key)!;
+      expect(row.data, row.natural_key).toEqual(record.data);
+      expect(asValidatorJson(row.data)).toBe(record.json);
+    }
+  });
+
+  it('round-trips every kind whatever the session time zone and DateStyle', async () => {
+    const kinds: [string, FieldDef['kind']][] = [
+      ['T_TEXT', 'text'],
+      ['T_CODE', 'code'],
+      ['T_DATE', 'date'],
+      ['T_AMOUNT', 'amount'],
+      ['T_TIME', 'datetime'],
+    ];
+    const fields: FieldDef[] = kinds.map(([code, kind]) => ({
+      code,
+      title: code,
+      kind,
+      required: false,
+      aliases: [],
+      sensitive: false,
+      multi: false,
+    }));
+    const base = env.catalog.resources.get('xzcf')!;
+    const version: ResourceVersion = { ...base.current, version: '1', fields };
+    const resource: Resource = { ...base, id: 'kinds', name: '类型', versions: [version], current: version };
+    const catalog = { ...env.catalog, resources: new Map([['kinds', resource]]) };
+    expect(await syncTypedTables(db, catalog)).toEqual({ created: ['r_kinds'], added: [] });
+    const samples = [
+      { T_TEXT: '含\t制表符、"引号"、\\反斜杠\n和换行', T_CODE: '91341200MA2N0000XA', T_DATE: '2024-02-29' },
+      { T_AMOUNT: '1234.5', T_TIME: '2016-05-01 10:00:00', T_DATE: '0999-01-01' },
+      { T_AMOUNT: '0', T_TIME: '2019-12-31 23:59:59' },
+      { T_AMOUNT: '0.05', T_TIME: '2014-10-01 00:00:00' },
+      {},
+    ].map((data, i) => ({ key: `k${i}`, data: data as Record<string, string> }));
+    const def = await storeFromJson(resource, samples);
+    const rows = await db.transaction(async (tx) => {
+      await tx.query(`SET LOCAL TimeZone = 'America/New_York'`);
+      await tx.query(`SET LOCAL DateStyle = 'SQL, DMY'`);
+      return (
+        await tx.query<{ natural_key: string; data: Record<string, string>; instant: string | null }>(
+          `SELECT r.natural_key, ${recordJsonSql(def, 'r')} AS data,
+                  to_char(r.t_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS instant
+           FROM r_kinds r ORDER BY r.natural_key`,
+        )
+      ).rows;
+    });
+    expect(rows.map((r) => r.data)).toEqual(samples.map((s) => s.data));
+    // a China time is stored as the instant it names: 10:00 in Shanghai is 02:00 UTC
+    expect(rows[1]?.instant).toBe('2016-05-01 02:00');
   });
 });

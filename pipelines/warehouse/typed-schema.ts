@@ -245,6 +245,60 @@ export function createTableSql(def: TableDef): string[] {
   ];
 }
 
+/** The zone of the platforms' and departments' local times (China has one). */
+const CHINA_ZONE = 'Asia/Shanghai';
+
+/**
+ * A field's typed value read from a record's JSONB (`data` is a SQL expression of the caller's code, e.g.
+ * `r.data`): what the upgrade of an existing warehouse selects from `records`. A datetime is China time, made an
+ * instant whatever the session's time zone.
+ */
+export function fromJsonSql(field: FieldDef, data: string): string {
+  const text = `(${data}->>${literal(field.code)})`;
+  switch (sqlTypeOf(field.kind)) {
+    case 'date':
+      return `${text}::date`;
+    case 'numeric':
+      return `${text}::numeric`;
+    case 'timestamptz':
+      return `(${text}::timestamp AT TIME ZONE ${literal(CHINA_ZONE)})`;
+    default:
+      return text;
+  }
+}
+
+/** PostgreSQL's limit on a function's arguments is 100: jsonb_build_object takes 45 pairs at a time. */
+const PAIRS_PER_CALL = 45;
+
+/**
+ * The record's fields rebuilt as JSONB from the typed columns of `alias` (a table alias of the caller's code):
+ * field code → the normalised text the validator made, empty fields absent — `records.data`'s shape, for the
+ * history of a superseded row and for checking the upgrade of an existing warehouse. Dates and datetimes go
+ * through to_char, not `::text`, whose output follows the session's DateStyle; canonical amounts print back as
+ * they were.
+ */
+export function recordJsonSql(def: TableDef, alias: string): string {
+  const a = ident(alias);
+  const pairs = def.columns
+    .filter((c) => c.field)
+    .map((c) => {
+      const column = `${a}.${ident(c.name)}`;
+      const value =
+        c.type === 'date'
+          ? `to_char(${column}, 'YYYY-MM-DD')`
+          : c.type === 'timestamptz'
+            ? `to_char(${column} AT TIME ZONE ${literal(CHINA_ZONE)}, 'YYYY-MM-DD HH24:MI:SS')`
+            : c.type === 'numeric'
+              ? `${column}::text`
+              : column;
+      return `${literal((c.field as FieldDef).code)}, ${value}`;
+    });
+  const calls: string[] = [];
+  for (let i = 0; i < pairs.length; i += PAIRS_PER_CALL)
+    calls.push(`jsonb_build_object(${pairs.slice(i, i + PAIRS_PER_CALL).join(', ')})`);
+  return `jsonb_strip_nulls(${calls.length ? calls.join(' || ') : `'{}'::jsonb`})`;
+}
+
 /** One column of a warehouse table, as information_schema.columns has it. */
 export interface ExistingColumn {
   table_name: string;
