@@ -133,6 +133,21 @@ describe(`typed tables in the warehouse (${WAREHOUSE_KIND})`, () => {
     ).rejects.toMatchObject({ code: '23505' });
   });
 
+  it('serves "everything of one enterprise" from the key and the partial index of records filed elsewhere', async () => {
+    const plan = await db.transaction(async (tx) => {
+      // the tables are tiny: ask which indexes the query can use, not which the planner prefers here
+      await tx.query('SET LOCAL enable_seqscan = off');
+      const { rows } = await tx.query<Record<string, string>>(
+        `EXPLAIN (COSTS OFF) SELECT record_id FROM r_xzcf
+         WHERE uscc = '91341200MA2N0000XA' OR (matched_uscc = '91341200MA2N0000XA' AND matched_uscc <> uscc)`,
+      );
+      return rows.map((r) => Object.values(r)[0]).join('\n');
+    });
+    expect(plan).toMatch(/Index Scan on r_xzcf_pkey/);
+    expect(plan).toMatch(/Index Scan on r_xzcf_matched/);
+    expect(plan).not.toMatch(/Seq Scan/);
+  });
+
   it('adds the column of a new field; the rows already there keep their data', async () => {
     const before = await db.query(
       `SELECT record_id, uscc, natural_key, cf_wsh, cf_jdrq::text, cf_nr_fk::text FROM r_xzcf ORDER BY record_id`,
