@@ -304,3 +304,27 @@ describe(`typed tables in the warehouse (${WAREHOUSE_KIND})`, () => {
     expect(rows[1]?.instant).toBe('2016-05-01 02:00');
   });
 });
+
+describe(`typed tables created by two processes starting together (${WAREHOUSE_KIND})`, () => {
+  let env: TestEnv;
+  let dbs: Warehouse[] = [];
+
+  beforeAll(async () => {
+    env = await makeEnv('typed_race');
+    // PGlite has one writer: there the two syncs share one handle and still both plan on an empty warehouse
+    const first = await env.open();
+    dbs = WAREHOUSE_KIND === 'postgres' ? [first, await env.open()] : [first, first];
+  });
+
+  afterAll(async () => {
+    for (const db of new Set(dbs)) await db.close();
+    await env?.cleanup();
+  });
+
+  it('creates each table once: the second waits for the first and finds nothing left to do', async () => {
+    const results = await Promise.all(dbs.map((db) => syncTypedTables(db, env.catalog)));
+    const created = results.flatMap((r) => r.created).sort();
+    expect(created).toEqual([...env.catalog.resources.keys()].map((id) => `r_${id}`).sort());
+    expect(results.some((r) => r.created.length === 0)).toBe(true);
+  });
+});
