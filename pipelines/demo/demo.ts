@@ -230,8 +230,7 @@ export async function runDemo(options: DemoOptions): Promise<RunResult> {
   } catch (error) {
     options.logger.warn({ err: messageOf(error) }, 'quality report not written');
   }
-  const where =
-    config.databaseUrl ? 'PostgreSQL' : `the embedded warehouse in ${show(config.home)}`;
+  const where = config.databaseUrl ? 'PostgreSQL' : `the embedded warehouse in ${show(config.home)}`;
   const guiji = `${options.hintEnv ?? ''}npx guiji`;
   console.log(`
 Loaded into ${where}. Next:
