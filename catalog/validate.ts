@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createAjv } from '../schemas/ajv.js';
+import { type ColumnVersion, checkColumns } from './columns.js';
 import { headerKey } from './header-key.js';
 import { type Catalog, departmentName, type FieldKind, type Resource } from './load.js';
 
@@ -362,6 +363,8 @@ function checkResource(
   // versions: ordered by `from`, `to` after `from`, no overlap
   let current: Map<string, FieldInfo> | null = null;
   const older: { index: number; fields: Map<string, FieldInfo>; upgrade: unknown }[] = [];
+  // every version's fields, for the warehouse columns they make (catalog/columns.ts)
+  const columnVersions: (ColumnVersion & { index: number; schemaFile: string })[] = [];
   if (!Array.isArray(raw.versions) || raw.versions.length === 0) {
     problems.add(jsonPath('versions'), 'a resource needs at least one version');
   } else {
@@ -418,6 +421,16 @@ function checkResource(
         continue;
       }
       const fields = checkSchema(schemaFile, `guiji:${id}/${version}`, root, ajv, all);
+      if (fields)
+        columnVersions.push({
+          index: i,
+          schemaFile,
+          version,
+          // a field of an unknown kind is reported already; its column type would be a guess
+          fields: [...fields]
+            .filter(([, f]) => (FIELD_KINDS as readonly string[]).includes(f.kind))
+            .map(([code, f]) => ({ code, kind: f.kind })),
+        });
       if (i === last) current = fields;
       else if (fields) older.push({ index: i, fields, upgrade: v.upgrade });
       else if (v.upgrade === undefined) {
@@ -430,6 +443,12 @@ function checkResource(
   }
 
   if (current) checkFieldReferences(raw, current, root, problems);
+  for (const p of checkColumns(id, columnVersions)) {
+    const at = p.versionIndex === null ? undefined : columnVersions[p.versionIndex];
+    if (at && p.field !== null)
+      all.push({ file: at.schemaFile, path: jsonPath('properties', p.field), message: p.message });
+    else problems.add(at ? jsonPath('versions', at.index) : jsonPath('id'), p.message);
+  }
   // an older version's records become current ones through its upgrade mapping: current field ← old field(s)
   const lastVersion = Array.isArray(raw.versions) ? (raw.versions.at(-1) as Json | undefined) : undefined;
   for (const { index, fields, upgrade } of older) {

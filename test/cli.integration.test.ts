@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -376,6 +376,7 @@ describe(`guiji doctor (${WAREHOUSE_KIND})`, () => {
   const check = (report: Doctor, name: string) => report.checks.find((c) => c.name === name);
 
   it('fails on a warehouse not migrated and a drop folder that does not exist, and changes nothing', async () => {
+    rmSync(env.config.dropDir, { recursive: true, force: true }); // makeEnv makes one
     const result = await runCli(['doctor', '--json'], env.env);
     expect(result.code, result.stderr).toBe(1);
     const report = JSON.parse(result.stdout) as Doctor;

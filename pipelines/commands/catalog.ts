@@ -60,7 +60,7 @@ export function registerCatalogCommands(program: Command, load: () => CatalogLoc
   catalog
     .command('validate')
     .description(
-      'check the whole catalog: schemas, aliases, keys, code lists, departments, versions (exit 2 when invalid)',
+      'check the whole catalog: schemas, aliases, keys, code lists, departments, versions, the warehouse columns the fields make (exit 2 when invalid)',
     )
     .option('--json', 'print { ok, problems: [{ file, path, message }] }')
     .action((opts: { json?: boolean }) => {

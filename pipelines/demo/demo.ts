@@ -129,7 +129,8 @@ async function refuseUsedWarehouse(db: Warehouse, config: Readonly<Config>): Pro
   const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM runs WHERE kind <> 'demo'`);
   if (!row?.n) return;
   const where =
-    db.kind === 'pglite' ? `the embedded warehouse in ${config.home}` : 'the configured warehouse';
+    // the demo serves the embedded warehouse it holds: its handle speaks PostgreSQL's protocol either way
+    config.databaseUrl ? 'the configured warehouse' : `the embedded warehouse in ${config.home}`;
   throw new GuijiError(
     'GUIJI_ERR_CONFIG',
     `${where} holds ${row.n} run(s) that are not the demo's: the demo would load made-up records beside them. ` +
@@ -229,8 +230,7 @@ export async function runDemo(options: DemoOptions): Promise<RunResult> {
   } catch (error) {
     options.logger.warn({ err: messageOf(error) }, 'quality report not written');
   }
-  const where =
-    options.db.kind === 'pglite' ? `the embedded warehouse in ${show(config.home)}` : 'PostgreSQL';
+  const where = config.databaseUrl ? 'PostgreSQL' : `the embedded warehouse in ${show(config.home)}`;
   const guiji = `${options.hintEnv ?? ''}npx guiji`;
   console.log(`
 Loaded into ${where}. Next:
