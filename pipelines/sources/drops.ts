@@ -581,11 +581,11 @@ async function loadTable(
     // to mend, not the warehouse's to refuse — and not ours to alter silently
     const unstorable = unstorableCells(row.cells, headers, match.columns);
     const result = unstorable ? null : validate(row.cells);
-    if (unstorable || !result?.ok) {
+    // a value beyond the titled columns has no field to go to: loading the row would lose it without a word
+    const extra = row.cells.length > headers.length ? extraCellIssues(row.cells, headers) : NO_ISSUES;
+    if (unstorable || !result?.ok || extra.length) {
       const provenance: Provenance = { ...base, row: row.rowNumber };
-      const issues = extraCellIssues(row.cells, headers).concat(
-        unstorable ?? (result?.ok === false ? result.issues : []),
-      );
+      const issues = extra.concat(unstorable ?? (result?.ok === false ? result.issues : []));
       current.quarantined.push({
         rowRef: refOf(row.rowNumber, turn),
         resource: resourceId,
@@ -766,6 +766,8 @@ function isBlank(cells: readonly CellValue[]): boolean {
     if (c !== null && c !== '' && !(typeof c === 'string' && c.trim() === '')) return false;
   return true;
 }
+
+const NO_ISSUES: Issue[] = [];
 
 /** Cells beyond the header's columns would be lost silently: they are an issue of their own. */
 function extraCellIssues(cells: readonly CellValue[], headers: readonly string[]): Issue[] {
