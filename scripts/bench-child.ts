@@ -31,6 +31,11 @@ export interface ChildResult {
   files: FileOutcome[];
   /** CPU time of this process during the run (all threads), in seconds. */
   cpu: { userS: number; systemS: number };
+  /**
+   * When the run started and ended on CLOCK_MONOTONIC, in µs (`process.hrtime`): the clock of V8's CPU profiles,
+   * so that a profile can be cut to the run, without start-up (module loading) and shutdown.
+   */
+  window: { startUs: number; endUs: number };
   /** How late the event loop ran timers (ms): a loop blocked by parsing also delays database replies. */
   eventLoopDelayMs: { mean: number; p99: number; max: number };
   /** Peaks of `process.memoryUsage()` sampled every 50 ms, in MB: what the RSS is made of. */
@@ -184,6 +189,7 @@ async function main(): Promise<number> {
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
     const cpuBefore = process.cpuUsage();
+    const startUs = Number(process.hrtime.bigint() / 1000n);
     const start = performance.now();
     const { summary, files } = await runPipeline({
       config,
@@ -193,6 +199,7 @@ async function main(): Promise<number> {
       kind: 'bench',
     });
     const seconds = (performance.now() - start) / 1000;
+    const endUs = Number(process.hrtime.bigint() / 1000n);
     const cpu = process.cpuUsage(cpuBefore);
     delay.disable();
     const result: ChildResult = {
@@ -202,6 +209,7 @@ async function main(): Promise<number> {
       summary,
       files,
       cpu: { userS: cpu.user / 1e6, systemS: cpu.system / 1e6 },
+      window: { startUs, endUs },
       eventLoopDelayMs: {
         mean: delay.mean / 1e6,
         p99: delay.percentile(99) / 1e6,
