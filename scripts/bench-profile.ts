@@ -245,6 +245,8 @@ export interface StageSummary {
   idleMs: number;
   /** How many profiles (threads) were read. */
   threads: number;
+  /** The CPU (ms) sampled in each profile, idle excluded, in the order of the paths (the main thread first). */
+  threadMs: number[];
   /** The functions with the most self time in each stage, largest first. */
   top: Record<StageId, ProfileLine[]>;
 }
@@ -260,7 +262,9 @@ export function summariseStages(paths: readonly string[], window?: ProfileWindow
     Map<string, number>
   >;
   let idleMs = 0;
+  const threadMs: number[] = [];
   for (const path of paths) {
+    let busyMs = 0;
     const profile = readProfile(path);
     const byId = new Map(profile.nodes.map((n) => [n.id, n]));
     const parent = new Map<number, number>();
@@ -289,53 +293,71 @@ export function summariseStages(paths: readonly string[], window?: ProfileWindow
       }
       const stage = stageOf(id);
       ms[stage] += t;
+      busyMs += t;
       if (frame) {
         const fn = functionLabel(frame);
         functions[stage].set(fn, (functions[stage].get(fn) ?? 0) + t);
       }
     }
+    threadMs.push(busyMs);
   }
   const totalMs = Object.values(ms).reduce((a, b) => a + b, 0);
   const top = Object.fromEntries(
     STAGES.map((s) => [s.id, ranked(functions[s.id], totalMs, TOP_PER_STAGE)]),
   ) as Record<StageId, ProfileLine[]>;
-  return { ms, totalMs, idleMs, threads: paths.length, top };
+  return { ms, totalMs, idleMs, threads: paths.length, threadMs, top };
+}
+
+/** What the process counted itself over the run, to set the sampled time against. */
+export interface MeasuredCpu {
+  /** The main thread's CPU (s), from /proc; null when unknown. */
+  mainThreadS: number | null;
+  /** The whole process's CPU (s): every thread, V8's GC helpers and libuv's pool included. */
+  processS: number;
 }
 
 /**
- * The stages as a markdown table: CPU seconds, µs per row and share, then the total. `processCpuS` (the
- * process's own count, all threads) is printed beside the sampled total when known.
+ * The stages as a markdown table: µs per row, share, CPU seconds, then the total. A profile samples by the
+ * clock: on a busy machine a thread waiting for a core is sampled as running, so the sampled time exceeds the
+ * CPU used. With the main thread's measured CPU, the stages are scaled by measured / sampled (the same factor
+ * for every thread), so that they add up to CPU time; the factor is printed.
  */
-export function formatStages(summary: StageSummary, rows: number, processCpuS?: number): string {
-  const perRow = (ms: number) => ((ms * 1000) / rows).toFixed(1);
+export function formatStages(summary: StageSummary, rows: number, measured?: MeasuredCpu): string {
+  const mainSampledMs = summary.threadMs[0] ?? 0;
+  const scale =
+    measured?.mainThreadS != null && mainSampledMs > 0 ? (measured.mainThreadS * 1000) / mainSampledMs : 1;
+  const perRow = (ms: number) => ((ms * 1000 * scale) / rows).toFixed(1);
+  const seconds = (ms: number) => ((ms * scale) / 1000).toFixed(2);
   const share = (ms: number) => (summary.totalMs > 0 ? `${((ms / summary.totalMs) * 100).toFixed(0)}%` : '—');
   const body = STAGES.map((s) => [
     s.title,
-    (summary.ms[s.id] / 1000).toFixed(2),
     perRow(summary.ms[s.id]),
     share(summary.ms[s.id]),
+    seconds(summary.ms[s.id]),
     s.what,
   ]);
-  body.push([
-    '**total (CPU sampled)**',
-    (summary.totalMs / 1000).toFixed(2),
-    perRow(summary.totalMs),
-    '100%',
-    '',
-  ]);
-  const lines = markdownTable(['stage', 'CPU s', 'µs/row', 'share', 'code'], body, [1, 2, 3]);
+  body.push(['**total**', perRow(summary.totalMs), '100%', seconds(summary.totalMs), '']);
+  const table = markdownTable(['stage', 'µs/row', 'share', 'CPU s', 'code'], body, [1, 2, 3]);
   const notes = [
-    `${rows.toLocaleString('en-US')} rows; ${summary.threads} thread profile(s), self time, samples inside the run only; ` +
-      `idle (waiting, mostly for PostgreSQL) ${(summary.idleMs / 1000).toFixed(2)} s, not counted` +
-      (processCpuS === undefined
-        ? ''
-        : `; the process's own CPU count over the run: ${processCpuS.toFixed(2)} s ` +
-          `(${perRow(processCpuS * 1000)} µs/row: it adds the GC's helper threads and libuv's pool, which the profile does not sample)`),
+    `${rows.toLocaleString('en-US')} rows; self time of ${summary.threads} thread profile(s), samples inside the run only; ` +
+      `idle (waiting, mostly for PostgreSQL) ${(summary.idleMs / 1000).toFixed(2)} s sampled, not counted.`,
+    measured?.mainThreadS != null
+      ? `Sampled ${(summary.totalMs / 1000).toFixed(2)} s (main thread ${(mainSampledMs / 1000).toFixed(2)} s) against the main thread's ` +
+        `measured CPU ${measured.mainThreadS.toFixed(2)} s: stages scaled by ${scale.toFixed(2)}` +
+        (scale < 0.9 ? ' (the machine was busy: threads waited for a core)' : '') +
+        '.'
+      : "Sampled time, not scaled (the main thread's CPU is not known here): on a busy machine it exceeds the CPU used.",
+    ...(measured
+      ? [
+          `The process's own CPU count over the run: ${measured.processS.toFixed(2)} s, ${((measured.processS * 1e6) / rows).toFixed(1)} µs/row ` +
+            "(every thread: it adds V8's GC helper threads and libuv's pool, which the profiles do not sample).",
+        ]
+      : []),
   ];
   const largest = STAGES.filter((s) => summary.top[s.id].length).map(
     (s) => `  ${s.title}: ${summary.top[s.id].map((l) => `${shortName(l.name)} ${perRow(l.ms)}`).join(', ')}`,
   );
-  return [lines, '', ...notes, 'largest in each stage (µs/row, self time):', ...largest].join('\n');
+  return [table, '', ...notes, 'Largest in each stage (µs/row, self time):', ...largest].join('\n');
 }
 
 /** A function's label without its column: `name file:line`. */

@@ -2,7 +2,8 @@
  * `npm run bench` — the pipeline against `psql \copy` of the same file on the same PostgreSQL server
  * (DESIGN.md, "Performance and memory").
  *
- *   npm run bench [-- --rows N] [--repeat K] [--quick] [--profile] [--node-flag=F…] [--help]
+ *   npm run bench [-- --rows N] [--repeat K] [--quick] [--profile | --profile-all] [--only P,…]
+ *                 [--node-flag=F…] [--help]
  *
  * Data: a 行政处罚 CSV of N rows (default 1,000,000; `--quick` 100,000) written by the demo generator into
  * bench-data/ (reused when present), a GB18030 copy of the same rows, and the enterprise register of their
@@ -12,15 +13,21 @@
  *   2. the same rows again (a copy with one more newline, so its SHA-256 differs): every record unchanged
  *   3. GB18030 CSV, first run into an empty schema
  *   4. `psql \copy` of the UTF-8 file into a plain table of text columns — the ceiling
- *   5. the rows scenario 1 stored, `\copy`'d into an empty copy of `records`: PostgreSQL alone
+ *   5. the rows scenario 1 stored, `\copy`'d into an empty copy of `records`: PostgreSQL alone (the JSONB
+ *      store; skipped once `records` is warehouse v2's view)
+ *   5a/5b. the rows scenario 1 stored in warehouse v2's typed table `r_xzcf`, dumped with COPY and `\copy`'d
+ *      into a fresh table of its shape, (a) with key and secondary indexes, (b) the bulk path: key only, the
+ *      indexes built after, in one transaction (before the loader writes `r_xzcf`, it is built from `records`)
  *   6. an xlsx of the file's first fifth, written by LibreOffice (`soffice`, when installed; by exceljs
  *      otherwise), first run into an empty schema
- * Targets are printed with MISSED when missed; the exit code is non-zero only when a scenario failed (it did
+ * `--only` picks parts or single drop scenarios (`--only first,typed`). The table of figures is markdown: rate,
+ * × `\copy`, × the first run (re-run), peak RSS, and issue 16's targets, printed with MISSED when missed; the exit code is non-zero only when a scenario failed (it did
  * not load every row, its ledger does not balance, the re-run changed records) or when the pipeline's code
  * changed while the bench ran. The children run node with bin/guiji.js's flags (the heap cap), as production
  * does. Beside the figures: where the time goes (statements, the pipeline's CPU against the PostgreSQL
- * server's, read from /proc — scripts/bench-pgcpu.ts), memory peaks, and with --profile each child's CPU
- * profile by self time (scripts/bench-profile.ts). The machine is shared: use --repeat 3 for figures to keep.
+ * server's, read from /proc — scripts/bench-pgcpu.ts), memory peaks, and with --profile the first run's Node
+ * CPU per row by stage (reading, validation, digests, loader, matching, GC…) and its top functions, from its
+ * CPU profiles cut to the run (scripts/bench-profile.ts); --profile-all does so for every pipeline scenario. The machine is shared: use --repeat 3 for figures to keep.
  *
  * Environment: GUIJI_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/guiji_bench; the database
  * is created when missing), GUIJI_BENCH_SCHEMA (default `bench`; dropped and recreated between scenarios),
@@ -41,6 +48,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import ExcelJS from 'exceljs';
@@ -1109,6 +1117,7 @@ function report(options: Options, scenarios: Record<ScenarioId, Scenario>): void
   console.log('\nrun ledger (last repetition):');
   const ledger: string[][] = [];
   for (const s of pipelineRuns(scenarios)) {
+    if (!s.measurements.length && !s.failures.length) continue;
     const l = ledgerOf(s.measurements[s.measurements.length - 1]?.child ?? null);
     if (!l) {
       ledger.push([s.title, '—']);
@@ -1189,11 +1198,14 @@ function report(options: Options, scenarios: Record<ScenarioId, Scenario>): void
       const m = s.measurements[s.measurements.length - 1];
       if (!m?.profiles?.length || !m.child) continue;
       const window = m.child.window;
-      const cpu = m.child.cpu.userS + m.child.cpu.systemS;
+      const measured = {
+        mainThreadS: m.child.mainThreadCpuS ?? null,
+        processS: m.child.cpu.userS + m.child.cpu.systemS,
+      };
       console.log(
         `\nNode CPU per row by stage, ${s.title} (${m.profiles.map(relativeToRoot).join(', ')}):\n`,
       );
-      console.log(formatStages(summariseStages(m.profiles, window), m.rows, cpu));
+      console.log(formatStages(summariseStages(m.profiles, window), m.rows, measured));
       console.log('\n  main thread, during the run:');
       console.log(formatProfile(summariseProfile(m.profiles[0] as string, 20, window)));
     }
@@ -1260,7 +1272,9 @@ async function main(): Promise<number> {
       ? `${m.seconds.toFixed(2)} s, ${Math.round(m.rows / m.seconds).toLocaleString('en-US')} rows/s${m.rssMb === null ? '' : `, ${m.rssMb.toFixed(0)} MB`}` +
         (m.steal === undefined || m.steal === null
           ? ''
-          : `, CPU stolen by other guests ${(m.steal * 100).toFixed(0)}%`)
+          : `, CPU stolen by other guests ${(m.steal * 100).toFixed(0)}%`) +
+        // the machine is shared: a load above its cores means the figure waited for them
+        `, load ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores`
       : 'no measurement';
     console.log(`  ${s.title}: ${shown}${problems.length ? ` — FAILED: ${problems.join('; ')}` : ''}`);
   };
