@@ -21,13 +21,15 @@
  *   6. an xlsx of the file's first fifth, written by LibreOffice (`soffice`, when installed; by exceljs
  *      otherwise), first run into an empty schema
  * `--only` picks parts or single drop scenarios (`--only first,typed`). The table of figures is markdown: rate,
- * × `\copy`, × the first run (re-run), peak RSS, and issue 16's targets, printed with MISSED when missed; the exit code is non-zero only when a scenario failed (it did
- * not load every row, its ledger does not balance, the re-run changed records) or when the pipeline's code
- * changed while the bench ran. The children run node with bin/guiji.js's flags (the heap cap), as production
- * does. Beside the figures: where the time goes (statements, the pipeline's CPU against the PostgreSQL
- * server's, read from /proc — scripts/bench-pgcpu.ts), memory peaks, and with --profile the first run's Node
- * CPU per row by stage (reading, validation, digests, loader, matching, GC…) and its top functions, from its
- * CPU profiles cut to the run (scripts/bench-profile.ts); --profile-all does so for every pipeline scenario. The machine is shared: use --repeat 3 for figures to keep.
+ * × `\copy`, × the first run (re-run), peak RSS, and issue 16's targets, printed with MISSED when missed; the
+ * exit code is non-zero only when a scenario failed (it did not load every row, its ledger does not balance, the
+ * re-run changed records) or when the pipeline's code changed while the bench ran. The children run node with
+ * bin/guiji.js's flags (the heap cap), as production does. Beside the figures: where the time goes
+ * (statements, the pipeline's CPU against the PostgreSQL server's, read from /proc — scripts/bench-pgcpu.ts),
+ * memory peaks, and with --profile the first run's Node CPU per row by stage (reading, validation, digests,
+ * loader, matching, GC…) and its top functions, from its CPU profiles cut to the run
+ * (scripts/bench-profile.ts); --profile-all does so for every pipeline scenario. The machine is shared (each
+ * figure is printed with the load average): use --repeat 3 for figures to keep.
  *
  * Environment: GUIJI_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/guiji_bench; the database
  * is created when missing), GUIJI_BENCH_SCHEMA (default `bench`; dropped and recreated between scenarios),
