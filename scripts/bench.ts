@@ -782,7 +782,7 @@ async function typedScenarios(options: Options, data: DataSet): Promise<TypedOut
   const dump = join(WORK_DIR, 'stored-typed.copy');
   mkdirSync(WORK_DIR, { recursive: true });
   const escaped = dump.replaceAll("'", "''");
-  let created: string[] = [];
+  const created: string[] = [];
   const failed = (error: string): TypedOutcome => ({ indexed: { m: null, error }, bulk: { m: null, error } });
   try {
     const kind = await relationKind(options, table);
@@ -795,8 +795,7 @@ async function typedScenarios(options: Options, data: DataSet): Promise<TypedOut
           `the first run stored no rows in ${table}, and there is no records table to build it from`,
         );
       const started = performance.now();
-      const built = await buildTypedTable(options);
-      created = built.created;
+      await buildTypedTable(options, created);
       origin = `${table} built from the first run's records (${((performance.now() - started) / 1000).toFixed(1)} s, untimed: the loader does not write it yet)`;
     }
     const columns = (
@@ -910,16 +909,17 @@ async function typedScenarios(options: Options, data: DataSet): Promise<TypedOut
  * from the first run's records in `records`, as the upgrade of a v1 warehouse converts them (CONTRACT-v2): each
  * field into its typed column, the record's own credit code apart from the one matching filed it under (v1
  * stored the latter in `uscc`), provenance into columns and one origin per file, in the file's row order, as
- * the loader would have inserted them. Returns the tables it created (to drop after).
+ * the loader would have inserted them. The tables it creates are added to `created` at once (to drop after,
+ * even when the filling fails).
  */
-async function buildTypedTable(options: Options): Promise<{ created: string[] }> {
+async function buildTypedTable(options: Options, created: string[]): Promise<void> {
   const config = loadConfig({ env: {} });
   const catalog = loadCatalog(config.catalogDir, config.schemasDir);
   const resource = catalog.resources.get(TYPED_RESOURCE);
   if (!resource) throw new Error(`the catalog has no resource ${TYPED_RESOURCE}`);
   const db = await openWarehouse({ home: WORK_DIR, databaseUrl: options.url, schema: options.schema });
   try {
-    const { created } = await syncTypedTables(db, catalog);
+    created.push(...(await syncTypedTables(db, catalog)).created);
     const def = typedTable(resource);
     const ident = (name: string) => quoteIdent(name);
     const target: [string, string][] = [
@@ -966,7 +966,6 @@ async function buildTypedTable(options: Options): Promise<{ created: string[] }>
         ORDER BY (r.provenance->>'row')::int`,
       [resource.id, catalog.version, USCC_PLACEHOLDER, resource.subject.uscc],
     );
-    return { created };
   } finally {
     await db.close();
   }
