@@ -55,10 +55,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import ExcelJS from 'exceljs';
 import { tableOf } from '../catalog/columns.js';
-import { type FieldDef, loadCatalog } from '../catalog/load.js';
 import { readCsv } from '../connectors/spreadsheet/csv-reader.js';
-import { loadConfig, redactUrl } from '../lib/config.js';
-import { openWarehouse } from '../lib/db.js';
+import { redactUrl } from '../lib/config.js';
 import {
   createRandom,
   ENTERPRISE_HEADER,
@@ -71,13 +69,7 @@ import {
   writeDelimited,
 } from '../pipelines/demo/generate.js';
 import type { SourceSummary } from '../pipelines/run.js';
-import {
-  fromJsonSql,
-  RECORD_ID_SEQUENCE,
-  syncTypedTables,
-  typedTable,
-} from '../pipelines/warehouse/typed-schema.js';
-import { USCC_PLACEHOLDER } from '../schemas/identifiers.js';
+import { RECORD_ID_SEQUENCE } from '../pipelines/warehouse/typed-schema.js';
 import type { ChildResult } from './bench-child.js';
 import { meterSteal, type PgCpu, samplePgCpu } from './bench-pgcpu.js';
 import {
@@ -87,6 +79,7 @@ import {
   summariseProfile,
   summariseStages,
 } from './bench-profile.js';
+import { buildTypedTable, TYPED_RESOURCE } from './bench-typed.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DATA_DIR = join(ROOT, 'bench-data');
@@ -745,9 +738,6 @@ async function relationKind(options: Options, name: string): Promise<string | nu
   return found.stdout.trim() || null;
 }
 
-/** The resource of the bench file, and so the typed table the PostgreSQL-alone scenarios copy. */
-const TYPED_RESOURCE = 'xzcf';
-
 /**
  * Columns PostgreSQL fills itself when a row is inserted (the record id from its sequence, the load's time):
  * left out of the dump, so that the `\copy` pays for them as the loader's COPY does.
@@ -795,7 +785,7 @@ async function typedScenarios(options: Options, data: DataSet): Promise<TypedOut
           `the first run stored no rows in ${table}, and there is no records table to build it from`,
         );
       const started = performance.now();
-      await buildTypedTable(options, created);
+      await buildTypedTable(options.url, options.schema, created);
       origin = `${table} built from the first run's records (${((performance.now() - started) / 1000).toFixed(1)} s, untimed: the loader does not write it yet)`;
     }
     const columns = (
@@ -901,73 +891,6 @@ async function typedScenarios(options: Options, data: DataSet): Promise<TypedOut
       ...created.map((t) => `DROP TABLE IF EXISTS ${schema}.${quoteIdent(t)}`),
       ...(created.length ? [`DROP SEQUENCE IF EXISTS ${schema}.${quoteIdent(RECORD_ID_SEQUENCE)}`] : []),
     ]);
-  }
-}
-
-/**
- * Creates the typed tables the warehouse lacks (syncTypedTables, as `guiji migrate` will) and fills `r_xzcf`
- * from the first run's records in `records`, as the upgrade of a v1 warehouse converts them (CONTRACT-v2): each
- * field into its typed column, the record's own credit code apart from the one matching filed it under (v1
- * stored the latter in `uscc`), provenance into columns and one origin per file, in the file's row order, as
- * the loader would have inserted them. The tables it creates are added to `created` at once (to drop after,
- * even when the filling fails).
- */
-async function buildTypedTable(options: Options, created: string[]): Promise<void> {
-  const config = loadConfig({ env: {} });
-  const catalog = loadCatalog(config.catalogDir, config.schemasDir);
-  const resource = catalog.resources.get(TYPED_RESOURCE);
-  if (!resource) throw new Error(`the catalog has no resource ${TYPED_RESOURCE}`);
-  const db = await openWarehouse({ home: WORK_DIR, databaseUrl: options.url, schema: options.schema });
-  try {
-    created.push(...(await syncTypedTables(db, catalog)).created);
-    const def = typedTable(resource);
-    const ident = (name: string) => quoteIdent(name);
-    const target: [string, string][] = [
-      ['first_run_id', 'r.first_run_id'],
-      ['run_id', 'r.run_id'],
-      ['origin_id', 'o.id'],
-      ['received_at', 'r.received_at'],
-      ['changed_at', 'r.changed_at'],
-      ['version', 'r.version'],
-      ['row_number', `(r.provenance->>'row')::int`],
-      ['produced_date', 'r.produced_date'],
-      ['match_score', 'r.match_score'],
-      // the record's own code: its credit-code field unless the standard's placeholder ($3), else ''
-      ['uscc', `coalesce(nullif(r.data->>$4, $3), '')`],
-      ['natural_key', 'r.natural_key'],
-      ['matched_uscc', 'CASE WHEN r.match_method IS NOT NULL THEN r.uscc END'],
-      ['match_method', 'r.match_method'],
-      ['match_flags', 'r.match_flags'],
-      ['department', 'r.department'],
-      ['disclosure', 'r.disclosure'],
-      ['content_hash', 'r.content_hash'],
-      ['raw_digest', 'r.raw_digest'],
-      ['source', 'r.source'],
-      ['sheet', `r.provenance->>'sheet'`],
-      ['origin_record', `r.provenance->>'recordId'`],
-      ['schema_version', 'r.schema_version'],
-      ['catalog_version', '$2'],
-      ['upgraded_from', `r.provenance->>'upgradedFrom'`],
-      ['original', `r.provenance->'original'`],
-      ...def.columns
-        .filter((c) => c.field)
-        .map((c) => [c.name, fromJsonSql(c.field as FieldDef, 'r.data')] as [string, string]),
-    ];
-    const table = `${ident(options.schema)}.${ident(def.name)}`;
-    const records = `${ident(options.schema)}.records`;
-    await db.query(
-      `INSERT INTO ${table} (${target.map(([c]) => ident(c)).join(', ')})
-       SELECT ${target.map(([, e]) => e).join(', ')}
-         FROM ${records} r
-         JOIN (SELECT sha, row_number() OVER (ORDER BY sha) AS id
-                 FROM (SELECT DISTINCT provenance->>'sha256' AS sha FROM ${records} WHERE resource = $1) f) o
-           ON o.sha IS NOT DISTINCT FROM r.provenance->>'sha256'
-        WHERE r.resource = $1
-        ORDER BY (r.provenance->>'row')::int`,
-      [resource.id, catalog.version, USCC_PLACEHOLDER, resource.subject.uscc],
-    );
-  } finally {
-    await db.close();
   }
 }
 
