@@ -1038,6 +1038,7 @@ function report(options: Options, scenarios: Record<ScenarioId, Scenario>): void
   );
   if (options.repeat > 1) console.log(`(${options.repeat} repetitions: median, then min–max)`);
 
+  if (!pipelineRuns(scenarios).some((s) => s.measurements.length || s.failures.length)) return;
   console.log('\nrun ledger (last repetition):');
   const ledger: string[][] = [];
   for (const s of pipelineRuns(scenarios)) {
@@ -1163,7 +1164,10 @@ async function main(): Promise<number> {
   );
   console.log(
     `       PostgreSQL ${server} at ${redactUrl(options.url)}, schema ${options.schema}; Node ${process.version}; ` +
-      `repeat ${options.repeat}${options.profile ? '; CPU-profiled (slower)' : ''}` +
+      `repeat ${options.repeat}` +
+      (options.profile === 'off'
+        ? ''
+        : `; ${options.profile === 'all' ? 'every pipeline scenario' : 'the first run'} CPU-profiled (slower)`) +
       `; children run node ${[...GUIJI_NODE_FLAGS, ...options.nodeFlags].join(' ') || '(no flags)'} ` +
       `(bin/guiji.js's shebang${options.nodeFlags.length ? ' + --node-flag' : ''})`,
   );
