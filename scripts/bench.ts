@@ -502,15 +502,18 @@ async function runChild(
 }
 
 /**
- * The profiles a child wrote, one a thread, largest first: the main thread's, then those of worker threads and
- * of the tsx loader thread (small).
+ * The profiles a child wrote, one a thread, the main thread's first: Node names them
+ * `CPU.<date>.<time>.<pid>.<thread id>.<sequence>.cpuprofile`, the main thread being thread 0 (then worker
+ * threads, and the tsx loader's thread).
  */
 function profilesIn(dir: string): string[] {
   if (!existsSync(dir)) return [];
+  const thread = (file: string) =>
+    Number(/\.(\d+)\.\d+\.cpuprofile$/.exec(file)?.[1] ?? Number.MAX_SAFE_INTEGER);
   return readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile'))
-    .map((f) => join(dir, f))
-    .sort((a, b) => statSync(b).size - statSync(a).size);
+    .sort((a, b) => thread(a) - thread(b))
+    .map((f) => join(dir, f));
 }
 
 function ledgerOf(result: ChildResult | null): SourceSummary | undefined {
