@@ -260,6 +260,7 @@ describe(`the upgrade of a v1 warehouse to the typed tables (${WAREHOUSE_KIND})`
     ]);
     expect(await db.query('SELECT * FROM warehouse_upgrades')).toEqual([]);
     expect(await db.query('SELECT 1 FROM r_xzcf')).toEqual([]);
+    expect(await db.query('SELECT * FROM origins')).toEqual([]);
   });
 
   it('moves every record of every catalog resource, once, even with two upgrades at the same time', async () => {
@@ -420,4 +421,48 @@ describe(`an upgrade that fails half-way (${WAREHOUSE_KIND})`, () => {
     for (const id of MOVED) await expectMovedExactly(db, env.catalog, id);
     await expectIdsUnique(db);
   }, 120_000);
+});
+
+/**
+ * The upgrade's time on a large warehouse: `GUIJI_BENCH_UPGRADE=200000` (penalties) runs it, skipped otherwise;
+ * `GUIJI_BENCH_UPGRADE_BULK=0` keeps the indexes in place while inserting, for comparison.
+ */
+const BENCH_PENALTIES = Number(process.env.GUIJI_BENCH_UPGRADE ?? 0);
+
+describe.runIf(BENCH_PENALTIES > 0)(`the upgrade of ${BENCH_PENALTIES} penalties (${WAREHOUSE_KIND})`, () => {
+  let env: TestEnv;
+  let db: Warehouse;
+
+  beforeAll(async () => {
+    env = await makeEnv('upgrade_v1_bench');
+    db = await openBare(env);
+  });
+
+  afterAll(async () => {
+    await dropEnv(env, db);
+  });
+
+  it('moves them and says how long it took', async () => {
+    let started = performance.now();
+    const fixture = await buildV1Warehouse(db, env.catalog, {
+      penalties: BENCH_PENALTIES,
+      enterprises: 2000,
+    });
+    const built = performance.now() - started;
+    await db.query('VACUUM ANALYZE records_v1');
+    started = performance.now();
+    const result = await upgradeFromV1(db, env.catalog, {
+      bulk: process.env.GUIJI_BENCH_UPGRADE_BULK !== '0',
+    });
+    const took = performance.now() - started;
+    const xzcf = result.resources.find((r) => r.resource === 'xzcf');
+    expect(xzcf?.records).toBe(fixture.records.get('xzcf'));
+    const [size] = await db.query<{ table: string; indexes: string }>(
+      `SELECT pg_size_pretty(pg_table_size('r_xzcf')) AS table, pg_size_pretty(pg_indexes_size('r_xzcf')) AS indexes`,
+    );
+    console.log(
+      `upgrade of ${xzcf?.records} penalties (${WAREHOUSE_KIND}): ${(took / 1000).toFixed(1)} s ` +
+        `(fixture built in ${(built / 1000).toFixed(1)} s; r_xzcf ${size?.table} + indexes ${size?.indexes})`,
+    );
+  }, 1_800_000);
 });

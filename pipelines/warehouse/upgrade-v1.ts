@@ -140,18 +140,32 @@ export function moveSql(resource: Resource, def: TableDef): string {
 }
 
 /**
- * The origins of one resource's records, before its records: a file origin per distinct SHA-256, a stream origin
- * per distinct platform dataset; first_run_id the first run that wrote one of its records (lowered when another
- * resource's records of the same file came earlier).
+ * One pass over a resource's rows of records_v1 that tells whether moving it would lose data — a record stored
+ * in another field set than the current one (an older catalog) holding a field the current one has no column
+ * for — and, when it would not, inserts the origins of its records: a file origin per distinct SHA-256, a stream
+ * origin per distinct platform dataset, first_run_id the first run that wrote one of its records (lowered when
+ * another resource's records of the same file came earlier). Parameters: $1 the resource id, $2 the current
+ * version, $3 its field codes. Returns the number of records that would lose a field.
  */
-const ORIGINS_SQL = `INSERT INTO origins (source, kind, key, name, first_run_id)
-  SELECT o.source, CASE WHEN o.provenance ? 'sha256' THEN 'file' ELSE 'stream' END, ${ORIGIN_KEY},
-         coalesce(min(o.provenance->>'file'), ${ORIGIN_KEY}), min(o.first_run_id)
-  FROM records_v1 o
-  WHERE o.resource = $1 AND ${ORIGIN_KEY} IS NOT NULL
-  GROUP BY o.source, 2, ${ORIGIN_KEY}
-  ON CONFLICT (source, key) DO UPDATE SET first_run_id = EXCLUDED.first_run_id
-  WHERE EXCLUDED.first_run_id < origins.first_run_id`;
+const ORIGINS_SQL = `WITH scan AS MATERIALIZED (
+    SELECT o.source, o.provenance ? 'sha256' AS file, ${ORIGIN_KEY} AS key, o.provenance->>'file' AS name,
+           o.first_run_id,
+           CASE WHEN o.schema_version <> $2
+                THEN EXISTS (SELECT 1 FROM jsonb_object_keys(o.data) k WHERE k <> ALL ($3::text[]))
+                ELSE false END AS lossy
+    FROM records_v1 o WHERE o.resource = $1
+  ), lossy AS (
+    SELECT count(*) FILTER (WHERE lossy) AS n FROM scan
+  ), added AS (
+    INSERT INTO origins (source, kind, key, name, first_run_id)
+    SELECT source, CASE WHEN file THEN 'file' ELSE 'stream' END, key, coalesce(min(name), key), min(first_run_id)
+    FROM scan
+    WHERE key IS NOT NULL AND (SELECT n FROM lossy) = 0
+    GROUP BY source, file, key
+    ON CONFLICT (source, key) DO UPDATE SET first_run_id = EXCLUDED.first_run_id
+    WHERE EXCLUDED.first_run_id < origins.first_run_id
+  )
+  SELECT n FROM lossy`;
 
 /** The resources records_v1 holds, read off its key's index one resource at a time (no pass over the rows). */
 const RESOURCES_SQL = `WITH RECURSIVE r(resource) AS (
@@ -193,13 +207,11 @@ async function moveResource(
   if (done.rows.length) return null;
 
   // records stored in another field set than the current one may hold a field without a column: never lost
-  const codes = resource.current.fields.map((f) => f.code);
-  const lossy = await tx.query<{ n: string }>(
-    `SELECT count(*) AS n FROM records_v1 o
-     WHERE o.resource = $1 AND o.schema_version <> $2
-       AND EXISTS (SELECT 1 FROM jsonb_object_keys(o.data) k WHERE k <> ALL ($3::text[]))`,
-    [resource.id, resource.current.version, codes],
-  );
+  const lossy = await tx.query<{ n: string }>(ORIGINS_SQL, [
+    resource.id,
+    resource.current.version,
+    resource.current.fields.map((f) => f.code),
+  ]);
   if (Number(lossy.rows[0]?.n ?? 0) > 0) {
     const all = await tx.query<{ n: string }>('SELECT count(*) AS n FROM records_v1 WHERE resource = $1', [
       resource.id,
@@ -216,7 +228,6 @@ async function moveResource(
   const empty = bulk && (await tx.query(`SELECT 1 FROM ${table} LIMIT 1`)).rows.length === 0;
   if (empty) for (const index of def.indexes) await tx.query(`DROP INDEX IF EXISTS ${ident(index.name)}`);
 
-  await tx.query(ORIGINS_SQL, [resource.id]);
   let records: number;
   try {
     records = (
