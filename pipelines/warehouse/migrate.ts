@@ -7,6 +7,7 @@ import * as quality from '../../migrations/005_quality.js';
 import * as matching from '../../migrations/006_matching.js';
 import * as rawDigest from '../../migrations/007_raw_digest.js';
 import * as quarantineByFile from '../../migrations/008_quarantine_by_file.js';
+import * as typedWarehouse from '../../migrations/009_typed_warehouse.js';
 
 /**
  * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
@@ -21,6 +22,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void
   ['006_matching', matching],
   ['007_raw_digest', rawDigest],
   ['008_quarantine_by_file', quarantineByFile],
+  ['009_typed_warehouse', typedWarehouse],
 ];
 
 const source: Knex.MigrationSource<string> = {

@@ -7,7 +7,7 @@ import { type Config, loadConfig } from '../../lib/config.js';
 import { openWarehouse, type Warehouse } from '../../lib/db.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { type RunResult, runPipeline } from '../../pipelines/run.js';
-import { migrate } from '../../pipelines/warehouse/migrate.js';
+import { prepareWarehouse } from '../../pipelines/warehouse/prepare.js';
 
 /** The PostgreSQL server the integration suite also runs on, when set (CI sets it). */
 export const TEST_DATABASE_URL = process.env.GUIJI_TEST_DATABASE_URL || null;
@@ -53,7 +53,7 @@ export async function makeEnv(name: string, extraEnv: Record<string, string> = {
       databaseUrl: config.databaseUrl,
       schema: config.dbSchema,
     });
-    await migrate(db.knex, db.schema);
+    await prepareWarehouse(db, catalog);
     return db;
   };
   return {
