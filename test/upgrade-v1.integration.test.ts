@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog, Resource } from '../catalog/load.js';
 import { openWarehouse, type Warehouse } from '../lib/db.js';
 import { GuijiError } from '../lib/errors.js';
+import { prepareWarehouse } from '../pipelines/warehouse/prepare.js';
 import { recordJsonSql, typedTable } from '../pipelines/warehouse/typed-schema.js';
 import { type UpgradeResult, upgradeFromV1 } from '../pipelines/warehouse/upgrade-v1.js';
 import { USCC_PLACEHOLDER } from '../schemas/identifiers.js';
@@ -320,6 +321,22 @@ describe(`the upgrade of a v1 warehouse to the typed tables (${WAREHOUSE_KIND})`
     );
     expect(origins).toEqual(expected);
     expect(origins.filter((o) => o.kind === 'stream').map((o) => o.name)).toEqual(['xzcf', 'xzxk']);
+  });
+
+  it('serves the records view with every v1 column as records_v1 had it', async () => {
+    await prepareWarehouse(db, env.catalog);
+    const columns = `resource, natural_key, version, schema_version, content_hash, data, uscc, subject_name,
+      department, produced_date, received_at, changed_at, disclosure, match_method, match_score, match_flags,
+      source, provenance, first_run_id, run_id, raw_digest`;
+    const view = await db.query<Row>(
+      `SELECT ${columns} FROM records ORDER BY resource COLLATE "C", natural_key COLLATE "C"`,
+    );
+    const v1 = await db.query<Row>(
+      `SELECT ${columns} FROM records_v1 WHERE resource <> $1 ORDER BY resource COLLATE "C", natural_key COLLATE "C"`,
+      [RETIRED_RESOURCE],
+    );
+    expect(view.length).toBe(v1.length);
+    for (let i = 0; i < v1.length; i++) expect(view[i], String(v1[i]?.natural_key)).toEqual(v1[i]);
   });
 
   it('does nothing the second time', async () => {

@@ -17,7 +17,7 @@ import {
 import { copyJson, copyValue } from '../../pipelines/load/copy-text.js';
 import { buildHeaderIndex, matchHeader } from '../../pipelines/normalize/headers.js';
 import { compileRowValidator, type ValidRecord } from '../../pipelines/validate/row-validator.js';
-import { migrate, pendingMigrations } from '../../pipelines/warehouse/migrate.js';
+import { migrate } from '../../pipelines/warehouse/migrate.js';
 import { syncTypedTables } from '../../pipelines/warehouse/typed-schema.js';
 import { createAjv } from '../../schemas/ajv.js';
 import { makeIdCard, makeRegNo, USCC_PLACEHOLDER } from '../../schemas/identifiers.js';
@@ -25,7 +25,7 @@ import { makeIdCard, makeRegNo, USCC_PLACEHOLDER } from '../../schemas/identifie
 /**
  * A warehouse as guiji before issue 16 left it — records as JSONB in `records`, written the way
  * pipelines/load/loader.ts writes them — then brought to the state after migration 009 (records renamed
- * records_v1, origins, record_history.record_id, the record-id sequence, warehouse_upgrades, the typed tables):
+ * records_v1, origins, record_history.record_id, the record-id sequence, warehouse_upgrades; then the typed tables):
  * what the upgrade of an existing warehouse starts from.
  *
  * Every record is a row that the real validator accepted, with provenance as the sources write it: drops (file,
@@ -497,33 +497,6 @@ async function insertHistory(tx: SqlTx, records: readonly V1Record[]): Promise<v
 }
 
 /**
- * The steps of migration 009 (CONTRACT-v2.md) for a branch whose migrations do not have it yet; once main's
- * migrate has a 009, buildV1Warehouse runs that instead.
- */
-async function apply009(db: Warehouse): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.query(`SET LOCAL search_path TO "${db.schema}"`);
-    for (const statement of [
-      'ALTER TABLE records RENAME TO records_v1',
-      'ALTER INDEX records_pkey RENAME TO records_v1_pkey',
-      'ALTER INDEX records_uscc RENAME TO records_v1_uscc',
-      'ALTER INDEX records_run RENAME TO records_v1_run',
-      'DROP VIEW quality_overdue_all',
-      'DROP VIEW quality_timeliness',
-      `CREATE TABLE origins (id bigserial PRIMARY KEY, source text NOT NULL,
-         kind text NOT NULL CHECK (kind IN ('file','stream')), key text COLLATE "C" NOT NULL, name text NOT NULL,
-         first_run_id bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), UNIQUE (source, key))`,
-      'ALTER TABLE record_history ADD COLUMN record_id bigint',
-      'CREATE INDEX record_history_record_id ON record_history (record_id)',
-      'CREATE SEQUENCE IF NOT EXISTS guiji_record_id AS bigint CACHE 100',
-      `CREATE TABLE warehouse_upgrades (resource text PRIMARY KEY, records bigint NOT NULL,
-         history bigint NOT NULL, upgraded_at timestamptz NOT NULL DEFAULT now())`,
-    ])
-      await tx.query(statement);
-  });
-}
-
-/**
  * Builds the fixture in a warehouse that has no migrations yet: migrations up to 008, records and history
  * written as the old loader wrote them, then migration 009 and the typed tables. Returns what records_v1 and
  * record_history hold per resource.
@@ -548,9 +521,9 @@ export async function buildV1Warehouse(
     await copyRecords(tx, records);
     await insertHistory(tx, records);
   });
-  const pending = await pendingMigrations(db.knex, db.schema);
-  if (pending.some((name) => name.startsWith('009'))) await migrate(db.knex, db.schema);
-  else await apply009(db);
+  // migration 009 (records renamed records_v1, origins, record_history.record_id…) and the typed tables: the
+  // state the upgrade starts from
+  await migrate(db.knex, db.schema);
   await syncTypedTables(db, catalog);
   const count = async (table: string) =>
     new Map(
