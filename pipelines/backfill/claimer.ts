@@ -162,6 +162,7 @@ async function execute(claim: Claim, ctx: ExecuteContext, result: ClaimersResult
           batchSize: config.batchSize,
           workDir: join(config.home, 'backfill-work', `${claim.partitionId}-${claim.token}`),
           xlsxLimits: xlsxLimitsOf(config),
+          bulkBytes: config.bulkBytes,
           feedbackDir: join(config.reportDir, `backfill-${claim.backfillId}`),
         },
         claim.file,

@@ -49,7 +49,15 @@ export interface DropsContext {
   tables?: (file: DropFile) => AsyncIterable<DropTable>;
   /** The workbook caps (`xlsxLimitsOf(config)`, the `GUIJI_XLSX_*` settings); the reader's defaults otherwise. */
   xlsxLimits?: XlsxLimits;
+  /** Files of at least this many bytes may take the loader's bulk path (default BULK_BYTES; tests set 0). */
+  bulkBytes?: number;
 }
+
+/**
+ * A file this large (about 20,000 penalty rows) loading into an empty table takes the bulk path: its indexes
+ * built once at the end rather than kept up row by row. Smaller files gain nothing worth locking the table.
+ */
+export const BULK_BYTES = 4 << 20;
 
 function tablesOf(ctx: DropsContext, file: DropFile): AsyncIterable<DropTable> {
   if (ctx.tables) return ctx.tables(file);
@@ -374,9 +382,13 @@ async function loadFile(
   let bodyFailure: unknown = null;
   try {
     await ctx.db.transaction(async (tx) => {
-      const batches = new TransactionBatches(tx, ctx.runId);
+      // a large file may take the bulk path (an empty table loaded before its secondary indexes are built)
+      const batches = new TransactionBatches(tx, ctx.runId, {
+        bulk: file.size >= (ctx.bulkBytes ?? BULK_BYTES),
+      });
       try {
         await loadFileIn(ctx, index, file, log, batches, totals);
+        await batches.finish();
       } catch (error) {
         bodyFailure = error;
         throw error;
