@@ -256,17 +256,17 @@ describe(`a file is loaded in full or not at all (${WAREHOUSE_KIND})`, () => {
     await db.query(
       `CREATE FUNCTION guiji_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
-         IF NEW.data->>'CF_WSH' = '${passing[348]![WSH]}' THEN
+         IF NEW.cf_wsh = '${passing[348]![WSH]}' THEN
            RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full';
          END IF;
-         IF NEW.data->>'CF_WSH' = '${data[248]![WSH]}' THEN
+         IF NEW.cf_wsh = '${data[248]![WSH]}' THEN
            RAISE EXCEPTION 'value out of range' USING ERRCODE = 'numeric_value_out_of_range';
          END IF;
          RETURN NEW;
        END $$`,
     );
     await db.query(
-      `CREATE TRIGGER guiji_test_fail BEFORE INSERT ON records FOR EACH ROW EXECUTE FUNCTION guiji_test_fail()`,
+      `CREATE TRIGGER guiji_test_fail BEFORE INSERT ON r_xzcf FOR EACH ROW EXECUTE FUNCTION guiji_test_fail()`,
     );
     try {
       const { summary, files } = await env.run(db, ['drops']);
@@ -289,7 +289,7 @@ describe(`a file is loaded in full or not at all (${WAREHOUSE_KIND})`, () => {
         [],
       );
     } finally {
-      await db.query('DROP TRIGGER guiji_test_fail ON records');
+      await db.query('DROP TRIGGER guiji_test_fail ON r_xzcf');
       await db.query('DROP FUNCTION guiji_test_fail()');
     }
     const again = await env.run(db, ['drops']);
