@@ -43,11 +43,17 @@ export interface DropsContext {
   tables?: (file: DropFile) => AsyncIterable<DropTable>;
   /** The workbook caps (`xlsxLimitsOf(config)`, the `GUIJI_XLSX_*` settings); the reader's defaults otherwise. */
   xlsxLimits?: XlsxLimits;
+  /** Large files are read on a second thread (`GUIJI_READ_WORKER`, default true). */
+  readWorker?: boolean;
 }
 
 function tablesOf(ctx: DropsContext, file: DropFile): AsyncIterable<DropTable> {
   if (ctx.tables) return ctx.tables(file);
-  return readTables(file, ctx.xlsxLimits ? { limits: ctx.xlsxLimits } : {});
+  return readTables(file, {
+    ...(ctx.xlsxLimits ? { limits: ctx.xlsxLimits } : {}),
+    worker: ctx.readWorker ?? true,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
 }
 
 export interface FileOutcome {
