@@ -1,14 +1,16 @@
 /**
  * Reading a drop file on a second thread. Decoding and csv-parse (or a workbook's inflate and XML scan) cost
- * ~8–15 µs a row on the thread that also validates and loads; on the machine's second core they cost the main
- * thread only what receiving the rows costs (~1.5 µs a row, measured: scripts/bench-read-worker.ts).
+ * ~13–14 µs a row on the thread that also validates and loads; on the machine's second core they cost the main
+ * thread only what receiving the rows costs (~1.1 µs a row for the bench's 1M-row CSV; the process as a whole
+ * spends ~1.8 µs a row more: scripts/bench-read-worker.ts).
  *
  * The protocol is pull-only, so the reader never runs ahead of the loader by more than a few chunks: the main
  * thread asks for the next table (`table`) or for the next chunk of the current table's rows (`rows`), and the
  * reader thread answers each request once, in order. At most `inFlight` chunk requests are outstanding, and the
  * reader reads a table's rows only to answer one. A chunk travels as one flat array of cells beside typed arrays
  * of row numbers and cell counts: structured-cloning that costs the receiver less than an array of arrays
- * (1.4–1.5 µs a row against 1.65–2.3 for 21 cells; an ArrayBuffer of UTF-8 decoded cell by cell: 2.9).
+ * (1.4–1.5 µs a row against 1.65–2.3 for 21 cells; an ArrayBuffer of UTF-8 decoded cell by cell: 2.9; one
+ * joined string sliced: 1.7, but a slice keeps its whole chunk alive as long as a key or a cell is kept).
  *
  * Errors cross as data and are built again on this side as the classes they were (a `FileError` with its
  * Chinese message, context and cause), so that a file fails with the same words whichever thread read it.
@@ -154,14 +156,17 @@ export function readWorkerUnavailable(): unknown {
   return unavailable;
 }
 
-/** The reader thread did not answer: it failed to start or died (not an error of the file it read). */
-class ThreadFailure extends Error {
+/**
+ * The reader thread did not answer: it failed to start or died (out of memory, a bug). A fault of guiji's, not
+ * of the file it read: the drop source does not blame the file for it.
+ */
+class ThreadFailure extends GuijiError {
   constructor(
     message: string,
     readonly started: boolean,
     cause?: unknown,
   ) {
-    super(message, cause === undefined ? undefined : { cause });
+    super('GUIJI_ERR_INTERNAL', message, cause === undefined ? {} : { cause });
     this.name = 'ThreadFailure';
   }
 }

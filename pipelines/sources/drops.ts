@@ -49,10 +49,10 @@ export interface DropsContext {
 
 function tablesOf(ctx: DropsContext, file: DropFile): AsyncIterable<DropTable> {
   if (ctx.tables) return ctx.tables(file);
+  // not ctx.signal: a stop is taken between batches, and a reader that threw it would blame the file
   return readTables(file, {
     ...(ctx.xlsxLimits ? { limits: ctx.xlsxLimits } : {}),
     worker: ctx.readWorker ?? true,
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
 }
 
@@ -310,7 +310,8 @@ async function firstRows(rows: AsyncIterable<SheetRow>, n: number): Promise<Shee
  * detail for the engineer and whose Chinese says only that the file cannot be read.
  */
 function readFailure(error: unknown, file: DropFile): unknown {
-  if (error instanceof FileError) return error;
+  // a FileError, or a fault of guiji's own (the reader thread died: GUIJI_ERR_INTERNAL), as it is
+  if (error instanceof GuijiError) return error;
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return error;
   const detail = messageOf(error)
