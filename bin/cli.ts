@@ -31,7 +31,7 @@ import { listQuarantine, printQuarantine } from '../pipelines/quarantine.js';
 import { recentRuns, runPipeline, SOURCES } from '../pipelines/run.js';
 import { PLATFORMS, type SimulateFlags, simulate } from '../pipelines/simulate/serve.js';
 import { migrate } from '../pipelines/warehouse/migrate.js';
-import { syncViews } from '../pipelines/warehouse/views.js';
+import { prepareWarehouse } from '../pipelines/warehouse/prepare.js';
 import { checkId, type IdKind } from '../schemas/identifiers.js';
 
 const settingsHelp = `\nSettings (environment; flags win over environment, environment over guiji.config.json):\n${SETTINGS.map(
@@ -111,11 +111,16 @@ program
   .action(async () => {
     const ctx = commandContext();
     const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
-    const { applied, views } = await withWarehouse(ctx, async (db) => ({
-      applied: await migrate(db.knex, db.schema),
-      views: await syncViews(db, catalog),
-    }));
+    const { applied, tables, upgraded, views } = await withWarehouse(ctx, (db) =>
+      prepareWarehouse(db, catalog),
+    );
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'the warehouse is up to date');
+    if (tables.created.length) console.log(`tables created: ${tables.created.join(', ')}`);
+    if (tables.added.length) console.log(`columns added: ${tables.added.join(', ')}`);
+    for (const u of upgraded.resources)
+      console.log(`moved into r_${u.resource}: ${u.records} records, ${u.history} history rows`);
+    for (const l of upgraded.leftBehind)
+      console.log(`left in records_v1 (not in the catalog): ${l.resource}, ${l.records} records`);
     if (views.created.length) console.log(`views created: ${views.created.join(', ')}`);
     if (views.dropped.length) console.log(`views dropped: ${views.dropped.join(', ')}`);
   });
@@ -227,7 +232,13 @@ const catalogLocation = () => {
 };
 registerCatalogCommands(program, catalogLocation);
 registerTemplateCommands(program, catalogLocation);
-registerReviewCommands(program, { withWarehouse: (fn) => withWarehouse(commandContext(), fn) });
+registerReviewCommands(program, {
+  withWarehouse: (fn) => {
+    const ctx = commandContext();
+    const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
+    return withWarehouse(ctx, (db) => fn(db, catalog));
+  },
+});
 registerReportCommand(program, {
   withWarehouse: (fn) => {
     const ctx = commandContext();

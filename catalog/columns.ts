@@ -36,6 +36,7 @@ export const RECORD_COLUMN_NAMES = [
   'origin_id',
   'received_at',
   'changed_at',
+  'delivered_at',
   'version',
   'row_number',
   'produced_date',

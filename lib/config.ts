@@ -18,6 +18,8 @@ export interface Config {
   reportDir: string;
   /** Rows loaded per transaction. */
   batchSize: number;
+  /** Drop files of at least this many bytes loading into an empty table take the bulk path. */
+  bulkBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** The catalog folder (resources, departments) and the schemas folder. */
   catalogDir: string;
@@ -113,6 +115,12 @@ export const SETTINGS: readonly Setting[] = [
     env: ['GUIJI_BATCH_SIZE'],
     type: 'integer',
     help: 'rows per load transaction (default 10000)',
+  },
+  {
+    key: 'bulkBytes',
+    env: ['GUIJI_BULK_BYTES'],
+    type: 'integer',
+    help: "a drop file this large loading into a resource's empty table is loaded before that table's secondary indexes are built (default 4194304)",
   },
   {
     key: 'logLevel',
@@ -357,6 +365,7 @@ const schema = {
     dropDir: { type: 'string', minLength: 1 },
     reportDir: { type: 'string', minLength: 1 },
     batchSize: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    bulkBytes: { type: 'integer', minimum: 0 },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     catalogDir: { type: 'string', minLength: 1 },
     schemasDir: { type: 'string', minLength: 1 },
@@ -435,6 +444,7 @@ export function explainConfig(options: LoadConfigOptions = {}): ExplainedConfig 
     dropDir: 'drops',
     reportDir: 'reports',
     batchSize: 10_000,
+    bulkBytes: 4 << 20,
     logLevel: 'info',
     catalogDir: resolve(packageRoot, 'catalog'),
     schemasDir: resolve(packageRoot, 'schemas'),

@@ -18,7 +18,7 @@ import {
   sharingAdapter,
 } from './sources/platform.js';
 import { migrate } from './warehouse/migrate.js';
-import { syncViews } from './warehouse/views.js';
+import { prepareWarehouse } from './warehouse/prepare.js';
 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted';
 
@@ -79,9 +79,9 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   }
   // a missing drop folder is an unmounted share or a typo: a configuration error, before any run is recorded
   if (sources.includes(DROPS_SOURCE)) checkDropFolder(config.dropDir);
-  await migrate(db.knex, db.schema);
-  // the analysts' typed views follow the catalog; nothing is done when it has not changed
-  await syncViews(db, catalog);
+  // the migrations, the typed tables and the analysts' views follow the build and the catalog; nothing is
+  // done when neither changed
+  await prepareWarehouse(db, catalog);
   const release = await db.tryRunLock('run');
   if (!release)
     throw new LockedError('another guiji run holds the warehouse run lock; this run was not started');
@@ -137,6 +137,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
                 batchSize: config.batchSize,
                 xlsxLimits: xlsxLimitsOf(config),
                 readWorker: config.readWorker === 1,
+                bulkBytes: config.bulkBytes,
                 ...(signal ? { signal } : {}),
               })),
             );

@@ -8,6 +8,7 @@
  * the bench can tell Node's work (parse, validate, build COPY text) from the database's. Nothing else differs
  * from `guiji run`.
  */
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadCatalog } from '../catalog/load.js';
@@ -31,6 +32,16 @@ export interface ChildResult {
   files: FileOutcome[];
   /** CPU time of this process during the run (all threads), in seconds. */
   cpu: { userS: number; systemS: number };
+  /**
+   * When the run started and ended on CLOCK_MONOTONIC, in µs (`process.hrtime`): the clock of V8's CPU profiles,
+   * so that a profile can be cut to the run, without start-up (module loading) and shutdown.
+   */
+  window: { startUs: number; endUs: number };
+  /**
+   * CPU time of the main thread alone during the run (s), from /proc (null elsewhere): a CPU profile samples by
+   * the clock, so on a busy machine it also counts the time its thread waited for a core; this tells how much.
+   */
+  mainThreadCpuS: number | null;
   /** How late the event loop ran timers (ms): a loop blocked by parsing also delays database replies. */
   eventLoopDelayMs: { mean: number; p99: number; max: number };
   /** Peaks of `process.memoryUsage()` sampled every 50 ms, in MB: what the RSS is made of. */
@@ -73,6 +84,22 @@ function sampleMemory(intervalMs = 50): () => MemoryPeaks {
     return peaks;
   };
 }
+
+/** CPU seconds (user + system) of this process's main thread so far, from /proc; null without /proc. */
+function mainThreadCpuSeconds(): number | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // after the command name, which may hold spaces, in parentheses: state is field 3, utime 14, stime 15
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks / CLOCK_TICKS : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The kernel's USER_HZ, which /proc counts CPU time in: 100 on every Linux that Node supports. */
+const CLOCK_TICKS = 100;
 
 /** A short, stable name for a statement: its first words, without the run's values. */
 function statementKind(sql: string): string {
@@ -184,6 +211,8 @@ async function main(): Promise<number> {
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
     const cpuBefore = process.cpuUsage();
+    const mainBefore = mainThreadCpuSeconds();
+    const startUs = Number(process.hrtime.bigint() / 1000n);
     const start = performance.now();
     const { summary, files } = await runPipeline({
       config,
@@ -193,7 +222,9 @@ async function main(): Promise<number> {
       kind: 'bench',
     });
     const seconds = (performance.now() - start) / 1000;
+    const endUs = Number(process.hrtime.bigint() / 1000n);
     const cpu = process.cpuUsage(cpuBefore);
+    const mainAfter = mainThreadCpuSeconds();
     delay.disable();
     const result: ChildResult = {
       seconds,
@@ -202,6 +233,8 @@ async function main(): Promise<number> {
       summary,
       files,
       cpu: { userS: cpu.user / 1e6, systemS: cpu.system / 1e6 },
+      window: { startUs, endUs },
+      mainThreadCpuS: mainBefore === null || mainAfter === null ? null : mainAfter - mainBefore,
       eventLoopDelayMs: {
         mean: delay.mean / 1e6,
         p99: delay.percentile(99) / 1e6,

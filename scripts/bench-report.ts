@@ -4,7 +4,8 @@
  *   node bin/run-ts.js scripts/bench-report.ts [--rows N] [--keep]      (npm run bench runs it last)
  *
  * Generates N records of one run straight into a PostgreSQL schema of their own (`INSERT … SELECT
- * generate_series`: penalties, licences and register rows from eight departments, realistic JSONB, produced and
+ * generate_series` into the typed tables of warehouse v2: penalties, licences and register rows from eight
+ * departments, subject, department and date in their fields (a penalty's usual fields too), produced and
  * received dates 0–29 days apart, 5% unmatched, a few out-of-region and name flags) plus 2% as many quarantined
  * rows, then times what the nightly run does after loading: the metrics of the run, and the report in all
  * three formats. Prints the times and the peak RSS; exits 1 when the 60 s target is missed or a figure is wrong.
@@ -17,12 +18,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { loadCatalog } from '../catalog/load.js';
+import { tableOf } from '../catalog/columns.js';
+import { type Catalog, type FieldDef, loadCatalog } from '../catalog/load.js';
 import { redactUrl } from '../lib/config.js';
 import { openWarehouse } from '../lib/db.js';
 import { computeQualityMetrics } from '../pipelines/quality/metrics.js';
 import { writeReports } from '../pipelines/report/index.js';
-import { migrate } from '../pipelines/warehouse/migrate.js';
+import { prepareWarehouse } from '../pipelines/warehouse/prepare.js';
+import { fromJsonSql, typedTable } from '../pipelines/warehouse/typed-schema.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/guiji_bench';
@@ -58,6 +61,75 @@ async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
+/** The resources of the generated records and which of them each is: i % 10 in [from, to). */
+const SHARES = [
+  { resource: 'xzcf', from: 0, to: 6 },
+  { resource: 'xzxk', from: 6, to: 9 },
+  { resource: 'enterprise', from: 9, to: 10 },
+] as const;
+
+/** What a 行政处罚 says besides its subject, department and date (the other resources carry those only). */
+const PENALTY_FIELDS: Record<string, string> = {
+  CF_XDR_LB: `'法人及非法人组织'`,
+  CF_WSH: `'界市监罚〔2025〕' || i || '号'`,
+  CF_WFXW: `'未按规定公示年度报告'`,
+  CF_SY: `'未在规定期限内公示年度报告'`,
+  CF_YJ: `'《企业信息公示暂行条例》第十七条'`,
+  CF_CFLB: `'警告'`,
+  CF_NR: `'警告'`,
+  CF_CFJG: `($4::text[])[1 + (i % 8)]`,
+};
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * The statement that generates the records of one resource for i in [$2, $3] of run $1 ($4: the departments)
+ * straight into its typed table (warehouse v2): the subject, department and produced date in the resource's
+ * own fields (and the penalty's usual fields), each typed as the loader types it, the record columns beside.
+ * Field codes come from the catalog only.
+ */
+function generateSql(catalog: Catalog, share: (typeof SHARES)[number]): string {
+  const resource = catalog.resources.get(share.resource);
+  if (!resource) throw new Error(`the catalog has no resource ${share.resource}`);
+  const def = typedTable(resource);
+  const data: Record<string, string> = {
+    [resource.subject.name]: 'r.name',
+    [resource.subject.uscc]: 'r.uscc',
+    ...(resource.departmentField ? { [resource.departmentField]: 'r.department' } : {}),
+    [resource.producedDate]: 'r.produced::text',
+    ...(share.resource === 'xzcf' ? PENALTY_FIELDS : {}),
+  };
+  const pairs = Object.entries(data)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([code, value]) => `'${code}', ${value}`)
+    .join(', ');
+  const fields = def.columns.filter((c) => c.field);
+  return `INSERT INTO ${quoteIdent(def.name)} (natural_key, version, schema_version, catalog_version, content_hash,
+            uscc, matched_uscc, department, produced_date, received_at, changed_at, disclosure, match_method,
+            match_score, match_flags, source, row_number, first_run_id, run_id, ${fields.map((c) => quoteIdent(c.name)).join(', ')})
+   SELECT '${share.resource}:' || i, 1, '${resource.current.version}', '${catalog.version}', md5(i::text),
+          r.uscc, CASE WHEN r.method IS NULL THEN NULL ELSE r.uscc END, r.department, r.produced,
+          r.produced + ((i * 7) % 30) * interval '1 day' + interval '10 hours', now(), 'public', r.method,
+          CASE WHEN r.method IS NULL THEN NULL ELSE 1 END,
+          CASE WHEN i % 97 = 0 THEN '{out_of_region}'::text[] WHEN i % 89 = 0 THEN '{name_mismatch}'::text[]
+               ELSE '{}'::text[] END,
+          CASE WHEN i % 3 = 0 THEN 'credit-platform' ELSE 'drops' END, i, $1, $1,
+          ${fields.map((c) => fromJsonSql(c.field as FieldDef, 'd.data')).join(',\n          ')}
+   FROM generate_series($2::bigint, $3::bigint) AS i,
+   LATERAL (
+     SELECT '91341282' || lpad((i % 500000)::text, 9, '0') || 'X' AS uscc,
+            '界首市' || (i % 500000) || '号商贸有限公司' AS name,
+            ($4::text[])[1 + (i % 8)] AS department,
+            date '2024-01-01' + (i % 700)::int AS produced,
+            CASE WHEN i % 20 = 0 THEN NULL WHEN i % 50 = 1 THEN 'name' WHEN i % 50 = 2 THEN 'reg_no'
+                 ELSE 'uscc' END AS method
+   ) r,
+   LATERAL (SELECT jsonb_build_object(${pairs}) AS data) d
+   WHERE i % 10 >= ${share.from} AND i % 10 < ${share.to}`;
+}
+
 function seconds(since: number): number {
   return (Date.now() - since) / 1000;
 }
@@ -89,46 +161,17 @@ async function main(): Promise<number> {
     let t = Date.now();
     await db.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
     await db.query(`CREATE SCHEMA ${SCHEMA}`);
-    await migrate(db.knex, db.schema);
+    await prepareWarehouse(db, catalog);
     const [run] = await db.query<{ id: string }>(
       `INSERT INTO runs (kind, status, finished_at) VALUES ('backfill', 'succeeded', now()) RETURNING id`,
     );
     const runId = Number(run?.id);
     const quarantined = Math.round(rows * 0.02);
-    // one statement per slice of a million rows, so that progress shows
+    // one statement per resource and slice of a million rows, so that progress shows
     const slice = 1_000_000;
     for (let from = 1; from <= rows; from += slice) {
       const to = Math.min(rows, from + slice - 1);
-      await db.query(
-        `INSERT INTO records (resource, natural_key, version, schema_version, content_hash, data, uscc, subject_name,
-                              department, produced_date, received_at, changed_at, disclosure, match_method,
-                              match_score, match_flags, source, provenance, first_run_id, run_id)
-         SELECT r.resource, r.resource || ':' || i, 1, '2019', md5(i::text), r.data, r.uscc, r.name,
-                r.department, r.produced, r.produced + ((i * 7) % 30) * interval '1 day' + interval '10 hours',
-                now(), 'public', r.method, CASE WHEN r.method IS NULL THEN NULL ELSE 1 END,
-                CASE WHEN i % 97 = 0 THEN '{out_of_region}'::text[] WHEN i % 89 = 0 THEN '{name_mismatch}'::text[]
-                     ELSE '{}'::text[] END,
-                CASE WHEN i % 3 = 0 THEN 'credit-platform' ELSE 'drops' END,
-                jsonb_build_object('source', 'drops', 'file', 'bench.csv', 'row', i), $1, $1
-         FROM generate_series($2::bigint, $3::bigint) AS i,
-         LATERAL (
-           SELECT CASE WHEN i % 10 < 6 THEN 'xzcf' WHEN i % 10 < 9 THEN 'xzxk' ELSE 'enterprise' END AS resource,
-                  '91341282' || lpad((i % 500000)::text, 9, '0') || 'X' AS uscc,
-                  '界首市' || (i % 500000) || '号商贸有限公司' AS name,
-                  ($4::text[])[1 + (i % 8)] AS department,
-                  date '2024-01-01' + (i % 700)::int AS produced,
-                  CASE WHEN i % 20 = 0 THEN NULL WHEN i % 50 = 1 THEN 'name' WHEN i % 50 = 2 THEN 'reg_no'
-                       ELSE 'uscc' END AS method,
-                  jsonb_build_object(
-                    'CF_XDR_MC', '界首市' || (i % 500000) || '号商贸有限公司', 'CF_XDR_LB', '法人及非法人组织',
-                    'CF_XDR_SHXYM', '91341282' || lpad((i % 500000)::text, 9, '0') || 'X',
-                    'CF_WSH', '界市监罚〔2025〕' || i || '号', 'CF_WFXW', '未按规定公示年度报告',
-                    'CF_SY', '未在规定期限内公示年度报告', 'CF_YJ', '《企业信息公示暂行条例》第十七条',
-                    'CF_CFLB', '警告', 'CF_NR', '警告', 'CF_JDRQ', (date '2024-01-01' + (i % 700)::int)::text,
-                    'CF_CFJG', ($4::text[])[1 + (i % 8)], 'CF_SJLY', ($4::text[])[1 + (i % 8)]) AS data
-         ) r`,
-        [runId, from, to, DEPARTMENTS],
-      );
+      for (const share of SHARES) await db.query(generateSql(catalog, share), [runId, from, to, DEPARTMENTS]);
       process.stdout.write(
         `  generated ${to.toLocaleString('en-US')} records (${seconds(t).toFixed(0)} s)\n`,
       );
@@ -150,10 +193,11 @@ async function main(): Promise<number> {
        VALUES ($1, 'drops', 'succeeded', $2, $3, $4, $5, now())`,
       [runId, rows + quarantined, rows, quarantined - duplicates, duplicates],
     );
-    await db.query('ANALYZE records');
+    for (const share of SHARES) await db.query(`ANALYZE ${quoteIdent(tableOf(share.resource))}`);
     await db.query('ANALYZE quarantine');
     const [size] = await db.query<{ size: string }>(
-      `SELECT pg_size_pretty(pg_total_relation_size('records')) AS size`,
+      `SELECT pg_size_pretty(sum(pg_total_relation_size(t::regclass))) AS size FROM unnest($1::text[]) AS t`,
+      [SHARES.map((share) => quoteIdent(tableOf(share.resource)))],
     );
     console.log(`  data ready in ${seconds(t).toFixed(1)} s (records ${size?.size}); now timed:`);
 

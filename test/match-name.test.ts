@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadCatalog } from '../catalog/load.js';
-import { loadConfig } from '../lib/config.js';
 import { NAME_RULES as SQL_NAME_RULES } from '../migrations/006_matching.js';
 import { best, type Candidate } from '../pipelines/match/candidates.js';
-import { CITY_PREFIX } from '../pipelines/match/match-batch.js';
 import { NAME_RULES, NAME_THRESHOLD, nameSimilarity, normalizeName } from '../pipelines/match/name.js';
 import { DIFFERENT_NAMES, SAME_NAMES } from './fixtures/match/names.js';
 
@@ -67,13 +64,5 @@ describe('name similarity (character-bigram Dice)', () => {
       ['A', 0.9, 'similar-name'],
       ['B', 0.8, 'similar-name'],
     ]);
-  });
-});
-
-describe('the region', () => {
-  it("is the bundled catalog's city prefix", () => {
-    const config = loadConfig({ env: {}, cwd: process.cwd() });
-    const catalog = loadCatalog(config.catalogDir, config.schemasDir);
-    expect(CITY_PREFIX).toBe(catalog.region.cityPrefix);
   });
 });

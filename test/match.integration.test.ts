@@ -305,7 +305,7 @@ describe(`matching beyond the exact credit code (${WAREHOUSE_KIND})`, () => {
         },
         1_000_000,
         records.map((r) => ({ resource: r.resource, naturalKey: r.natural_key, uscc: r.uscc })),
-        env.catalog.resources,
+        env.catalog,
         0,
       ),
     );

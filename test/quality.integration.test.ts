@@ -180,9 +180,11 @@ describe(`quality metrics in the warehouse (${WAREHOUSE_KIND})`, () => {
         calendar.workdaysBetween(produced, key === 'sf-utc-evening' ? '2024-02-20' : received.slice(0, 10)),
       ).toBe(expected);
       await db.query(
-        `INSERT INTO records (resource, natural_key, schema_version, content_hash, data, department, produced_date,
-                              received_at, disclosure, match_method, match_flags, source, provenance, first_run_id, run_id)
-         VALUES ('xzcf', $1, '2019', 'h', '{}', '界首市市场监督管理局', $2, $3, 'public', $4, $5, 'drops', '{}', $6, $6)`,
+        `INSERT INTO r_xzcf (uscc, natural_key, schema_version, catalog_version, content_hash, department,
+                             produced_date, received_at, disclosure, match_method, matched_uscc, match_flags, source,
+                             first_run_id, run_id)
+         VALUES ('', $1, '2019', 'test', 'h', '界首市市场监督管理局', $2, $3, 'public', $4,
+                 CASE WHEN $4::text IS NOT NULL THEN '91341282MA2N0000X0' END, $5, 'drops', $6, $6)`,
         [
           key,
           produced,

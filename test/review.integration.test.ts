@@ -54,7 +54,7 @@ describe(`guiji review list | accept | reject (${WAREHOUSE_KIND})`, () => {
         match_score: number | null;
       }>(`SELECT subject_name, match_method, uscc, match_score FROM records WHERE resource = 'xzcf'`);
       const records = new Map(rows.map(({ subject_name, ...r }) => [subject_name, r]));
-      return { record: (name: string) => records.get(name), waiting: await listReviews(db) };
+      return { record: (name: string) => records.get(name), waiting: await listReviews(db, env.catalog) };
     } finally {
       await db.close();
     }

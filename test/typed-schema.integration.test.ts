@@ -44,7 +44,8 @@ describe(`typed tables in the warehouse (${WAREHOUSE_KIND})`, () => {
 
   beforeAll(async () => {
     env = await makeEnv('typed');
-    db = await env.open();
+    // the migrations only: the tests create the typed tables themselves
+    db = await env.open({ prepare: false });
   });
 
   afterAll(async () => {
@@ -312,8 +313,8 @@ describe(`typed tables created by two processes starting together (${WAREHOUSE_K
   beforeAll(async () => {
     env = await makeEnv('typed_race');
     // PGlite has one writer: there the two syncs share one handle and still both plan on an empty warehouse
-    const first = await env.open();
-    dbs = WAREHOUSE_KIND === 'postgres' ? [first, await env.open()] : [first, first];
+    const first = await env.open({ prepare: false });
+    dbs = WAREHOUSE_KIND === 'postgres' ? [first, await env.open({ prepare: false })] : [first, first];
   });
 
   afterAll(async () => {

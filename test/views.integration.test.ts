@@ -12,6 +12,7 @@ import {
   PENALTY_HEADER,
   writeDelimited,
 } from '../pipelines/demo/generate.js';
+import { syncTypedTables } from '../pipelines/warehouse/typed-schema.js';
 import { syncViews, viewSql } from '../pipelines/warehouse/views.js';
 import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
@@ -52,7 +53,11 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
   beforeAll(async () => {
     env = await makeEnv('views');
     db = await env.open();
-    // the first sync, on an empty warehouse (every run syncs too, and would leave nothing to create)
+    // the first sync, on a warehouse without views (opening it prepared them, as every run does: they are
+    // dropped here so that the first sync has them all to create)
+    for (const { name } of await db.query<{ name: string }>('SELECT name FROM catalog_views'))
+      await db.query(`DROP VIEW IF EXISTS "${name}" CASCADE`);
+    await db.query('DELETE FROM catalog_views');
     first = await syncViews(db, env.catalog);
     const random = createRandom(11);
     const enterprises = generateEnterprises(random, 12);
@@ -94,21 +99,27 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
       expect(first.created).not.toContain(`v_${r.id}_public`);
     }
     const publicCount = resources.length - shared.length;
-    expect(first.created).toHaveLength(resources.length + publicCount);
+    expect(first.created.filter((v) => v.startsWith('v_'))).toHaveLength(resources.length + publicCount);
+    // and the views over every resource
+    expect(first.created.filter((v) => !v.startsWith('v_'))).toEqual([
+      'records',
+      'quality_timeliness',
+      'quality_overdue_all',
+    ]);
     const views = await db.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.views WHERE table_schema = $1 ORDER BY table_name`,
       [db.schema],
     );
     // the catalog's views, beside the quality views of migration 005
     expect(views.map((v) => v.table_name).filter((v) => v.startsWith('v_'))).toEqual(
-      [...first.created].sort(),
+      first.created.filter((v) => v.startsWith('v_')).sort(),
     );
   });
 
   it('types the columns by the field kind and names them as the catalog does', async () => {
     const cols = await columns('v_xzcf');
     const type = Object.fromEntries(cols.map((c) => [c.column_name, c.data_type]));
-    expect(cols.slice(0, 11).map((c) => c.column_name)).toEqual([
+    expect(cols.slice(0, 12).map((c) => c.column_name)).toEqual([
       'natural_key',
       'uscc',
       'subject_name',
@@ -120,8 +131,9 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
       'match_method',
       'disclosure',
       'run_id',
+      'record_id',
     ]);
-    expect(cols.slice(11).map((c) => c.column_name)).toEqual(
+    expect(cols.slice(12).map((c) => c.column_name)).toEqual(
       env.catalog.resources.get('xzcf')!.current.fields.map((f) => f.code.toLowerCase()),
     );
     expect(type.cf_jdrq).toBe('date');
@@ -200,8 +212,8 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
     expect(nsxx.map((v) => v.name)).toEqual(['v_nsxx']);
     expect(nsxx[0]!.sql).toContain(`NULL::numeric AS "ns_yjje"`);
     const xzcf = viewSql(env.catalog.resources.get('xzcf')!, env.catalog);
-    expect(xzcf[0]!.sql).toContain(`(data->>'CF_FR_ZJHM') AS "cf_fr_zjhm"`);
-    expect(xzcf[1]!.sql).not.toContain(`(data->>'CF_FR_ZJHM') AS "cf_fr_zjhm"`);
+    expect(xzcf[0]!.sql).toContain(`r."cf_fr_zjhm" AS "cf_fr_zjhm"`);
+    expect(xzcf[1]!.sql).not.toContain(`r."cf_fr_zjhm" AS "cf_fr_zjhm"`);
     // identifiers come only from the catalog and are checked
     const bad = withFields(env.catalog, 'xzcf', (fields) => [
       ...fields,
@@ -250,7 +262,12 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
 
     // a field added at the end: replaced in place, the analyst's view survives
     const added = withFields(env.catalog, 'xzcf', (fields) => [...fields, EXTRA_FIELD]);
-    expect(await syncViews(db, added)).toEqual({ created: ['v_xzcf', 'v_xzcf_public'], dropped: [] });
+    // the typed table gains the field's column first (as `guiji migrate` and every run do)
+    expect(await syncTypedTables(db, added)).toEqual({ created: [], added: ['r_xzcf.cf_zxje'] });
+    expect(await syncViews(db, added)).toEqual({
+      created: ['v_xzcf', 'v_xzcf_public', 'records'],
+      dropped: [],
+    });
     const cols = await columns('v_xzcf');
     expect(cols.at(-1)).toEqual({ column_name: 'cf_zxje', data_type: 'numeric' });
     const [row] = await db.query<{ n: string; filled: string }>(
@@ -266,14 +283,20 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
     await expect(syncViews(db, removed)).rejects.toThrow(/cannot regenerate the view v_xzcf/);
     expect((await columns('v_xzcf')).at(-1)!.column_name).toBe('cf_zxje');
     await db.query(`DROP VIEW analyst_fines`);
-    expect(await syncViews(db, removed)).toEqual({ created: ['v_xzcf', 'v_xzcf_public'], dropped: [] });
+    expect(await syncViews(db, removed)).toEqual({
+      created: ['v_xzcf', 'v_xzcf_public', 'records'],
+      dropped: [],
+    });
     const names = (await columns('v_xzcf')).map((c) => c.column_name);
     expect(names).not.toContain('bz');
     expect(names).not.toContain('cf_zxje');
     expect(names).toContain('cf_wsh');
 
-    // back to the catalog on disk
-    expect(await syncViews(db, env.catalog)).toEqual({ created: ['v_xzcf', 'v_xzcf_public'], dropped: [] });
+    // back to the catalog on disk (the column of the field that left stays in the table, unseen)
+    expect(await syncViews(db, env.catalog)).toEqual({
+      created: ['v_xzcf', 'v_xzcf_public', 'records'],
+      dropped: [],
+    });
     expect((await columns('v_xzcf')).at(-1)!.column_name).toBe('bz');
   });
 
@@ -281,11 +304,14 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
     const resources = new Map(env.catalog.resources);
     resources.delete('ry');
     expect(await syncViews(db, { ...env.catalog, resources })).toEqual({
-      created: [],
+      created: ['records'],
       dropped: ['v_ry', 'v_ry_public'],
     });
     expect(await columns('v_ry')).toEqual([]);
-    expect(await syncViews(db, env.catalog)).toEqual({ created: ['v_ry', 'v_ry_public'], dropped: [] });
+    expect(await syncViews(db, env.catalog)).toEqual({
+      created: ['v_ry', 'v_ry_public', 'records'],
+      dropped: [],
+    });
 
     await db.query(`DROP VIEW v_xzcf_public`);
     expect(await syncViews(db, env.catalog)).toEqual({ created: ['v_xzcf_public'], dropped: [] });

@@ -9,7 +9,7 @@ import { GuijiError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { DROPS_SOURCE } from '../sources/drops.js';
 import { creditAdapter, sharingAdapter } from '../sources/platform.js';
-import { migrate } from '../warehouse/migrate.js';
+import { prepareWarehouse } from '../warehouse/prepare.js';
 import { runClaimers } from './claimer.js';
 import { listSpreadsheets } from './drops-partition.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
@@ -165,7 +165,7 @@ export function planBackfill(
 export async function runBackfill(options: BackfillOptions): Promise<BackfillOutcome> {
   const { config, db, catalog, logger, request } = options;
   const { spec, partitions } = planBackfill(config, catalog, logger, request);
-  await migrate(db.knex, db.schema);
+  await prepareWarehouse(db, catalog);
   if (request.dryRun) {
     const id = await findBackfill(db, spec.spec);
     const states = new Map<string, PartitionState>();

@@ -43,6 +43,8 @@ export interface FileLoadContext {
   xlsxLimits?: XlsxLimits;
   /** Large files read on a second thread (`GUIJI_READ_WORKER`). */
   readWorker?: boolean;
+  /** GUIJI_BULK_BYTES: see DropsContext. */
+  bulkBytes?: number;
 }
 
 /**
@@ -74,6 +76,7 @@ export async function loadSpreadsheet(ctx: FileLoadContext, path: string): Promi
       batchSize: ctx.batchSize,
       ...(ctx.xlsxLimits ? { xlsxLimits: ctx.xlsxLimits } : {}),
       ...(ctx.readWorker === undefined ? {} : { readWorker: ctx.readWorker }),
+      ...(ctx.bulkBytes !== undefined ? { bulkBytes: ctx.bulkBytes } : {}),
     });
     keepFeedback(ctx.workDir, ctx.feedbackDir);
     if (!outcome) throw new Error(`${path}: the drop source did not read the file`);

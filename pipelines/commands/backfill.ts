@@ -18,6 +18,7 @@ import {
 import { markFinished } from '../backfill/store.js';
 import { GRANULARITIES, type Granularity } from '../backfill/windows.js';
 import { migrate } from '../warehouse/migrate.js';
+import { prepareWarehouse } from '../warehouse/prepare.js';
 import {
   type CommandContext,
   commandContext,
@@ -216,7 +217,7 @@ export function registerBackfillCommands(program: Command): void {
           const result = await withWarehouse(
             ctx,
             async (db) => {
-              await migrate(db.knex, db.schema);
+              await prepareWarehouse(db, catalog);
               logger.info({ sources, concurrency }, 'worker started');
               const done = await runClaimers({
                 config,

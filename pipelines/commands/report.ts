@@ -4,7 +4,7 @@ import type { Config } from '../../lib/config.js';
 import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import { REPORT_FORMATS, type ReportFormat, type WrittenReports, writeReports } from '../report/index.js';
-import { migrate } from '../warehouse/migrate.js';
+import { prepareWarehouse } from '../warehouse/prepare.js';
 import { dateFlag, idFlag, writeJson } from './context.js';
 
 interface ReportCommandOptions {
@@ -68,7 +68,7 @@ export function registerReportCommand(program: Command, ctx: ReportCommandContex
       const run = parseRun(opts.run);
       const since = opts.since === undefined ? undefined : dateFlag(opts.since, '--since');
       const written: WrittenReports = await ctx.withWarehouse(async (db, catalog, config) => {
-        await migrate(db.knex, db.schema);
+        await prepareWarehouse(db, catalog);
         return writeReports(db, catalog, {
           outDir: opts.out ?? config.reportDir,
           run,

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
+import type { Catalog } from '../../catalog/load.js';
 import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import { acceptReview, type Decision, formatReviews, listReviews, rejectReview } from '../match/review.js';
-import { migrate } from '../warehouse/migrate.js';
+import { prepareWarehouse } from '../warehouse/prepare.js';
 import { limitFlag } from './context.js';
 
 export interface ReviewCommandContext {
-  withWarehouse<T>(fn: (db: Warehouse) => Promise<T>): Promise<T>;
+  withWarehouse<T>(fn: (db: Warehouse, catalog: Catalog) => Promise<T>): Promise<T>;
 }
 
 function print(line: string): void {
@@ -36,10 +37,10 @@ function printDecision(decision: Decision, json: boolean | undefined): void {
 
 /** Adds `review list | accept | reject`: the records matching could not file with certainty. */
 export function registerReviewCommands(program: Command, ctx: ReviewCommandContext): Command {
-  const withMigrated = <T>(fn: (db: Warehouse) => Promise<T>) =>
-    ctx.withWarehouse(async (db) => {
-      await migrate(db.knex, db.schema);
-      return fn(db);
+  const withMigrated = <T>(fn: (db: Warehouse, catalog: Catalog) => Promise<T>) =>
+    ctx.withWarehouse(async (db, catalog) => {
+      await prepareWarehouse(db, catalog);
+      return fn(db, catalog);
     });
   const review = program
     .command('review')
@@ -55,7 +56,7 @@ export function registerReviewCommands(program: Command, ctx: ReviewCommandConte
     )
     .action(async (opts: { limit: string; json?: boolean }) => {
       const limit = limitFlag(opts.limit);
-      const reviews = await withMigrated((db) => listReviews(db, { limit }));
+      const reviews = await withMigrated((db, catalog) => listReviews(db, catalog, { limit }));
       if (opts.json) for (const r of reviews) print(JSON.stringify(r));
       else print(formatReviews(reviews));
     });
@@ -67,7 +68,9 @@ export function registerReviewCommands(program: Command, ctx: ReviewCommandConte
     .option('--uscc <code>', 'the enterprise (default: the only candidate)')
     .option('--json', 'print { id, resource, naturalKey, status, uscc, enterprise, score }')
     .action(async (id: string, opts: { uscc?: string; json?: boolean }) => {
-      const decision = await withMigrated((db) => acceptReview(db, reviewId(id), opts.uscc));
+      const decision = await withMigrated((db, catalog) =>
+        acceptReview(db, catalog, reviewId(id), opts.uscc),
+      );
       printDecision(decision, opts.json);
     });
 
@@ -77,7 +80,7 @@ export function registerReviewCommands(program: Command, ctx: ReviewCommandConte
     .argument('<id>', 'the review id')
     .option('--json', 'print { id, resource, naturalKey, status, uscc, enterprise, score }')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const decision = await withMigrated((db) => rejectReview(db, reviewId(id)));
+      const decision = await withMigrated((db, catalog) => rejectReview(db, catalog, reviewId(id)));
       printDecision(decision, opts.json);
     });
   return review;

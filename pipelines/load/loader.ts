@@ -1,11 +1,15 @@
-import type { Resource } from '../../catalog/load.js';
+import { createHash } from 'node:crypto';
+import { columnOf } from '../../catalog/columns.js';
+import type { Catalog, Resource } from '../../catalog/load.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
 import { GuijiError, messageOf, sqlState } from '../../lib/errors.js';
 import type { Issue, Provenance } from '../../lib/types.js';
-import { CITY_PREFIX, matchBatch } from '../match/match-batch.js';
+import { matchBatch } from '../match/match-batch.js';
 import { normalizeName } from '../match/name.js';
 import type { ValidRecord } from '../validate/row-validator.js';
-import { copyJson, copyValue } from './copy-text.js';
+import { recordJsonSql, typedTable } from '../warehouse/typed-schema.js';
+import { provenanceSql } from '../warehouse/views.js';
+import { Layouts, type RecordPlace, type TableLayout } from './layout.js';
 
 /** A rejected row: its identity (stable across re-runs of the same input), the row as received and every issue. */
 export interface RejectedRow {
@@ -14,6 +18,15 @@ export interface RejectedRow {
   provenance: Provenance;
   raw: Record<string, unknown>;
   issues: Issue[];
+}
+
+/** Where a batch's records came from: a drop file or a platform's stream (the table `origins`). */
+export interface Origin {
+  kind: 'file' | 'stream';
+  /** A file's SHA-256, or the stream's name. */
+  key: string;
+  /** A file's path relative to the drop folder, or the stream's name. */
+  name: string;
 }
 
 /** What the loader keeps of a valid record until its batch commits. */
@@ -25,10 +38,10 @@ interface PendingRecord {
   /** The subject's name as matching compares it (a fresh string, not a slice of the input). */
   subjectNorm: string | null;
   /**
-   * Where the record's COPY columns up to (not including) match_method — tab-separated, escaped, as UTF-8 —
-   * lie in its batch's arena: bytes outside V8's heap, so a batch waiting for its turn does not age into the
-   * old generation as strings would, and one allocation a batch instead of one a record (each buffer of its
-   * own counts as external memory, and V8 answers its growth with full collections).
+   * Where the record's COPY line (its record and field columns, not the tail the loader adds) — tab-separated,
+   * escaped, as UTF-8 — lies in its batch's arena: bytes outside V8's heap, so a batch waiting for its turn does
+   * not age into the old generation as strings would, and one allocation a batch instead of one a record (each
+   * buffer of its own counts as external memory, and V8 answers its growth with full collections).
    */
   arena: Buffer;
   start: number;
@@ -57,6 +70,23 @@ function intern(value: string | null): string | null {
   return copy;
 }
 
+/** The layouts of each catalog and source, made once. */
+const layoutsMade = new WeakMap<Catalog, Map<string, Layouts>>();
+
+function layoutsOf(catalog: Catalog, source: string): Layouts {
+  let bySource = layoutsMade.get(catalog);
+  if (!bySource) {
+    bySource = new Map();
+    layoutsMade.set(catalog, bySource);
+  }
+  let layouts = bySource.get(source);
+  if (!layouts) {
+    layouts = new Layouts(catalog, source);
+    bySource.set(source, layouts);
+  }
+  return layouts;
+}
+
 /** The rows of one transaction: valid records (as COPY text, ready to send) and rejected rows. */
 export class Batch {
   readonly quarantined: RejectedRow[] = [];
@@ -66,14 +96,18 @@ export class Batch {
   readonly pending: PendingRecord[] = [];
   private arena: Buffer | null = null;
   private used = 0;
+  private readonly layouts: Layouts;
   /** Rows recognised as unchanged before validation (same raw digest as the stored record), and how many of those are unmatched. */
   unchanged = 0;
   unchangedUnmatched = 0;
 
   constructor(
     readonly source: string,
-    private readonly resources: ReadonlyMap<string, Resource>,
-  ) {}
+    readonly catalog: Catalog,
+    readonly origin: Origin,
+  ) {
+    this.layouts = layoutsOf(catalog, source);
+  }
 
   get records(): number {
     return this.pending.length;
@@ -90,18 +124,11 @@ export class Batch {
   }
 
   /**
-   * Adds a valid record; `provenance` is its provenance already as JSON, `rawDigest` the digest of the raw row
-   * it was read from (see records.raw_digest), when the source has one.
+   * Adds a valid record, with where it lies in its source and the digest of the raw row it was read from (see
+   * the typed tables' raw_digest), when the source has one.
    */
-  addRecord(record: ValidRecord, provenance: string, rawDigest: string | null = null): void {
-    // the columns of the line; JSON holds no raw tab or line break (it writes them as \t, \n), so of the
-    // characters COPY escapes only its backslashes are left to double; codes, hashes and dates hold none
-    const line =
-      `${record.resource}\t${copyValue(record.naturalKey)}\t${record.schemaVersion}\t${record.contentHash}\t` +
-      `${copyJson(record.json)}\t${record.uscc ?? '\\N'}\t${copyValue(record.subjectName)}\t` +
-      `${copyValue(record.department)}\t${record.producedDate ?? '\\N'}\t` +
-      `${copyValue(this.resources.get(record.resource)?.disclosure)}\t${this.source}\t${copyJson(provenance)}\t` +
-      `${rawDigest ?? '\\N'}`;
+  addRecord(record: ValidRecord, place: RecordPlace, rawDigest: string | null = null): void {
+    const line = this.layouts.of(record.resource).line(record, place, rawDigest);
     // at most three UTF-8 bytes a UTF-16 unit
     const room = line.length * 3;
     let arena = this.arena;
@@ -123,6 +150,11 @@ export class Batch {
       end: this.used,
     });
   }
+
+  /** The layout of a resource's table for this batch's source. */
+  layout(resource: string): TableLayout {
+    return this.layouts.of(resource);
+  }
 }
 
 /** The ledger's counters, for a batch and summed for a source's run. */
@@ -136,66 +168,94 @@ export interface BatchCounts {
   unmatched: number;
 }
 
-/** The columns every record line carries, then match_method, first_run_id, run_id. */
-const LINE_COLUMNS = [
-  'resource',
-  'natural_key',
-  'schema_version',
-  'content_hash',
-  'data',
-  'uscc',
-  'subject_name',
-  'department',
-  'produced_date',
-  'disclosure',
-  'source',
-  'provenance',
-  'raw_digest',
-] as const;
-const RECORD_COLUMNS = [
-  ...LINE_COLUMNS,
-  'match_method',
-  'match_score',
-  'match_flags',
-  'first_run_id',
-  'run_id',
-] as const;
-
-const NEWLINE = Buffer.from('\n');
-
 /** The size COPY data is sent in: one write per row halves COPY throughput (DESIGN.md). */
 const CHUNK_BYTES = 1 << 16;
 
-/** Record lines, each ended by `tail` (the columns after the line, with the newline), in ~64 KB buffers. */
-function chunksOf(
-  records: readonly PendingRecord[],
-  tail: (r: PendingRecord) => Buffer = () => NEWLINE,
-): Buffer[] {
+/** Record lines, each ended by `tail(r)` (the tail columns with the newline), in ~64 KB buffers. */
+function chunksOf(records: readonly PendingRecord[], tail: (r: PendingRecord) => string): Buffer[] {
   const chunks: Buffer[] = [];
   let chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   let size = 0;
   for (const r of records) {
     const end = tail(r);
-    const need = r.end - r.start + end.length;
+    const need = r.end - r.start + end.length * 3;
     if (size + need > chunk.length) {
       if (size) chunks.push(chunk.subarray(0, size));
       chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, need));
       size = 0;
     }
     size += r.arena.copy(chunk, size, r.start, r.end);
-    size += end.copy(chunk, size);
+    size += chunk.write(end, size, 'utf8');
   }
   if (size) chunks.push(chunk.subarray(0, size));
   return chunks;
 }
 
+/** What a loader of one file or platform window keeps between its batches. */
+export interface LoaderState {
+  outlook: KeyOutlook;
+  register: RegisterCache;
+  origins: OriginIds;
+  /** The bulk path of a transaction that loads a whole file (see BulkLoad); absent for platform batches. */
+  bulk?: BulkLoad;
+}
+
+/**
+ * The bulk path of one transaction (a whole drop file): a resource whose table is empty when the file's first
+ * records for it arrive is loaded without its secondary indexes, which are built again, once, before the
+ * transaction commits — PostgreSQL's "populating a database" (docs/warehouse-v2.md measured a typed table's
+ * COPY at 3.1 s with the key alone against 4.5–4.9 s with the three indexes, for 200,000 rows; building them
+ * after took 0.5–0.6 s). The primary key stays: it refuses a duplicate as ever. The table is locked against
+ * other writers until the commit (another loader of the same resource waits, then finds it no longer empty)
+ * and, while its indexes are gone, against readers too: harmless for a first load. A failure or SIGKILL rolls
+ * the drop back with everything else.
+ */
+export class BulkLoad {
+  private readonly checked = new Set<string>();
+  private readonly dropped: TableLayout[] = [];
+
+  /** Before the first direct COPY of `layout`'s records in this transaction. */
+  async prepare(tx: SqlTx, layout: TableLayout): Promise<void> {
+    if (this.checked.has(layout.tableName)) return;
+    this.checked.add(layout.tableName);
+    const empty = async () =>
+      (await tx.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM ${layout.table}) AS empty`))
+        .rows[0]?.empty === true;
+    if (!(await empty())) return;
+    await tx.query(`LOCK TABLE ${layout.table} IN SHARE ROW EXCLUSIVE MODE`);
+    // another loader may have filled it while we waited for the lock
+    if (!(await empty())) return;
+    for (const index of typedTable(layout.resource).indexes)
+      await tx.query(`DROP INDEX IF EXISTS "${index.name}"`);
+    this.dropped.push(layout);
+  }
+
+  /** Builds the indexes dropped by {@link prepare} again; to run last in the transaction, before its commit. */
+  async finish(tx: SqlTx): Promise<void> {
+    for (const layout of this.dropped.splice(0)) {
+      for (const index of typedTable(layout.resource).indexes) await tx.query(index.sql);
+      // the planner's statistics of a table that went from empty to full
+      await tx.query(`ANALYZE ${layout.table}`);
+    }
+  }
+
+  /** Whether indexes wait to be built again. */
+  get pending(): boolean {
+    return this.dropped.length > 0;
+  }
+}
+
+export function loaderState(): LoaderState {
+  return { outlook: new KeyOutlook(), register: new RegisterCache(), origins: new OriginIds() };
+}
+
 /**
  * Loads one batch in one transaction, all or nothing — so a run killed at any moment leaves whole batches
- * only. While the loader expects new keys (see KeyOutlook) the batch is COPYed straight into `records`;
+ * only. While the loader expects new keys (see KeyOutlook) the batch is COPYed straight into the typed tables;
  * otherwise, or when that COPY is refused, the warehouse is asked once which keys it holds and with what
  * content hash; then
  * - an unchanged record (same hash) is not written at all;
- * - a new record is COPYed straight into `records`, matched against the register beforehand;
+ * - a new record is COPYed straight into its table, matched against the register beforehand;
  * - a changed record (and every row of the enterprise register) goes through a temporary staging table: the
  *   previous version is kept in history and one `INSERT … ON CONFLICT DO UPDATE` merges them.
  * The rejected rows go to quarantine and the counts to the run ledger in the same transaction.
@@ -204,19 +264,22 @@ export async function loadBatch(
   db: Warehouse,
   runId: number,
   batch: Batch,
-  resources: ReadonlyMap<string, Resource>,
-  /** What the loader of this file or window has learnt so far (see KeyOutlook, RegisterCache). */
-  state: { outlook: KeyOutlook; register: RegisterCache },
+  /** What the loader of this file or window has learnt so far (see KeyOutlook, RegisterCache, OriginIds). */
+  state: LoaderState,
 ): Promise<BatchCounts> {
-  const { outlook, register } = state;
   try {
-    return await db.transaction((tx) =>
-      loadInTransaction(tx, runId, batch, resources, false, outlook, register),
-    );
+    return await db.transaction((tx) => loadInTransaction(tx, runId, batch, false, state));
   } catch (error) {
+    // an origin inserted by the failed transaction is gone with it
+    state.origins.forget();
     // another loader inserted one of our new keys since we looked: merge the whole batch instead
     if (sqlState(error) === '23505') {
-      return db.transaction((tx) => loadInTransaction(tx, runId, batch, resources, true, outlook, register));
+      try {
+        return await db.transaction((tx) => loadInTransaction(tx, runId, batch, true, state));
+      } catch (again) {
+        state.origins.forget();
+        throw again;
+      }
     }
     throw error;
   }
@@ -286,15 +349,62 @@ export class RegisterCache {
 /** A code the register does not hold (a string no normalised name can be: it holds a NUL). */
 const UNKNOWN = '\u0000unknown';
 
+/**
+ * The id of each origin (file, stream) a loader has written records of. Asked once per origin; an origin
+ * inserted by a transaction that then failed is forgotten with it ({@link forget}).
+ */
+export class OriginIds {
+  private readonly ids = new Map<string, number>();
+
+  forget(): void {
+    this.ids.clear();
+  }
+
+  async idOf(tx: SqlTx, runId: number, source: string, origin: Origin): Promise<number> {
+    const key = `${source}\u0000${origin.key}`;
+    const known = this.ids.get(key);
+    if (known !== undefined) return known;
+    // a plain read first: the row is there after the first batch, and a read takes no lock
+    const select = () =>
+      tx.query<{ id: string }>('SELECT id FROM origins WHERE source = $1 AND key = $2', [source, origin.key]);
+    let [row] = (await select()).rows;
+    if (!row) {
+      [row] = (
+        await tx.query<{ id: string }>(
+          `INSERT INTO origins (source, kind, key, name, first_run_id) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (source, key) DO NOTHING RETURNING id`,
+          [source, origin.kind, origin.key, origin.name, runId],
+        )
+      ).rows;
+      row ??= (await select()).rows[0];
+    }
+    if (!row)
+      throw new GuijiError('GUIJI_ERR_DB', `the origin ${origin.name} of ${source} could not be recorded`);
+    const id = Number(row.id);
+    this.ids.set(key, id);
+    return id;
+  }
+}
+
+/** The pending records of a batch by resource, in the order they came. */
+function byResource(records: readonly PendingRecord[]): Map<string, PendingRecord[]> {
+  const groups = new Map<string, PendingRecord[]>();
+  for (const r of records) {
+    const group = groups.get(r.resource);
+    if (group) group.push(r);
+    else groups.set(r.resource, [r]);
+  }
+  return groups;
+}
+
 async function loadInTransaction(
   tx: SqlTx,
   runId: number,
   batch: Batch,
-  resources: ReadonlyMap<string, Resource>,
   stageEverything: boolean,
-  outlook: KeyOutlook,
-  register: RegisterCache,
+  state: LoaderState,
 ): Promise<BatchCounts> {
+  const { outlook, register } = state;
   const counts: BatchCounts = {
     read: batch.size,
     inserted: 0,
@@ -305,14 +415,27 @@ async function loadInTransaction(
     unmatched: batch.unchangedUnmatched,
   };
   const records = batch.pending;
-  const registerRows = records.some((r) => r.resource === 'enterprise');
+  const { catalog } = batch;
+  const registers = new Set([...catalog.resources.values()].filter((r) => r.register).map((r) => r.id));
+  const registerRows = records.some((r) => registers.has(r.resource));
   if (registerRows) register.forget();
+  const write: Write = {
+    runId,
+    originId: records.length ? await state.origins.idOf(tx, runId, batch.source, batch.origin) : 0,
+    cityPrefix: catalog.region.cityPrefix,
+  };
   let loaded = false;
   if (records.length && outlook.optimistic && !stageEverything && !registerRows) {
+    // an empty table of a whole-file load goes without its secondary indexes until the file is in; outside the
+    // savepoint, which would bring them back with a refused COPY
+    if (state.bulk)
+      for (const resource of byResource(records).keys()) await state.bulk.prepare(tx, batch.layout(resource));
     // every key new, as the last batch's were: COPY at once; a stored key refuses the COPY, undone to here
     await tx.query('SAVEPOINT guiji_direct');
     try {
-      const unmatched = await copyDirect(tx, runId, records, register);
+      let unmatched = 0;
+      for (const [resource, group] of byResource(records))
+        unmatched += await copyDirect(tx, write, batch.layout(resource), group, register);
       await tx.query('RELEASE SAVEPOINT guiji_direct');
       counts.unmatched += unmatched;
       loaded = true;
@@ -323,48 +446,47 @@ async function loadInTransaction(
     }
     if (loaded) {
       counts.inserted += records.length;
-      counts.unmatched = await matchBatch(tx, runId, records, resources, counts.unmatched, []);
+      counts.unmatched = await matchBatch(tx, runId, records, catalog, counts.unmatched, []);
     }
   }
   if (records.length && !loaded) {
-    const existing = new Map<string, string>();
-    const found = await tx.query<{ resource: string; natural_key: string; content_hash: string }>(
-      `SELECT r.resource, r.natural_key, r.content_hash
-       FROM records r JOIN unnest($1::text[], $2::text[]) AS k(resource, natural_key)
-         ON r.resource = k.resource AND r.natural_key = k.natural_key`,
-      [records.map((r) => r.resource), records.map((r) => r.naturalKey)],
-    );
-    for (const row of found.rows) existing.set(`${row.resource}\u0000${row.natural_key}`, row.content_hash);
-    outlook.learn(existing.size);
-
-    const direct: PendingRecord[] = [];
     const staged: PendingRecord[] = [];
-    const same: PendingRecord[] = [];
-    for (const r of records) {
-      const hash = existing.get(`${r.resource}\u0000${r.naturalKey}`);
-      if (hash === r.contentHash) same.push(r);
-      else if (hash !== undefined || stageEverything || r.resource === 'enterprise') staged.push(r);
-      else direct.push(r);
+    let stored = 0;
+    for (const [resource, group] of byResource(records)) {
+      const layout = batch.layout(resource);
+      const existing = await storedHashes(tx, layout, group);
+      stored += existing.size;
+      const direct: PendingRecord[] = [];
+      const changed: PendingRecord[] = [];
+      const same: PendingRecord[] = [];
+      const register = registers.has(resource);
+      for (const r of group) {
+        const hash = existing.get(r.naturalKey);
+        if (hash === r.contentHash) same.push(r);
+        else if (hash !== undefined || stageEverything || register) changed.push(r);
+        else direct.push(r);
+      }
+      counts.unchanged += same.length;
+      if (changed.length) {
+        const merged = await mergeStaged(tx, write, layout, changed);
+        counts.inserted += merged.inserted;
+        counts.updated += merged.updated;
+        counts.unmatched += merged.unmatched;
+        staged.push(...changed);
+      }
+      if (same.length) {
+        const known = await state.register.lookup(tx, codesOf(same));
+        for (const r of same) if (r.uscc === null || !known.has(r.uscc)) counts.unmatched++;
+      }
+      if (direct.length) {
+        counts.unmatched += await copyDirect(tx, write, layout, direct, state.register);
+        counts.inserted += direct.length;
+      }
     }
-    counts.unchanged += same.length;
-
-    if (staged.length) {
-      const merged = await mergeStaged(tx, runId, staged, resources);
-      counts.inserted += merged.inserted;
-      counts.updated += merged.updated;
-      counts.unmatched += merged.unmatched;
-    }
-    if (same.length) {
-      const known = await register.lookup(tx, codesOf(same));
-      for (const r of same) if (r.uscc === null || !known.has(r.uscc)) counts.unmatched++;
-    }
-    if (direct.length) {
-      counts.unmatched += await copyDirect(tx, runId, direct, register);
-      counts.inserted += direct.length;
-    }
+    outlook.learn(stored);
     // matching beyond the exact credit code (legacy ids, names, the review queue); the score and flags of the
     // records merged through staging (the direct ones have theirs)
-    counts.unmatched = await matchBatch(tx, runId, records, resources, counts.unmatched, staged);
+    counts.unmatched = await matchBatch(tx, runId, records, catalog, counts.unmatched, staged);
   }
 
   const rejected = [...batch.quarantined, ...batch.duplicates];
@@ -390,18 +512,43 @@ async function loadInTransaction(
   return counts;
 }
 
+/** What every write of one batch shares. */
+interface Write {
+  runId: number;
+  originId: number;
+  /** The division-code prefix of the city's own registrations (catalog `region.cityPrefix`). */
+  cityPrefix: string;
+}
+
 function codesOf(records: readonly PendingRecord[]): string[] {
   return [...new Set(records.map((r) => r.uscc).filter((u): u is string => u !== null))];
 }
 
+/** The content hash of each of `records` the table holds, by natural key: one primary-key probe a record. */
+async function storedHashes(
+  tx: SqlTx,
+  layout: TableLayout,
+  records: readonly PendingRecord[],
+): Promise<Map<string, string>> {
+  const { rows } = await tx.query<{ natural_key: string; content_hash: string }>(
+    `SELECT k.natural_key, r.content_hash
+     FROM unnest($1::text[], $2::text[]) AS k(uscc, natural_key)
+     CROSS JOIN LATERAL (SELECT content_hash FROM ${layout.table} t
+                         WHERE t.uscc = k.uscc AND t.natural_key = k.natural_key) r`,
+    [records.map((r) => r.uscc ?? ''), records.map((r) => r.naturalKey)],
+  );
+  return new Map(rows.map((row) => [row.natural_key, row.content_hash]));
+}
+
 /**
- * COPYs new records straight into `records`, with their match method, score and flags (the register's
+ * COPYs new records straight into their table, with their match method, score and flags (the register's
  * current and former names decide name_mismatch): no second pass over what was just written. Returns how
  * many of them are unmatched by their credit code.
  */
 async function copyDirect(
   tx: SqlTx,
-  runId: number,
+  write: Write,
+  layout: TableLayout,
   direct: readonly PendingRecord[],
   register: RegisterCache,
 ): Promise<number> {
@@ -421,92 +568,103 @@ async function copyDirect(
     for (const row of rows.rows) former.add(`${row.uscc}\u0000${row.name_norm}`);
   }
   let unmatched = 0;
-  const tails = new Map<string, Buffer>();
-  const tailOf = (matched: boolean, flags: string) => {
-    const id = `${matched}${flags}`;
-    let tail = tails.get(id);
-    if (!tail) {
-      const method = matched ? 'uscc\t1' : '\\N\t\\N';
-      tail = Buffer.from(`\t${method}\t{${flags}}\t${runId}\t${runId}\n`);
-      tails.set(id, tail);
-    }
-    return tail;
-  };
+  const runs = `\t${write.runId}\t${write.runId}\n`;
+  const origin = `\t${write.originId}`;
   await tx.copyText(
-    'records',
-    RECORD_COLUMNS,
+    layout.tableName,
+    layout.copyColumns,
     chunksOf(direct, (r) => {
       const matched = r.uscc !== null && known.has(r.uscc);
-      if (!matched) unmatched++;
+      if (!matched) {
+        unmatched++;
+        return r.uscc !== null && r.uscc.slice(2, 6) !== write.cityPrefix
+          ? `${origin}\t\\N\t\\N\t\\N\t{out_of_region}${runs}`
+          : `${origin}\t\\N\t\\N\t\\N\t{}${runs}`;
+      }
+      const uscc = r.uscc as string;
       const flags = [];
-      if (r.uscc !== null && r.uscc.slice(2, 6) !== CITY_PREFIX) flags.push('out_of_region');
+      if (uscc.slice(2, 6) !== write.cityPrefix) flags.push('out_of_region');
       if (
-        matched &&
         r.subjectNorm !== null &&
-        known.get(r.uscc as string) !== r.subjectNorm &&
-        !former.has(`${r.uscc}\u0000${r.subjectNorm}`)
+        known.get(uscc) !== r.subjectNorm &&
+        !former.has(`${uscc}\u0000${r.subjectNorm}`)
       ) {
         flags.push('name_mismatch');
       }
-      return tailOf(matched, flags.join(','));
+      return `${origin}\t${uscc}\tuscc\t1\t{${flags.join(',')}}${runs}`;
     }),
   );
   return unmatched;
 }
 
-/** New versions of known records (and register rows): history, then one merge by natural key. */
-async function mergeStaged(
-  tx: SqlTx,
-  runId: number,
-  staged: readonly PendingRecord[],
-  resources: ReadonlyMap<string, Resource>,
-): Promise<{ inserted: number; updated: number; unmatched: number }> {
+/** The temporary staging table of a layout (its name, unquoted): its line columns, no key, emptied at commit. */
+async function stagingOf(tx: SqlTx, layout: TableLayout): Promise<string> {
+  // named by the table and its columns: a catalog that gained a field in this session gets a new one
+  const suffix = createHash('sha256').update(layout.lineColumns.join(',')).digest('hex').slice(0, 12);
+  const staging = `guiji_stage_${layout.resource.id}_${suffix}`;
   await tx.query(
-    `CREATE TEMP TABLE IF NOT EXISTS guiji_staging (
-       resource text, natural_key text, schema_version text, content_hash text, data jsonb, uscc text,
-       subject_name text, department text, produced_date date, disclosure text, source text, provenance jsonb,
-       raw_digest text
-     ) ON COMMIT DELETE ROWS`,
+    `CREATE TEMP TABLE IF NOT EXISTS ${staging} ON COMMIT DELETE ROWS AS
+     SELECT ${layout.lineColumns.map((c) => `"${c}"`).join(', ')} FROM ${layout.table} WITH NO DATA`,
   );
   // a file's batches share one transaction: the rows an earlier batch staged are still there
-  await tx.query('TRUNCATE guiji_staging');
-  await tx.copyText('guiji_staging', LINE_COLUMNS, chunksOf(staged));
-  await mergeEnterprises(tx, runId, resources.get('enterprise'));
-  await tx.query(
-    `INSERT INTO record_history (resource, natural_key, version, schema_version, content_hash, data, provenance,
-                                 run_id, changed_at, superseded_by_run)
-     SELECT r.resource, r.natural_key, r.version, r.schema_version, r.content_hash, r.data, r.provenance,
-            r.run_id, r.changed_at, $1
-     FROM records r JOIN guiji_staging s ON s.resource = r.resource AND s.natural_key = r.natural_key
-     WHERE r.content_hash <> s.content_hash`,
-    [runId],
+  await tx.query(`TRUNCATE ${staging}`);
+  return staging;
+}
+
+/** New versions of known records (and register rows): history, then one merge by key. */
+async function mergeStaged(
+  tx: SqlTx,
+  write: Write,
+  layout: TableLayout,
+  staged: readonly PendingRecord[],
+): Promise<{ inserted: number; updated: number; unmatched: number }> {
+  const staging = await stagingOf(tx, layout);
+  await tx.copyText(
+    staging,
+    layout.lineColumns,
+    chunksOf(staged, () => '\n'),
   );
+  const resource = layout.resource;
+  if (resource.register) await mergeEnterprises(tx, write.runId, resource, staging);
+  const def = typedTable(resource);
+  await tx.query(
+    `INSERT INTO record_history (resource, natural_key, record_id, version, schema_version, content_hash, data,
+                                 provenance, run_id, changed_at, superseded_by_run)
+     SELECT $2, r.natural_key, r.record_id, r.version, r.schema_version, r.content_hash, ${recordJsonSql(def, 'r')},
+            ${provenanceSql('r', 'o')}, r.run_id, r.changed_at, $1
+     FROM ${layout.table} r JOIN ${staging} s ON s.uscc = r.uscc AND s.natural_key = r.natural_key
+     LEFT JOIN origins o ON o.id = r.origin_id
+     WHERE r.content_hash <> s.content_hash`,
+    [write.runId, resource.id],
+  );
+  const columns = layout.lineColumns.map((c) => `"${c}"`);
   const merged = await tx.query<{ inserted: string; updated: string; unmatched: string }>(
     `WITH s AS (
-       SELECT s.*, CASE WHEN e.uscc IS NOT NULL THEN 'uscc' END AS match_method
-       FROM guiji_staging s LEFT JOIN enterprises e ON e.uscc = s.uscc
+       SELECT s.*, (e.uscc IS NOT NULL) AS known
+       FROM ${staging} s LEFT JOIN enterprises e ON e.uscc = s.uscc
      ), up AS (
-       INSERT INTO records (resource, natural_key, version, schema_version, content_hash, data, uscc, subject_name,
-                            department, produced_date, disclosure, match_method, source, provenance,
-                            raw_digest, first_run_id, run_id)
-       SELECT s.resource, s.natural_key, 1, s.schema_version, s.content_hash, s.data, s.uscc, s.subject_name,
-              s.department, s.produced_date, s.disclosure, s.match_method, s.source, s.provenance, s.raw_digest,
-              $1, $1
+       INSERT INTO ${layout.table} AS r (${columns.join(', ')}, origin_id, matched_uscc, match_method, match_score,
+                                         first_run_id, run_id)
+       SELECT ${columns.map((c) => `s.${c}`).join(', ')}, $2,
+              CASE WHEN s.known THEN s.uscc END, CASE WHEN s.known THEN 'uscc' END,
+              CASE WHEN s.known THEN 1 END, $1, $1
        FROM s
-       ON CONFLICT (resource, natural_key) DO UPDATE SET
-         version = records.version + 1, schema_version = EXCLUDED.schema_version,
-         content_hash = EXCLUDED.content_hash, data = EXCLUDED.data, uscc = EXCLUDED.uscc,
-         subject_name = EXCLUDED.subject_name, department = EXCLUDED.department,
-         produced_date = EXCLUDED.produced_date, disclosure = EXCLUDED.disclosure,
-         match_method = EXCLUDED.match_method, source = EXCLUDED.source, provenance = EXCLUDED.provenance,
-         raw_digest = EXCLUDED.raw_digest, run_id = EXCLUDED.run_id, changed_at = now()
-       WHERE records.content_hash <> EXCLUDED.content_hash
+       ON CONFLICT (uscc, natural_key) DO UPDATE SET
+         version = r.version + 1,
+         ${columns
+           .filter((c) => c !== '"uscc"' && c !== '"natural_key"')
+           .map((c) => `${c} = EXCLUDED.${c}`)
+           .join(', ')},
+         origin_id = EXCLUDED.origin_id, matched_uscc = EXCLUDED.matched_uscc,
+         match_method = EXCLUDED.match_method, match_score = EXCLUDED.match_score,
+         run_id = EXCLUDED.run_id, changed_at = now()
+       WHERE r.content_hash <> EXCLUDED.content_hash
        RETURNING (xmax = 0) AS inserted
      )
      SELECT (SELECT count(*) FROM up WHERE inserted) AS inserted,
             (SELECT count(*) FROM up WHERE NOT inserted) AS updated,
-            (SELECT count(*) FROM s WHERE match_method IS NULL) AS unmatched`,
-    [runId],
+            (SELECT count(*) FROM s WHERE NOT known) AS unmatched`,
+    [write.runId, write.originId],
   );
   const row = merged.rows[0];
   return {
@@ -553,31 +711,31 @@ async function insertQuarantine(tx: SqlTx, runId: number, rejected: readonly Rej
 }
 
 /** Records of the enterprise register also maintain the `enterprises` table that matching reads. */
-async function mergeEnterprises(tx: SqlTx, runId: number, enterprise: Resource | undefined): Promise<void> {
-  if (!enterprise?.register) return;
+async function mergeEnterprises(
+  tx: SqlTx,
+  runId: number,
+  enterprise: Resource,
+  staging: string,
+): Promise<void> {
   const f = enterprise.register;
+  if (!f) return;
+  const have = new Set(enterprise.current.fields.map((field) => field.code));
+  // a register field the current version lacks reads as NULL; column names come from the catalog
+  const col = (code: string | undefined, type = 'text') =>
+    code && have.has(code) ? `s."${columnOf(code)}"` : `NULL::${type}`;
   await tx.query(
     `INSERT INTO enterprises (uscc, name, reg_no, org_code, legal_rep, reg_date, status, address, run_id)
-     SELECT DISTINCT ON (s.uscc) s.uscc, s.data->>$2, s.data->>$3, substr(s.uscc, 9, 9), s.data->>$4,
-            (s.data->>$5)::date, s.data->>$6, s.data->>$7, $1
-     FROM guiji_staging s
-     WHERE s.resource = $8 AND s.uscc IS NOT NULL
+     SELECT DISTINCT ON (s.uscc) s.uscc, ${col(f.name)}, ${col(f.regNo)}, substr(s.uscc, 9, 9), ${col(f.legalRep)},
+            ${col(f.regDate, 'date')}::date, ${col(f.status)}, ${col(f.address)}, $1
+     FROM ${staging} s
+     WHERE s.uscc <> ''
      ON CONFLICT (uscc) DO UPDATE SET name = EXCLUDED.name, reg_no = EXCLUDED.reg_no, legal_rep = EXCLUDED.legal_rep,
        reg_date = EXCLUDED.reg_date, status = EXCLUDED.status, address = EXCLUDED.address, run_id = EXCLUDED.run_id,
        updated_at = now()
      WHERE (enterprises.name, enterprises.reg_no, enterprises.legal_rep, enterprises.reg_date, enterprises.status,
             enterprises.address) IS DISTINCT FROM
            (EXCLUDED.name, EXCLUDED.reg_no, EXCLUDED.legal_rep, EXCLUDED.reg_date, EXCLUDED.status, EXCLUDED.address)`,
-    [
-      runId,
-      f.name,
-      f.regNo ?? '',
-      f.legalRep ?? '',
-      f.regDate ?? '',
-      f.status ?? '',
-      f.address ?? '',
-      enterprise.id,
-    ],
+    [runId],
   );
 }
 
@@ -588,22 +746,17 @@ async function mergeEnterprises(tx: SqlTx, runId: number, enterprise: Resource |
  */
 export class BatchQueue {
   private inflight: Promise<void> | null = null;
-  private readonly outlook = new KeyOutlook();
-  private readonly register = new RegisterCache();
+  private readonly state = loaderState();
 
   constructor(
     private readonly db: Warehouse,
     private readonly runId: number,
-    private readonly resources: ReadonlyMap<string, Resource>,
   ) {}
 
   /** Waits for the batch before, then starts loading this one; `committed` runs with its counts. */
   async submit(batch: Batch, committed: (counts: BatchCounts) => void): Promise<void> {
     await this.settle();
-    const loading = loadBatch(this.db, this.runId, batch, this.resources, {
-      outlook: this.outlook,
-      register: this.register,
-    }).then(committed);
+    const loading = loadBatch(this.db, this.runId, batch, this.state).then(committed);
     loading.catch(() => {
       // observed by settle()
     });
@@ -630,14 +783,27 @@ export class TransactionBatches {
   private inflight: Promise<void> | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
-  private readonly outlook = new KeyOutlook();
-  private readonly register = new RegisterCache();
+  private readonly state: LoaderState;
 
   constructor(
     private readonly tx: SqlTx,
     private readonly runId: number,
-    private readonly resources: ReadonlyMap<string, Resource>,
-  ) {}
+    /** Use the bulk path (see BulkLoad) for tables empty when the file starts. */
+    options: { bulk?: boolean } = {},
+  ) {
+    this.state = loaderState();
+    if (options.bulk) this.state.bulk = new BulkLoad();
+  }
+
+  /**
+   * The file's last statements, once every batch is written and before the commit: the indexes of the tables
+   * the bulk path loaded are built again. Without it a bulk-loaded file refuses to end (see close).
+   */
+  async finish(): Promise<void> {
+    await this.settle();
+    const { bulk } = this.state;
+    if (bulk) await this.turn((tx) => bulk.finish(tx));
+  }
 
   private turn<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
     const run = this.tail
@@ -667,9 +833,9 @@ export class TransactionBatches {
   /** Waits for the batch before, then starts writing this one; `written` runs with its counts. */
   async submit(batch: Batch, written: (counts: BatchCounts) => void): Promise<void> {
     await this.settle();
-    const loading = this.turn((tx) =>
-      loadInTransaction(tx, this.runId, batch, this.resources, false, this.outlook, this.register),
-    ).then(written);
+    const loading = this.turn((tx) => loadInTransaction(tx, this.runId, batch, false, this.state)).then(
+      written,
+    );
     loading.catch(() => {
       // observed by settle()
     });

@@ -1,13 +1,39 @@
-import type { Resource } from '../../catalog/load.js';
+import { columnOf, tableOf } from '../../catalog/columns.js';
+import type { Catalog, Resource } from '../../catalog/load.js';
 import type { SqlTx } from '../../lib/db.js';
+import { GuijiError } from '../../lib/errors.js';
 import { type Candidate, type NameQuery, nameCandidates } from './candidates.js';
 
 /**
- * The division-code prefix of the city's own registrations (the catalog's `region.cityPrefix`, 阜阳市 3412):
- * a credit code whose positions 3–6 differ was registered elsewhere. The loader has no catalog at hand, so
- * it is a constant here; test/match-name.test.ts keeps it equal to the bundled catalog.
+ * The typed table of a resource of the catalog, quoted (the name comes from the catalog's resource id, never
+ * from data: a resource id read from the warehouse, e.g. from the review queue, must be one of the catalog's).
  */
-export const CITY_PREFIX = '3412';
+export function recordTable(catalog: Catalog, resource: string): string {
+  if (!catalog.resources.has(resource))
+    throw new GuijiError('GUIJI_ERR_CATALOG', `no catalog resource ${JSON.stringify(resource)}`);
+  return `"${tableOf(resource)}"`;
+}
+
+/**
+ * The records without a credit code of their own (the only ones matching files beyond the code, and the only
+ * ones the review queue holds), of every resource, as a subquery `(resource, natural_key, match_method)`: a
+ * join on resource and natural key probes each table's primary key (uscc '', natural_key).
+ */
+export function codelessRecordsSql(catalog: Catalog): string {
+  return [...catalog.resources.keys()]
+    .map(
+      (id) =>
+        `SELECT '${id}'::text AS resource, natural_key, match_method FROM ${recordTable(catalog, id)} WHERE uscc = ''`,
+    )
+    .join(' UNION ALL ');
+}
+
+/** A field's column in a resource's table, or a NULL of text when the current version has no such field. */
+function fieldSql(resource: Resource, alias: string, code: string | undefined): string {
+  return code && resource.current.fields.some((f) => f.code === code)
+    ? `${alias}."${columnOf(code)}"`
+    : 'NULL::text';
+}
 
 /** How a record was filed under its enterprise (records.match_method); NULL while unmatched. */
 export type MatchMethod = 'uscc' | 'reg_no' | 'org_code' | 'name' | 'manual';
@@ -38,13 +64,13 @@ export async function matchBatch(
   tx: SqlTx,
   runId: number,
   records: readonly BatchRecordRef[],
-  resources: ReadonlyMap<string, Resource>,
+  catalog: Catalog,
   unmatched: number,
   /** The records whose score and flags step 3 sets (the loader writes those of the records it COPYs itself). */
   written: readonly BatchRecordRef[] = records,
 ): Promise<number> {
   if (!records.length) return unmatched;
-  const registers = new Set([...resources.values()].filter((r) => r.register).map((r) => r.id));
+  const registers = new Set([...catalog.resources.values()].filter((r) => r.register).map((r) => r.id));
   const registered = records.filter((r) => registers.has(r.resource) && r.uscc !== null);
   let left = unmatched;
   if (registered.length) {
@@ -53,7 +79,7 @@ export async function matchBatch(
       tx,
       runId,
       registered.map((r) => r.uscc as string),
-      resources,
+      catalog,
       batch,
     );
   }
@@ -62,10 +88,10 @@ export async function matchBatch(
   // or before (by legacy id, name or a person), are not.
   const open = records.filter((r) => r.uscc === null);
   if (open.length) {
-    const { unmatched: still } = await resolve(tx, runId, open, resources);
+    const { unmatched: still } = await resolve(tx, runId, open, catalog);
     left = unmatched - (open.length - still);
   }
-  await settle(tx, written, runId);
+  await settle(tx, catalog, written, runId);
   return left;
 }
 
@@ -120,33 +146,35 @@ async function resolve(
   tx: SqlTx,
   runId: number,
   records: readonly { resource: string; naturalKey: string }[],
-  resources: ReadonlyMap<string, Resource>,
+  catalog: Catalog,
 ): Promise<{ unmatched: number; filed: Filed[] }> {
   const rows: Unresolved[] = [];
   const byResource = new Map<string, string[]>();
   for (const r of records) push(byResource, r.resource, r.naturalKey);
   for (const [id, keys] of byResource) {
-    const subject = resources.get(id)?.subject;
-    if (!subject) continue;
-    // one resource at a time: `natural_key = ANY(…)` probes the primary key (a join with unnest() let the
-    // planner scan the whole table); the field codes come from the catalog, passed as parameters
+    const resource = catalog.resources.get(id);
+    if (!resource) continue;
+    const { subject } = resource;
+    // only records without a credit code of their own (uscc '') are matched beyond it: `uscc = '' AND
+    // natural_key = ANY(…)` probes the primary key; the column names come from the catalog
     const found = await tx.query<Unresolved>(
-      `SELECT r.resource, r.natural_key, r.uscc, r.subject_name, n.norm AS name_norm,
-              left(n.norm, 4) AS head, guiji_name_tail(n.norm) AS tail,
-              r.data->>$3 AS code, nullif(r.data->>$4, '') AS reg_no,
-              nullif(r.data->>$5, '') AS org_code, nullif(r.data->>$6, '') AS id_number,
+      `SELECT $1::text AS resource, r.natural_key, NULL::text AS uscc, ${fieldSql(resource, 'r', subject.name)} AS subject_name,
+              n.norm AS name_norm, left(n.norm, 4) AS head, guiji_name_tail(n.norm) AS tail,
+              ${fieldSql(resource, 'r', subject.uscc)} AS code, nullif(${fieldSql(resource, 'r', subject.regNo)}, '') AS reg_no,
+              nullif(${fieldSql(resource, 'r', subject.orgCode)}, '') AS org_code,
+              nullif(${fieldSql(resource, 'r', subject.idNumber)}, '') AS id_number,
               q.status, q.name_norm AS queued_norm, q.chosen_uscc, q.chosen_score,
               (e.uscc IS NOT NULL) AS chosen_known
-       FROM records r
-       CROSS JOIN LATERAL (SELECT guiji_name_norm(r.subject_name) AS norm) n
-       LEFT JOIN match_queue q ON q.resource = r.resource AND q.natural_key = r.natural_key
+       FROM ${recordTable(catalog, id)} r
+       CROSS JOIN LATERAL (SELECT guiji_name_norm(${fieldSql(resource, 'r', subject.name)}) AS norm) n
+       LEFT JOIN match_queue q ON q.resource = $1 AND q.natural_key = r.natural_key
        LEFT JOIN enterprises e ON e.uscc = q.chosen_uscc
-       WHERE r.resource = $1 AND r.natural_key = ANY($2::text[]) AND r.match_method IS NULL`,
-      [id, keys, subject.uscc, subject.regNo ?? '', subject.orgCode ?? '', subject.idNumber ?? ''],
+       WHERE r.uscc = '' AND r.natural_key = ANY($2::text[]) AND r.match_method IS NULL`,
+      [id, keys],
     );
     rows.push(...found.rows);
   }
-  const open = rows.filter((r) => r.uscc === null);
+  const open = rows;
   const filed: Filed[] = [];
   const queued: Queued[] = [];
   const cleared: Unresolved[] = [];
@@ -240,19 +268,22 @@ async function resolve(
   }
 
   if (filed.length) {
-    await tx.query(
-      `UPDATE records r SET match_method = m.method, match_score = m.score, uscc = m.uscc
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::real[], $5::text[])
-         AS m(resource, natural_key, method, score, uscc)
-       WHERE r.resource = m.resource AND r.natural_key = m.natural_key`,
-      [
-        filed.map((f) => f.resource),
-        filed.map((f) => f.natural_key),
-        filed.map((f) => f.method),
-        filed.map((f) => f.score),
-        filed.map((f) => f.uscc),
-      ],
-    );
+    const filedBy = new Map<string, Filed[]>();
+    for (const f of filed) push(filedBy, f.resource, f);
+    for (const [resource, list] of filedBy) {
+      await tx.query(
+        `UPDATE ${recordTable(catalog, resource)} r
+         SET match_method = m.method, match_score = m.score, matched_uscc = m.uscc
+         FROM unnest($1::text[], $2::text[], $3::real[], $4::text[]) AS m(natural_key, method, score, uscc)
+         WHERE r.uscc = '' AND r.natural_key = m.natural_key`,
+        [
+          list.map((f) => f.natural_key),
+          list.map((f) => f.method),
+          list.map((f) => f.score),
+          list.map((f) => f.uscc),
+        ],
+      );
+    }
     const automatic = filed.filter((f) => f.method !== 'manual');
     if (automatic.length) {
       await tx.query(
@@ -303,7 +334,8 @@ async function resolve(
   if (filed.length) {
     await settle(
       tx,
-      filed.map((f) => ({ resource: f.resource, naturalKey: f.natural_key })),
+      catalog,
+      filed.map((f) => ({ resource: f.resource, naturalKey: f.natural_key, uscc: null })),
     );
   }
   return { unmatched: rows.length - filed.length, filed };
@@ -344,43 +376,58 @@ function push<T>(map: Map<string, T[]>, k: string, v: T): void {
  */
 export async function settle(
   tx: SqlTx,
-  records: readonly { resource: string; naturalKey: string }[],
+  catalog: Catalog,
+  records: readonly { resource: string; naturalKey: string; uscc: string | null }[],
   runId?: number,
 ): Promise<void> {
-  const byResource = new Map<string, string[]>();
-  for (const r of records) push(byResource, r.resource, r.naturalKey);
-  for (const [resource, keys] of byResource) {
-    // one resource at a time: `natural_key = ANY(…)` probes the primary key, where a join with unnest() let
-    // the planner scan the whole table
-    const { rows } = await tx.query<{ natural_key: string; score: number | null; flags: string[] }>(
-      `SELECT natural_key, score, flags FROM (
-         SELECT r.natural_key, r.match_score, r.match_flags,
+  const byResource = new Map<string, { naturalKey: string; uscc: string | null }[]>();
+  for (const r of records) push(byResource, r.resource, r);
+  for (const [id, list] of byResource) {
+    const resource = catalog.resources.get(id);
+    if (!resource) continue;
+    const table = recordTable(catalog, id);
+    const name = fieldSql(resource, 'r', resource.subject.name);
+    // one primary-key probe a record: the key is (uscc, natural_key)
+    const { rows } = await tx.query<{
+      natural_key: string;
+      uscc: string;
+      score: number | null;
+      flags: string[];
+    }>(
+      `SELECT natural_key, uscc, score, flags FROM (
+         SELECT r.natural_key, r.uscc, r.match_score, r.match_flags,
                 CASE WHEN r.match_method IS NULL THEN NULL
                      WHEN r.match_method IN ('uscc', 'reg_no', 'org_code') THEN 1
                      ELSE r.match_score END::real AS score,
                 array_remove(ARRAY[
-                  CASE WHEN (r.match_method IS NULL OR r.match_method = 'uscc') AND r.uscc IS NOT NULL
+                  CASE WHEN (r.match_method IS NULL OR r.match_method = 'uscc') AND r.uscc <> ''
                             AND substr(r.uscc, 3, 4) <> $3 THEN 'out_of_region' END,
-                  CASE WHEN e.uscc IS NULL OR r.subject_name IS NULL OR r.subject_name = e.name THEN NULL
-                       WHEN guiji_name_norm(r.subject_name) IS NOT DISTINCT FROM e.name_norm THEN NULL
+                  CASE WHEN e.uscc IS NULL OR ${name} IS NULL OR ${name} = e.name THEN NULL
+                       WHEN guiji_name_norm(${name}) IS NOT DISTINCT FROM e.name_norm THEN NULL
                        WHEN EXISTS (SELECT 1 FROM enterprise_names h
-                                    WHERE h.uscc = e.uscc AND h.name_norm = guiji_name_norm(r.subject_name)) THEN NULL
+                                    WHERE h.uscc = e.uscc AND h.name_norm = guiji_name_norm(${name})) THEN NULL
                        ELSE 'name_mismatch' END
                 ], NULL)::text[] AS flags
-         FROM records r
-         LEFT JOIN enterprises e ON e.uscc = r.uscc AND r.match_method IN ('uscc', 'reg_no', 'org_code')
-         WHERE r.resource = $1 AND r.natural_key = ANY($2::text[]) AND ($4::bigint IS NULL OR r.run_id = $4)
+         FROM unnest($1::text[], $2::text[]) AS k(uscc, natural_key)
+         JOIN LATERAL (SELECT * FROM ${table} t WHERE t.uscc = k.uscc AND t.natural_key = k.natural_key) r ON true
+         LEFT JOIN enterprises e ON e.uscc = r.matched_uscc AND r.match_method IN ('uscc', 'reg_no', 'org_code')
+         WHERE ($4::bigint IS NULL OR r.run_id = $4)
        ) x
        WHERE x.match_score IS DISTINCT FROM x.score OR x.match_flags IS DISTINCT FROM x.flags`,
-      [resource, keys, CITY_PREFIX, runId ?? null],
+      [
+        list.map((r) => r.uscc ?? ''),
+        list.map((r) => r.naturalKey),
+        catalog.region.cityPrefix,
+        runId ?? null,
+      ],
     );
     if (!rows.length) continue;
     await tx.query(
-      `UPDATE records r SET match_score = u.score, match_flags = string_to_array(u.flags, ',')
-       FROM unnest($2::text[], $3::real[], $4::text[]) AS u(natural_key, score, flags)
-       WHERE r.resource = $1 AND r.natural_key = ANY($2::text[]) AND r.natural_key = u.natural_key`,
+      `UPDATE ${table} r SET match_score = u.score, match_flags = string_to_array(u.flags, ',')
+       FROM unnest($1::text[], $2::text[], $3::real[], $4::text[]) AS u(uscc, natural_key, score, flags)
+       WHERE r.uscc = u.uscc AND r.natural_key = u.natural_key`,
       [
-        resource,
+        rows.map((r) => r.uscc),
         rows.map((r) => r.natural_key),
         rows.map((r) => r.score),
         rows.map((r) => r.flags.join(',')),
@@ -402,7 +449,7 @@ async function registerLoaded(
   tx: SqlTx,
   runId: number,
   usccs: readonly string[],
-  resources: ReadonlyMap<string, Resource>,
+  catalog: Catalog,
   batch: ReadonlySet<string>,
 ): Promise<number> {
   const touched = await tx.query<{
@@ -428,25 +475,34 @@ async function registerLoaded(
      RETURNING uscc`,
     [codes, runId],
   );
-  // records with their own code, unmatched until their enterprise arrived
-  const byCode = await tx.query<RefiledRow>(
-    `UPDATE records SET match_method = 'uscc', match_score = 1
-     WHERE uscc = ANY($1::text[]) AND match_method IS NULL
-     RETURNING resource, natural_key, source, run_id`,
-    [codes],
-  );
-  const inBatch = byCode.rows.filter((r) => batch.has(recordId(r.resource, r.natural_key))).length;
-  const refiled = byCode.rows;
+  // records with their own code, unmatched until their enterprise arrived (the key leads with the code)
+  const refiled: RefiledRow[] = [];
+  for (const id of catalog.resources.keys()) {
+    const byCode = await tx.query<RefiledRow>(
+      `UPDATE ${recordTable(catalog, id)} SET match_method = 'uscc', match_score = 1, matched_uscc = uscc
+       WHERE uscc = ANY($1::text[]) AND match_method IS NULL
+       RETURNING $2::text AS resource, natural_key, source, run_id`,
+      [codes, id],
+    );
+    refiled.push(...byCode.rows);
+  }
+  const inBatch = refiled.filter((r) => batch.has(recordId(r.resource, r.natural_key))).length;
   // flags follow a name: a new or renamed enterprise may make its records' names agree, or disagree
   if (named.rows.length) {
-    const ofNamed = await tx.query<{ resource: string; natural_key: string }>(
-      `SELECT resource, natural_key FROM records WHERE uscc = ANY($1::text[])`,
-      [named.rows.map((r) => r.uscc)],
-    );
-    await settle(
-      tx,
-      ofNamed.rows.map((r) => ({ resource: r.resource, naturalKey: r.natural_key })),
-    );
+    const namedCodes = named.rows.map((r) => r.uscc);
+    const ofNamed: { resource: string; naturalKey: string; uscc: string | null }[] = [];
+    for (const id of catalog.resources.keys()) {
+      const table = recordTable(catalog, id);
+      // by the key's code, and through the partial index those filed under another enterprise than their own
+      const found = await tx.query<{ natural_key: string; uscc: string }>(
+        `SELECT natural_key, uscc FROM ${table} WHERE uscc = ANY($1::text[])
+         UNION ALL
+         SELECT natural_key, uscc FROM ${table} WHERE matched_uscc = ANY($1::text[]) AND matched_uscc <> uscc`,
+        [namedCodes],
+      );
+      for (const r of found.rows) ofNamed.push({ resource: id, naturalKey: r.natural_key, uscc: r.uscc });
+    }
+    await settle(tx, catalog, ofNamed);
   }
 
   const strings = (f: (e: (typeof list)[number]) => string | null) => [
@@ -469,16 +525,19 @@ async function registerLoaded(
     const { filed } = await resolve(
       tx,
       runId,
-      again.rows.map((r) => ({ resource: r.resource, naturalKey: r.natural_key })),
-      resources,
+      again.rows
+        .filter((r) => catalog.resources.has(r.resource))
+        .map((r) => ({ resource: r.resource, naturalKey: r.natural_key })),
+      catalog,
     );
-    const earlier = filed.filter((f) => !batch.has(recordId(f.resource, f.natural_key)));
-    if (earlier.length) {
+    const earlier = new Map<string, string[]>();
+    for (const f of filed)
+      if (!batch.has(recordId(f.resource, f.natural_key))) push(earlier, f.resource, f.natural_key);
+    for (const [id, keys] of earlier) {
       const of = await tx.query<RefiledRow>(
-        `SELECT r.resource, r.natural_key, r.source, r.run_id
-         FROM records r JOIN unnest($1::text[], $2::text[]) AS m(resource, natural_key)
-           ON r.resource = m.resource AND r.natural_key = m.natural_key`,
-        [earlier.map((f) => f.resource), earlier.map((f) => f.natural_key)],
+        `SELECT $2::text AS resource, natural_key, source, run_id FROM ${recordTable(catalog, id)}
+         WHERE uscc = '' AND natural_key = ANY($1::text[])`,
+        [keys, id],
       );
       refiled.push(...of.rows);
     }

@@ -1,7 +1,8 @@
+import type { Catalog } from '../../catalog/load.js';
 import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import { type Candidate, round } from './candidates.js';
-import { settle } from './match-batch.js';
+import { codelessRecordsSql, recordTable, settle } from './match-batch.js';
 import { nameSimilarity } from './name.js';
 
 /** A record waiting for a person to choose its enterprise (the `guiji review list --json` contract). */
@@ -45,11 +46,16 @@ interface QueueRow {
 }
 
 /** Records waiting for review whose record is still unmatched, oldest first. */
-export async function listReviews(db: Warehouse, options: { limit?: number } = {}): Promise<Review[]> {
+export async function listReviews(
+  db: Warehouse,
+  catalog: Catalog,
+  options: { limit?: number } = {},
+): Promise<Review[]> {
   const rows = await db.query<QueueRow>(
     `SELECT q.id, q.resource, q.natural_key, q.name, q.name_norm, q.reg_no, q.org_code, q.status, q.candidates,
             q.run_id, q.created_at, r.match_method
-     FROM match_queue q JOIN records r ON r.resource = q.resource AND r.natural_key = q.natural_key
+     FROM match_queue q JOIN (${codelessRecordsSql(catalog)}) r
+       ON r.resource = q.resource AND r.natural_key = q.natural_key
      WHERE q.status = 'waiting' AND r.match_method IS NULL
      ORDER BY q.id
      LIMIT $1`,
@@ -77,9 +83,14 @@ function usage(message: string): GuijiError {
  * 'manual', the credit code the enterprise's, the score its name's similarity to the record's (1 for a legacy
  * id). The decision is kept: a new version of the record with the same name is filed the same way.
  */
-export async function acceptReview(db: Warehouse, id: number, uscc?: string): Promise<Decision> {
+export async function acceptReview(
+  db: Warehouse,
+  catalog: Catalog,
+  id: number,
+  uscc?: string,
+): Promise<Decision> {
   return db.transaction(async (tx) => {
-    const q = await queueRow(tx, id);
+    const q = await queueRow(tx, catalog, id);
     if (q.match_method !== null) {
       throw usage(`review ${id}: the record is already matched (${q.match_method}); nothing to decide`);
     }
@@ -112,11 +123,11 @@ export async function acceptReview(db: Warehouse, id: number, uscc?: string): Pr
         ),
       );
     await tx.query(
-      `UPDATE records SET match_method = 'manual', match_score = $3, uscc = $4
-       WHERE resource = $1 AND natural_key = $2`,
-      [q.resource, q.natural_key, score, chosen],
+      `UPDATE ${recordTable(catalog, q.resource)} SET match_method = 'manual', match_score = $2, matched_uscc = $3
+       WHERE uscc = '' AND natural_key = $1`,
+      [q.natural_key, score, chosen],
     );
-    await settle(tx, [{ resource: q.resource, naturalKey: q.natural_key }]);
+    await settle(tx, catalog, [{ resource: q.resource, naturalKey: q.natural_key, uscc: null }]);
     await tx.query(
       `UPDATE match_queue SET status = 'accepted', chosen_uscc = $2, chosen_score = $3, decided_at = now(),
               updated_at = now()
@@ -140,17 +151,18 @@ export async function acceptReview(db: Warehouse, id: number, uscc?: string): Pr
  * not queue it again while its name stays the same (a registration number or organisation code found later
  * still files it).
  */
-export async function rejectReview(db: Warehouse, id: number): Promise<Decision> {
+export async function rejectReview(db: Warehouse, catalog: Catalog, id: number): Promise<Decision> {
   return db.transaction(async (tx) => {
-    const q = await queueRow(tx, id);
+    const q = await queueRow(tx, catalog, id);
     if (q.match_method !== null && q.match_method !== 'manual') {
       throw usage(`review ${id}: the record is already matched (${q.match_method}); nothing to decide`);
     }
     if (q.match_method === 'manual') {
       await tx.query(
-        `UPDATE records SET match_method = NULL, match_score = NULL, uscc = NULL, match_flags = '{}'
-         WHERE resource = $1 AND natural_key = $2`,
-        [q.resource, q.natural_key],
+        `UPDATE ${recordTable(catalog, q.resource)}
+         SET match_method = NULL, match_score = NULL, matched_uscc = NULL, match_flags = '{}'
+         WHERE uscc = '' AND natural_key = $1`,
+        [q.natural_key],
       );
     }
     await tx.query(
@@ -173,6 +185,7 @@ export async function rejectReview(db: Warehouse, id: number): Promise<Decision>
 
 async function queueRow(
   tx: { query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }> },
+  catalog: Catalog,
   id: number,
 ): Promise<QueueRow> {
   if (!Number.isSafeInteger(id) || id <= 0)
@@ -180,7 +193,8 @@ async function queueRow(
   const { rows } = await tx.query<QueueRow>(
     `SELECT q.id, q.resource, q.natural_key, q.name, q.name_norm, q.reg_no, q.org_code, q.status, q.candidates,
             q.run_id, q.created_at, r.match_method
-     FROM match_queue q JOIN records r ON r.resource = q.resource AND r.natural_key = q.natural_key
+     FROM match_queue q JOIN (${codelessRecordsSql(catalog)}) r
+       ON r.resource = q.resource AND r.natural_key = q.natural_key
      WHERE q.id = $1
      FOR UPDATE OF q`,
     [id],

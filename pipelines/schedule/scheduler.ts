@@ -6,7 +6,7 @@ import type { Warehouse } from '../../lib/db.js';
 import { GuijiError, LockedError, messageOf } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { type RunSummary, runPipeline } from '../run.js';
-import { migrate } from '../warehouse/migrate.js';
+import { prepareWarehouse } from '../warehouse/prepare.js';
 import { previousSlot, SCHEDULE_TIME_ZONE, type ScheduleJob, scheduleJobs } from './slots.js';
 
 /** What runs after a nightly run finished (the quality report); its failure is logged, never fatal. */
@@ -66,7 +66,7 @@ const NIGHTLY_LOCK = 'nightly';
 export async function runScheduler(options: SchedulerOptions): Promise<void> {
   const { config, db, logger, signal } = options;
   const now = options.now ?? (() => new Date());
-  await migrate(db.knex, db.schema);
+  await prepareWarehouse(db, options.catalog);
   const jobs = scheduleJobs(config);
 
   // one slot at a time in this process; while one runs, a job keeps at most its newest waiting slot

@@ -18,10 +18,16 @@ import type { Logger } from '../../lib/logger.js';
 import type { CellValue, Issue, Provenance } from '../../lib/types.js';
 import type { Ajv } from '../../schemas/ajv.js';
 import { writeFeedbackWorkbook } from '../feedback/workbook.js';
-import { Batch, type RejectedRow, TransactionBatches } from '../load/loader.js';
+import { Batch, type Origin, type RejectedRow, TransactionBatches } from '../load/loader.js';
+import { recordTable } from '../match/match-batch.js';
 import { buildHeaderIndex, findHeaderRow, type HeaderIndexEntry } from '../normalize/headers.js';
 import { rawDigest } from '../validate/raw-digest.js';
-import { compileKeyProbe, compileRowValidator, rowFingerprint } from '../validate/row-validator.js';
+import {
+  compileKeyProbe,
+  compileRowValidator,
+  type ProbeKey,
+  rowFingerprint,
+} from '../validate/row-validator.js';
 import { SeenKeys } from '../validate/seen-keys.js';
 
 export const DROPS_SOURCE = 'drops';
@@ -45,7 +51,15 @@ export interface DropsContext {
   xlsxLimits?: XlsxLimits;
   /** Large files are read on a second thread (`GUIJI_READ_WORKER`, default true). */
   readWorker?: boolean;
+  /** Files of at least this many bytes may take the loader's bulk path (default BULK_BYTES; tests set 0). */
+  bulkBytes?: number;
 }
+
+/**
+ * A file this large (about 20,000 penalty rows) loading into an empty table takes the bulk path: its indexes
+ * built once at the end rather than kept up row by row. Smaller files gain nothing worth locking the table.
+ */
+export const BULK_BYTES = 4 << 20;
 
 function tablesOf(ctx: DropsContext, file: DropFile): AsyncIterable<DropTable> {
   if (ctx.tables) return ctx.tables(file);
@@ -375,9 +389,13 @@ async function loadFile(
   let bodyFailure: unknown = null;
   try {
     await ctx.db.transaction(async (tx) => {
-      const batches = new TransactionBatches(tx, ctx.runId, ctx.catalog.resources);
+      // a large file may take the bulk path (an empty table loaded before its secondary indexes are built)
+      const batches = new TransactionBatches(tx, ctx.runId, {
+        bulk: file.size >= (ctx.bulkBytes ?? BULK_BYTES),
+      });
       try {
         await loadFileIn(ctx, index, file, log, batches, totals);
+        await batches.finish();
       } catch (error) {
         bodyFailure = error;
         throw error;
@@ -428,10 +446,11 @@ async function loadFileIn(
   // row is a correction: it updates the record. Either way the outcome does not depend on where batches split.
   const seen = new SeenKeys();
   const sheetRefs = new Set<string>();
-  let pending = new Batch(DROPS_SOURCE, ctx.catalog.resources);
+  const origin: Origin = { kind: 'file', key: file.sha256, name: file.name };
+  let pending = new Batch(DROPS_SOURCE, ctx.catalog, origin);
   const flush = async (finalize?: (tx: SqlTx) => Promise<void>) => {
     const batch = pending;
-    pending = new Batch(DROPS_SOURCE, ctx.catalog.resources);
+    pending = new Batch(DROPS_SOURCE, ctx.catalog, origin);
     if (finalize) batch.finalize = finalize;
     await batches.submit(batch, (counts) => {
       totals.read += counts.read;
@@ -542,8 +561,6 @@ async function loadTable(
   const resourceId = match.resource.id;
   const base: Provenance = { source: DROPS_SOURCE, file: file.name, sha256: file.sha256 };
   if (table.sheet !== null) base.sheet = table.sheet;
-  // the provenance of a loaded record as JSON, built without an object a row: {...base, "row": n}
-  const provenancePrefix = `${JSON.stringify(base).slice(0, -1)},"row":`;
   const { sheetRef, tableNumber, seen } = within;
   const refPrefix = `${DROPS_SOURCE}:${file.sha256}:${sheetRef}:`;
   // A row's reference is its row number, unique as the reader counts — unless it counts a number twice (a
@@ -604,14 +621,7 @@ async function loadTable(
       const duplicate = duplicateOf(row, turn, result.value.naturalKey);
       if (duplicate) current.duplicates.push(duplicate);
       else {
-        const { upgradedFrom, original } = result.value;
-        current.addRecord(
-          result.value,
-          upgradedFrom
-            ? `${provenancePrefix}${row.rowNumber},"upgradedFrom":${JSON.stringify(upgradedFrom)},"original":${JSON.stringify(original)}}`
-            : `${provenancePrefix}${row.rowNumber}}`,
-          digest,
-        );
+        current.addRecord(result.value, { sheet: table.sheet, row: row.rowNumber }, digest);
       }
     }
   };
@@ -624,7 +634,7 @@ async function loadTable(
   const prepare = (rows: SheetRow[]): ProbedChunk => {
     const digests = rows.map((row) => rawDigest(fingerprint, row.cells));
     const keys = rows.map((row) => probeKey(row.cells));
-    const stored = storedDigests(within.batches, resourceId, keys);
+    const stored = storedDigests(within.batches, recordTable(ctx.catalog, resourceId), keys);
     // observed by handleChunk; a chunk never handled (the file failed before it) must not fail the process
     stored.catch(() => {});
     return { rows, digests, keys, stored };
@@ -635,10 +645,10 @@ async function loadTable(
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as SheetRow;
       const key = keys?.[i];
-      const known = key != null ? found?.get(key) : undefined;
+      const known = key != null ? found?.get(key.key) : undefined;
       if (key != null && known && known.digest === digests[i]) {
         hits++;
-        handleUnchanged(row, key, known.unmatched);
+        handleUnchanged(row, key.key, known.unmatched);
       } else handle(row, digests[i] as string);
       if (batch().size >= ctx.batchSize) await flush();
     }
@@ -712,7 +722,7 @@ async function loadTable(
 interface ProbedChunk {
   rows: SheetRow[];
   digests: string[];
-  keys: (string | null)[] | null;
+  keys: (ProbeKey | null)[] | null;
   stored: Promise<Map<string, { digest: string | null; unmatched: boolean }> | null>;
 }
 
@@ -746,23 +756,24 @@ class UnchangedProbe {
   }
 }
 
-/** Key → raw digest and match state of the stored records of `resource` among `keys`. */
+/** Natural key → raw digest and match state of the stored records of `table` among `keys`. */
 async function storedDigests(
   db: Pick<TransactionBatches, 'query'>,
-  resource: string,
-  keys: readonly (string | null)[],
+  table: string,
+  keys: readonly (ProbeKey | null)[],
 ): Promise<Map<string, { digest: string | null; unmatched: boolean }>> {
-  const wanted = [...new Set(keys.filter((k): k is string => k !== null))];
+  const wanted = new Map<string, string>();
+  for (const k of keys) if (k !== null) wanted.set(k.key, k.uscc);
   const found = new Map<string, { digest: string | null; unmatched: boolean }>();
-  if (!wanted.length) return found;
+  if (!wanted.size) return found;
   const rows = await db.query<{ natural_key: string; raw_digest: string | null; unmatched: boolean }>(
-    // one primary-key probe a key: with `natural_key = ANY(…)` and the statistics of a table that just grew,
-    // the planner scanned every record of the resource (165 ms for 2,000 keys of 100,000, against 11 ms)
+    // one primary-key probe a key: with `= ANY(…)` and the statistics of a table that just grew, the planner
+    // scanned every record of the resource (165 ms for 2,000 keys of 100,000, against 11 ms)
     `SELECT k.natural_key, r.raw_digest, r.match_method IS NULL AS unmatched
-     FROM unnest($2::text[]) AS k(natural_key)
-     CROSS JOIN LATERAL (SELECT raw_digest, match_method FROM records
-                         WHERE resource = $1 AND natural_key = k.natural_key) r`,
-    [resource, wanted],
+     FROM unnest($1::text[], $2::text[]) AS k(uscc, natural_key)
+     CROSS JOIN LATERAL (SELECT raw_digest, match_method FROM ${table}
+                         WHERE uscc = k.uscc AND natural_key = k.natural_key) r`,
+    [[...wanted.values()], [...wanted.keys()]],
   );
   for (const row of rows) found.set(row.natural_key, { digest: row.raw_digest, unmatched: row.unmatched });
   return found;

@@ -9,8 +9,8 @@ import { ConfigError, GuijiError, messageOf } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { CellValue } from '../../lib/types.js';
 import type { Ajv } from '../../schemas/ajv.js';
-import { Batch, BatchQueue } from '../load/loader.js';
-import { compileRowValidator, jsonString } from '../validate/row-validator.js';
+import { Batch, BatchQueue, type Origin } from '../load/loader.js';
+import { compileRowValidator } from '../validate/row-validator.js';
 
 export { CREDIT_SOURCE, SHARING_SOURCE };
 
@@ -276,10 +276,10 @@ export async function loadPlatformWindow(
   const log = ctx.logger.child({ stream, from, to: window.to });
   const fields = resource.current.fields;
   const validate = compileRowValidator(ctx.ajv, ctx.catalog, resource, resource.current, fields);
-  const queue = new BatchQueue(ctx.db, ctx.runId, ctx.catalog.resources);
-  let batch = new Batch(source, ctx.catalog.resources);
+  const queue = new BatchQueue(ctx.db, ctx.runId);
+  const origin: Origin = { kind: 'stream', key: stream, name: stream };
+  let batch = new Batch(source, ctx.catalog, origin);
   let keys = new Set<string>();
-  const provenancePrefix = `{"source":${JSON.stringify(source)},"file":${JSON.stringify(stream)},"recordId":`;
   let maxSjc = '';
   let read = 0;
   const flush = async (last: boolean) => {
@@ -288,7 +288,7 @@ export async function loadPlatformWindow(
     const rows = current.size;
     const resumeFrom = maxSjc || null;
     current.finalize = (tx) => fence(tx, { rows, resumeFrom, last });
-    batch = new Batch(source, ctx.catalog.resources);
+    batch = new Batch(source, ctx.catalog, origin);
     keys = new Set();
     await queue.submit(current, (counts) => {
       onBatch(counts.read);
@@ -319,8 +319,7 @@ export async function loadPlatformWindow(
             // the same record twice in one batch goes to the next one, as in the nightly load
             if (keys.has(result.value.naturalKey)) await flush(false);
             keys.add(result.value.naturalKey);
-            // the provenance {source, file, recordId, sjc} as JSON, without an object a record
-            batch.addRecord(result.value, `${provenancePrefix}${jsonString(id)},"sjc":${jsonString(sjc)}}`);
+            batch.addRecord(result.value, { recordId: id, deliveredAt: sjc });
           }
           if (sjc > maxSjc) maxSjc = sjc;
           if (batch.size >= ctx.batchSize) await flush(false);

@@ -396,7 +396,7 @@ export function compileKeyProbe(
   resource: Resource,
   version: ResourceVersion,
   columns: readonly (FieldDef | null)[],
-): (cells: readonly CellValue[]) => string | null {
+): (cells: readonly CellValue[]) => ProbeKey | null {
   if (version !== resource.current) return () => null;
   const { subject } = resource;
   const keyFields = new Set<string>(resource.naturalKey.filter((p) => p !== '$subject'));
@@ -416,8 +416,18 @@ export function compileKeyProbe(
       if (!result.ok) return null;
       if (result.value !== null) data[code] = result.value;
     }
-    return resource.naturalKey
-      .map((part) => (part === '$subject' ? subjectKey(data, resource) : data[part]) ?? '')
-      .join('|');
+    const code = data[subject.uscc];
+    return {
+      key: resource.naturalKey
+        .map((part) => (part === '$subject' ? subjectKey(data, resource) : data[part]) ?? '')
+        .join('|'),
+      uscc: code && code !== USCC_PLACEHOLDER ? code : '',
+    };
   };
+}
+
+/** A row's natural key and the credit code it carries ('' for none): its record's primary key, if valid. */
+export interface ProbeKey {
+  key: string;
+  uscc: string;
 }

@@ -91,6 +91,7 @@ const RECORD_COLUMNS: ReadonlyArray<Omit<ColumnDef, 'name' | 'field'> & { name: 
   },
   { name: 'received_at', type: 'timestamptz', notNull: true, default: 'now()', comment: '归集时间' },
   { name: 'changed_at', type: 'timestamptz', notNull: true, default: 'now()', comment: '最近变更时间' },
+  { name: 'delivered_at', type: 'timestamptz', notNull: false, comment: '送达时间（平台接收或更新时间）' },
   { name: 'version', type: 'integer', notNull: true, default: '1', comment: '记录版本号' },
   { name: 'row_number', type: 'integer', notNull: false, comment: '来源表格中的行号（含表头行）' },
   { name: 'produced_date', type: 'date', notNull: false, comment: '信息产生日期' },

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { columnOf, sqlTypeOf, tableOf } from '../../catalog/columns.js';
 import type { Catalog, FieldDef, Resource } from '../../catalog/load.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
+import { recordJsonSql, typedTable } from './typed-schema.js';
 
 /**
  * The analyst views: one typed view per resource over `records`, generated from the catalog (a versioned
@@ -36,7 +38,7 @@ import { GuijiError } from '../../lib/errors.js';
 export const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]*$/;
 
 /** Bumped when the generator's output changes for the same catalog, so that every view is regenerated. */
-const GENERATOR_VERSION = '1';
+const GENERATOR_VERSION = '2';
 
 const BOOKKEEPING = 'catalog_views';
 
@@ -53,6 +55,11 @@ const RECORD_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['match_method', '主体匹配方式'],
   ['disclosure', '公开属性（public 公示 / shared 共享）'],
   ['run_id', '最近写入的运行编号'],
+];
+
+/** Record columns the views gained later: they come after the fields (see {@link definition}). */
+const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['record_id', '记录编号（稳定，不含个人信息，全库唯一）'],
 ];
 
 export interface ViewDefinition {
@@ -83,17 +90,21 @@ function literal(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }
 
+/** The zone of the departments' and platforms' local times: datetimes are shown as China time. */
+const CHINA_ZONE = 'Asia/Shanghai';
+
+/** A field's value in the view, read from its typed column of `r_<resource>`; datetimes as China time. */
 function typedValue(field: FieldDef): { expr: string; type: string } {
-  const raw = `(data->>${literal(field.code)})`;
-  switch (field.kind) {
+  const column = `r.${ident(columnOf(field.code))}`;
+  switch (sqlTypeOf(field.kind)) {
     case 'date':
-      return { expr: `${raw}::date`, type: 'date' };
-    case 'datetime':
-      return { expr: `${raw}::timestamp`, type: 'timestamp' };
-    case 'amount':
-      return { expr: `${raw}::numeric`, type: 'numeric' };
+      return { expr: column, type: 'date' };
+    case 'timestamptz':
+      return { expr: `(${column} AT TIME ZONE ${literal(CHINA_ZONE)})`, type: 'timestamp' };
+    case 'numeric':
+      return { expr: column, type: 'numeric' };
     default:
-      return { expr: raw, type: 'text' };
+      return { expr: column, type: 'text' };
   }
 }
 
@@ -108,24 +119,47 @@ function maskedValue(field: FieldDef): string {
   return `CASE WHEN ${expr} = '' THEN ${expr} ELSE left(${expr}, 1) || '*' END`;
 }
 
+/** The credit code a record is filed under: matching's result, else its own code (NULL when it has none). */
+const FILED_USCC = `coalesce(r.matched_uscc, nullif(r.uscc, ''))`;
+
+/** The subject's name: the column of the resource's name field (the typed table does not store it twice). */
+function subjectNameSql(resource: Resource): string {
+  const field = resource.current.fields.find((f) => f.code === resource.subject.name);
+  return field ? `r.${ident(columnOf(field.code))}` : 'NULL::text';
+}
+
+/** How each record column of the views is read from `r_<resource> r`. */
+function recordColumnSql(resource: Resource, column: string): string {
+  switch (column) {
+    case 'uscc':
+      return FILED_USCC;
+    case 'subject_name':
+      return subjectNameSql(resource);
+    default:
+      return `r.${ident(column)}`;
+  }
+}
+
 function definition(
   resource: Resource,
   name: string,
   mask: boolean,
   publicOnly: boolean,
   title: string,
+  existing: readonly string[] = [],
 ): ViewDefinition {
   const view = ident(name);
-  const taken = new Set(RECORD_COLUMNS.map(([c]) => c));
-  const select = RECORD_COLUMNS.map(([c]) => `  ${ident(c)}`);
-  const comments = [
-    `COMMENT ON VIEW ${view} IS ${literal(title)}`,
-    ...RECORD_COLUMNS.map(([c, zh]) => `COMMENT ON COLUMN ${view}.${ident(c)} IS ${literal(zh)}`),
-  ];
+  // every column: [name, expression, comment], in the order of a view made today
+  const wanted: Array<[string, string, string]> = [...RECORD_COLUMNS, ...ADDED_COLUMNS].map(([c, zh]) => [
+    c,
+    recordColumnSql(resource, c),
+    zh,
+  ]);
+  const taken = new Set(wanted.map(([c]) => c));
   for (const field of resource.current.fields) {
     const column = field.code.toLowerCase();
     ident(field.code);
-    const quoted = ident(column);
+    ident(column);
     if (taken.has(column))
       throw new GuijiError(
         'GUIJI_ERR_CATALOG',
@@ -133,12 +167,27 @@ function definition(
       );
     taken.add(column);
     const expr = mask && field.sensitive ? maskedValue(field) : typedValue(field).expr;
-    select.push(`  ${expr} AS ${quoted}`);
     const note = mask && field.sensitive ? '（已脱敏）' : '';
-    comments.push(`COMMENT ON COLUMN ${view}.${quoted} IS ${literal(`${field.title}${note}`)}`);
+    wanted.push([column, expr, `${field.title}${note}`]);
   }
-  const where = [`resource = ${literal(resource.id)}`, ...(publicOnly ? [`disclosure = 'public'`] : [])];
-  const sql = `CREATE OR REPLACE VIEW ${view} AS\nSELECT\n${select.join(',\n')}\nFROM records\nWHERE ${where.join(' AND ')}`;
+  // A view that exists keeps its columns where they are and gains the new ones at its end: what
+  // CREATE OR REPLACE VIEW accepts, so that the views analysts built on it survive. A view that lost a column
+  // is made anew in today's order (it is dropped and created again; see replaceView).
+  const byName = new Map(wanted.map((w) => [w[0], w]));
+  const keeps = existing.length > 0 && existing.every((c) => byName.has(c));
+  const ordered = keeps
+    ? [
+        ...existing.map((c) => byName.get(c) as [string, string, string]),
+        ...wanted.filter(([c]) => !existing.includes(c)),
+      ]
+    : wanted;
+  const select = ordered.map(([c, expr]) => `  ${expr} AS ${ident(c)}`);
+  const comments = [
+    `COMMENT ON VIEW ${view} IS ${literal(title)}`,
+    ...ordered.map(([c, , zh]) => `COMMENT ON COLUMN ${view}.${ident(c)} IS ${literal(zh)}`),
+  ];
+  const where = publicOnly ? `\nWHERE r.disclosure = 'public'` : '';
+  const sql = `CREATE OR REPLACE VIEW ${view} AS\nSELECT\n${select.join(',\n')}\nFROM ${ident(tableOf(resource.id))} r${where}`;
   return { name, sql, comments };
 }
 
@@ -147,7 +196,12 @@ function definition(
  * public resources only. The catalog argument is the catalog the resource belongs to (kept for the contract:
  * the views are generated from the whole catalog).
  */
-export function viewSql(resource: Resource, _catalog: Catalog): ViewDefinition[] {
+export function viewSql(
+  resource: Resource,
+  _catalog: Catalog,
+  /** The columns of the views as they exist in the warehouse, by view name (none: made anew). */
+  existing: ReadonlyMap<string, readonly string[]> = new Map(),
+): ViewDefinition[] {
   ident(resource.id);
   const base = `v_${resource.id}`;
   const shared = resource.disclosure !== 'public';
@@ -161,11 +215,110 @@ export function viewSql(resource: Resource, _catalog: Catalog): ViewDefinition[]
       shared
         ? `${label}：分析视图，仅限部门共享，敏感字段已脱敏`
         : `${label}：分析视图（未脱敏，敏感字段公开使用请用 ${base}_public）`,
+      existing.get(base),
     ),
   ];
   if (!shared)
-    views.push(definition(resource, `${base}_public`, true, true, `${label}：公示视图，敏感字段已脱敏`));
+    views.push(
+      definition(
+        resource,
+        `${base}_public`,
+        true,
+        true,
+        `${label}：公示视图，敏感字段已脱敏`,
+        existing.get(`${base}_public`),
+      ),
+    );
   return views;
+}
+
+/** The record's provenance as v1 stored it (`records.provenance`), rebuilt from the typed columns and `origins o`. */
+export function provenanceSql(alias: string, origin: string): string {
+  const r = ident(alias);
+  const o = ident(origin);
+  return `jsonb_strip_nulls(jsonb_build_object('source', ${r}.source, 'file', ${o}.name,
+    'sha256', CASE WHEN ${o}.kind = 'file' THEN ${o}.key END, 'sheet', ${r}.sheet, 'row', ${r}.row_number,
+    'recordId', ${r}.origin_record,
+    'sjc', to_char(${r}.delivered_at AT TIME ZONE ${literal(CHINA_ZONE)}, 'YYYY-MM-DD HH24:MI:SS'),
+    'upgradedFrom', ${r}.upgraded_from, 'original', ${r}.original))`;
+}
+
+/** The columns of `records`, the view of every record of every resource (v1's table, then what v2 added). */
+const COMMON_COLUMNS: ReadonlyArray<readonly [string, (resource: Resource) => string, string]> = [
+  ['resource', (res) => `${literal(res.id)}::text`, '资源'],
+  ['natural_key', () => 'r.natural_key', '自然键（资源内唯一）'],
+  ['version', () => 'r.version', '记录版本号'],
+  ['schema_version', () => 'r.schema_version', '字段集版本'],
+  ['content_hash', () => 'r.content_hash', '内容摘要'],
+  ['data', (res) => recordJsonSql(typedTable(res), 'r'), '字段（由各字段列重建，仅供兼容）'],
+  ['uscc', () => FILED_USCC, '统一社会信用代码（归集主体）'],
+  ['subject_name', (res) => subjectNameSql(res), '主体名称'],
+  ['department', () => 'r.department', '数据来源部门'],
+  ['produced_date', () => 'r.produced_date', '信息产生日期'],
+  ['received_at', () => 'r.received_at', '归集时间'],
+  ['changed_at', () => 'r.changed_at', '最近变更时间'],
+  ['disclosure', () => 'r.disclosure', '公开属性（public 公示 / shared 共享）'],
+  ['match_method', () => 'r.match_method', '主体匹配方式'],
+  ['source', () => 'r.source', '来源'],
+  ['provenance', () => provenanceSql('r', 'o'), '来源明细（由来源列重建，仅供兼容）'],
+  ['first_run_id', () => 'r.first_run_id', '首次写入的运行编号'],
+  ['run_id', () => 'r.run_id', '最近写入的运行编号'],
+  ['match_score', () => 'r.match_score', '主体匹配的把握'],
+  ['match_flags', () => 'r.match_flags', '一致性标记'],
+  ['raw_digest', () => 'r.raw_digest', '原始行摘要'],
+  ['record_id', () => 'r.record_id', '记录编号（稳定，不含个人信息，全库唯一）'],
+  ['own_uscc', () => `nullif(r.uscc, '')`, '记录所载的统一社会信用代码'],
+  ['matched_uscc', () => 'r.matched_uscc', '匹配结果的统一社会信用代码'],
+  ['origin_id', () => 'r.origin_id', '来源文件或平台数据集的编号'],
+  ['delivered_at', () => 'r.delivered_at', '送达时间'],
+  ['row_number', () => 'r.row_number', '来源表格中的行号'],
+  ['sheet', () => 'r.sheet', '来源工作表'],
+];
+
+/**
+ * The views over every resource: `records`, every record of every typed table with the columns v1's table had
+ * (so that the metrics, reports and analysts' queries of v1 keep working) and the common ones v2 added; then the
+ * timeliness views of the quality metrics over it. A query that selects only some columns computes only those
+ * (PostgreSQL flattens the UNION ALL), and a filter on `resource` or `run_id` reaches each table's index.
+ */
+export function commonViewSql(catalog: Catalog): ViewDefinition[] {
+  const members = [...catalog.resources.values()].map(
+    (res) =>
+      `SELECT ${COMMON_COLUMNS.map(([c, sql]) => `${sql(res)} AS ${ident(c)}`).join(', ')}\n` +
+      `FROM ${ident(tableOf(res.id))} r LEFT JOIN origins o ON o.id = r.origin_id`,
+  );
+  const records: ViewDefinition = {
+    name: 'records',
+    sql: `CREATE OR REPLACE VIEW records AS\n${members.join('\nUNION ALL\n')}`,
+    comments: [
+      `COMMENT ON VIEW records IS ${literal('全部资源的归集记录（各资源表 r_<资源> 的合并视图，只读）')}`,
+      ...COMMON_COLUMNS.map(([c, , zh]) => `COMMENT ON COLUMN records.${ident(c)} IS ${literal(zh)}`),
+    ],
+  };
+  // Every record's timeliness, in working days from produced to received (China date of its first load, which
+  // is also when a public record appears in the public view: guiji's "published").
+  const timeliness: ViewDefinition = {
+    name: 'quality_timeliness',
+    sql: `CREATE OR REPLACE VIEW quality_timeliness AS
+   SELECT r.resource, r.natural_key, r.department, r.uscc, r.subject_name, r.disclosure, r.first_run_id,
+          r.produced_date, (r.received_at AT TIME ZONE 'Asia/Shanghai')::date AS received_date,
+          rw.workday_no - pw.workday_no AS workdays, d.collect_workdays, d.publish_workdays,
+          rw.workday_no - pw.workday_no > d.collect_workdays AS collect_late,
+          coalesce(r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays, false)
+            AS publish_late
+   FROM records r
+   JOIN quality_deadlines d ON d.resource = r.resource
+   JOIN workdays pw ON pw.day = r.produced_date
+   JOIN workdays rw ON rw.day = (r.received_at AT TIME ZONE 'Asia/Shanghai')::date`,
+    comments: [],
+  };
+  const overdue: ViewDefinition = {
+    name: 'quality_overdue_all',
+    sql: `CREATE OR REPLACE VIEW quality_overdue_all AS
+   SELECT * FROM quality_timeliness WHERE collect_late OR publish_late`,
+    comments: [],
+  };
+  return [records, timeliness, overdue];
 }
 
 function hashOf(view: ViewDefinition): string {
@@ -215,9 +368,11 @@ const EXISTING_SQL = `SELECT b.name, b.definition_hash, (to_regclass(quote_ident
  */
 export async function syncViews(db: Warehouse, catalog: Catalog): Promise<SyncResult> {
   const wanted: Planned[] = [];
+  const existing = await viewColumns(db, catalog);
   for (const resource of catalog.resources.values())
-    for (const view of viewSql(resource, catalog))
+    for (const view of viewSql(resource, catalog, existing))
       wanted.push({ ...view, resource: resource.id, hash: hashOf(view) });
+  for (const view of commonViewSql(catalog)) wanted.push({ ...view, resource: '*', hash: hashOf(view) });
 
   // fast path: the bookkeeping table exists and every view is as the catalog says
   const [table] = await db.query<{ present: boolean }>(
@@ -256,6 +411,23 @@ export async function syncViews(db: Warehouse, catalog: Catalog): Promise<SyncRe
     }
     return { created: todo.create.map((v) => v.name), dropped: todo.drop };
   });
+}
+
+/** The columns of the analyst views the warehouse has, in order, by view name. */
+async function viewColumns(db: Warehouse, catalog: Catalog): Promise<Map<string, string[]>> {
+  const names = [...catalog.resources.keys()].flatMap((id) => [`v_${id}`, `v_${id}_public`]);
+  const rows = await db.query<{ table_name: string; column_name: string }>(
+    `SELECT table_name::text, column_name::text FROM information_schema.columns
+     WHERE table_schema = $1 AND table_name = ANY($2::text[]) ORDER BY table_name, ordinal_position`,
+    [db.schema, names],
+  );
+  const columns = new Map<string, string[]>();
+  for (const r of rows) {
+    const list = columns.get(r.table_name);
+    if (list) list.push(r.column_name);
+    else columns.set(r.table_name, [r.column_name]);
+  }
+  return columns;
 }
 
 /**

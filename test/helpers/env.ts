@@ -8,6 +8,7 @@ import { openWarehouse, type Warehouse } from '../../lib/db.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { type RunResult, runPipeline } from '../../pipelines/run.js';
 import { migrate } from '../../pipelines/warehouse/migrate.js';
+import { prepareWarehouse } from '../../pipelines/warehouse/prepare.js';
 
 /** The PostgreSQL server the integration suite also runs on, when set (CI sets it). */
 export const TEST_DATABASE_URL = process.env.GUIJI_TEST_DATABASE_URL || null;
@@ -20,7 +21,8 @@ export interface TestEnv {
   env: Record<string, string>;
   catalog: Catalog;
   logger: Logger;
-  open(): Promise<Warehouse>;
+  /** The warehouse, prepared as every command that writes prepares it (`{ prepare: false }`: migrations only). */
+  open(options?: { prepare?: boolean }): Promise<Warehouse>;
   run(db: Warehouse, sources?: string[]): Promise<RunResult>;
   cleanup(): Promise<void>;
 }
@@ -47,13 +49,14 @@ export async function makeEnv(name: string, extraEnv: Record<string, string> = {
   const config = loadConfig({ env, cwd: dir });
   const catalog = loadCatalog(config.catalogDir, config.schemasDir);
   const logger = createLogger('silent');
-  const open = async () => {
+  const open = async (options: { prepare?: boolean } = {}) => {
     const db = await openWarehouse({
       home: config.home,
       databaseUrl: config.databaseUrl,
       schema: config.dbSchema,
     });
-    await migrate(db.knex, db.schema);
+    if (options.prepare === false) await migrate(db.knex, db.schema);
+    else await prepareWarehouse(db, catalog);
     return db;
   };
   return {
