@@ -67,6 +67,8 @@ export interface Config {
   xlsxMaxSheets: number;
   xlsxMaxRows: number;
   xlsxMaxColumns: number;
+  /** 1: a drop file of 1 MB or more is read (decoded, parsed) on a second thread; 0: on the main thread. */
+  readWorker: number;
 }
 
 interface Setting {
@@ -343,6 +345,12 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     help: "workbooks: columns of a sheet (default 16384, Excel's grid)",
   },
+  {
+    key: 'readWorker',
+    env: ['GUIJI_READ_WORKER'],
+    type: 'integer',
+    help: 'drops: read files of 1 MB or more on a second thread, 1 or 0 (default 1)',
+  },
 ];
 
 const packageRoot = resolve(import.meta.dirname, '..');
@@ -399,6 +407,7 @@ const schema = {
     xlsxMaxSheets: { type: 'integer', minimum: 1 },
     xlsxMaxRows: { type: 'integer', minimum: 1 },
     xlsxMaxColumns: { type: 'integer', minimum: 1, maximum: 16_384 },
+    readWorker: { enum: [0, 1] },
   },
 } as const;
 
@@ -475,6 +484,7 @@ export function explainConfig(options: LoadConfigOptions = {}): ExplainedConfig 
     xlsxMaxSheets: 1_000,
     xlsxMaxRows: 1_048_576,
     xlsxMaxColumns: 16_384,
+    readWorker: 1,
   };
 
   const fromFile = readConfigFile(resolve(cwd, 'guiji.config.json'));

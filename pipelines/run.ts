@@ -136,6 +136,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
                 dropDir: config.dropDir,
                 batchSize: config.batchSize,
                 xlsxLimits: xlsxLimitsOf(config),
+                readWorker: config.readWorker === 1,
                 bulkBytes: config.bulkBytes,
                 ...(signal ? { signal } : {}),
               })),

@@ -162,6 +162,7 @@ async function execute(claim: Claim, ctx: ExecuteContext, result: ClaimersResult
           batchSize: config.batchSize,
           workDir: join(config.home, 'backfill-work', `${claim.partitionId}-${claim.token}`),
           xlsxLimits: xlsxLimitsOf(config),
+          readWorker: config.readWorker === 1,
           bulkBytes: config.bulkBytes,
           feedbackDir: join(config.reportDir, `backfill-${claim.backfillId}`),
         },

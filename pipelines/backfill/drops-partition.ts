@@ -41,6 +41,8 @@ export interface FileLoadContext {
   feedbackDir: string;
   /** The workbook caps (`GUIJI_XLSX_*`). */
   xlsxLimits?: XlsxLimits;
+  /** Large files read on a second thread (`GUIJI_READ_WORKER`). */
+  readWorker?: boolean;
   /** GUIJI_BULK_BYTES: see DropsContext. */
   bulkBytes?: number;
 }
@@ -73,6 +75,7 @@ export async function loadSpreadsheet(ctx: FileLoadContext, path: string): Promi
       dropDir: ctx.workDir,
       batchSize: ctx.batchSize,
       ...(ctx.xlsxLimits ? { xlsxLimits: ctx.xlsxLimits } : {}),
+      ...(ctx.readWorker === undefined ? {} : { readWorker: ctx.readWorker }),
       ...(ctx.bulkBytes !== undefined ? { bulkBytes: ctx.bulkBytes } : {}),
     });
     keepFeedback(ctx.workDir, ctx.feedbackDir);

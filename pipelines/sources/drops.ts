@@ -49,6 +49,8 @@ export interface DropsContext {
   tables?: (file: DropFile) => AsyncIterable<DropTable>;
   /** The workbook caps (`xlsxLimitsOf(config)`, the `GUIJI_XLSX_*` settings); the reader's defaults otherwise. */
   xlsxLimits?: XlsxLimits;
+  /** Large files are read on a second thread (`GUIJI_READ_WORKER`, default true). */
+  readWorker?: boolean;
   /** Files of at least this many bytes may take the loader's bulk path (default BULK_BYTES; tests set 0). */
   bulkBytes?: number;
 }
@@ -61,7 +63,11 @@ export const BULK_BYTES = 4 << 20;
 
 function tablesOf(ctx: DropsContext, file: DropFile): AsyncIterable<DropTable> {
   if (ctx.tables) return ctx.tables(file);
-  return readTables(file, ctx.xlsxLimits ? { limits: ctx.xlsxLimits } : {});
+  // not ctx.signal: a stop is taken between batches, and a reader that threw it would blame the file
+  return readTables(file, {
+    ...(ctx.xlsxLimits ? { limits: ctx.xlsxLimits } : {}),
+    worker: ctx.readWorker ?? true,
+  });
 }
 
 export interface FileOutcome {
@@ -318,7 +324,8 @@ async function firstRows(rows: AsyncIterable<SheetRow>, n: number): Promise<Shee
  * detail for the engineer and whose Chinese says only that the file cannot be read.
  */
 function readFailure(error: unknown, file: DropFile): unknown {
-  if (error instanceof FileError) return error;
+  // a FileError, or a fault of guiji's own (the reader thread died: GUIJI_ERR_INTERNAL), as it is
+  if (error instanceof GuijiError) return error;
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return error;
   const detail = messageOf(error)
