@@ -350,34 +350,37 @@ async function countRecords(
     oldVersionResources: new Set(),
     overdueByDays: new Map(),
   };
-  for (const g of recordGroups) {
-    const resource = g.resource as string;
-    const overdue = num(g.overdue);
-    if (overdue > 0 && g.workdays !== null) {
-      const key = `${resource}\u0000${g.department ?? ''}`;
-      const days = pass.overdueByDays.get(key) ?? new Map<number, number>();
-      days.set(num(g.workdays), (days.get(num(g.workdays)) ?? 0) + overdue);
-      pass.overdueByDays.set(key, days);
-    }
-    pass.departmentTexts.add(g.department ?? '');
-    const c = tally.of(resource, g.department ?? null);
-    const loaded = num(g.loaded);
-    const inserted = num(g.inserted);
-    c.loaded += loaded;
-    c.inserted += inserted;
-    c.updated += loaded - inserted;
-    for (const m of MATCH_METHODS) c.matching[m] = (c.matching[m] ?? 0) + num(g[`m_${m}`]);
-    c.unmatched += num(g.unmatched);
-    c.nameMismatch += num(g.name_mismatch);
-    c.outOfRegion += num(g.out_of_region);
-    c.newRecords += inserted;
-    c.measured += num(g.measured);
-    c.collectLate += num(g.collect_late);
-    c.publishMeasured += num(g.publish_measured);
-    c.publishLate += num(g.publish_late);
-    if (num(g.old_version) > 0) pass.oldVersionResources.add(resource);
-  }
+  for (const g of recordGroups) addRecordGroup(pass, tally, g);
   return pass;
+}
+
+/** One group of the run's records (resource, department as written, working days taken) into the counts. */
+function addRecordGroup(pass: RecordPass, tally: Tally, g: Record<string, string | null>): void {
+  const resource = g.resource as string;
+  const overdue = num(g.overdue);
+  if (overdue > 0 && g.workdays !== null) {
+    const key = `${resource}\u0000${g.department ?? ''}`;
+    const days = pass.overdueByDays.get(key) ?? new Map<number, number>();
+    days.set(num(g.workdays), (days.get(num(g.workdays)) ?? 0) + overdue);
+    pass.overdueByDays.set(key, days);
+  }
+  pass.departmentTexts.add(g.department ?? '');
+  const c = tally.of(resource, g.department ?? null);
+  const loaded = num(g.loaded);
+  const inserted = num(g.inserted);
+  c.loaded += loaded;
+  c.inserted += inserted;
+  c.updated += loaded - inserted;
+  for (const m of MATCH_METHODS) c.matching[m] = (c.matching[m] ?? 0) + num(g[`m_${m}`]);
+  c.unmatched += num(g.unmatched);
+  c.nameMismatch += num(g.name_mismatch);
+  c.outOfRegion += num(g.out_of_region);
+  c.newRecords += inserted;
+  c.measured += num(g.measured);
+  c.collectLate += num(g.collect_late);
+  c.publishMeasured += num(g.publish_measured);
+  c.publishLate += num(g.publish_late);
+  if (num(g.old_version) > 0) pass.oldVersionResources.add(resource);
 }
 
 /**
