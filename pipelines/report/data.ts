@@ -392,6 +392,7 @@ class ResourceTables {
 
   constructor(private readonly catalog: Catalog) {}
 
+  /** One metric line: to its resource's line, and to the table its dimension has, if any. */
   add(m: MetricSum): void {
     const value = Number(m.value);
     const base = Number(m.base);
@@ -454,6 +455,7 @@ class ResourceTables {
     };
   }
 
+  /** The line of `resource`, begun at zero; a quarantined row of no known resource is '(未识别)'. */
   private line(resource: string): ResourceLine {
     let l = this.lines.get(resource);
     if (!l) {
@@ -481,6 +483,7 @@ class ResourceTables {
     return l;
   }
 
+  /** Records matched or not, on the resource's line and by method (their share comes in `finish`). */
   private addMatching(l: ResourceLine, m: MetricSum, value: number): void {
     if (m.measure === 'unmatched') l.unmatched += value;
     else l.matched += value;
@@ -490,6 +493,7 @@ class ResourceTables {
     this.matching.set(key, ml);
   }
 
+  /** Quarantine issues by resource, type and field. */
   private addIssue(m: MetricSum, value: number): void {
     const key = `${m.resource}\u0000${m.measure}\u0000${m.field}`;
     const il = this.issues.get(key) ?? { resource: m.resource, type: m.measure, field: m.field, count: 0 };
@@ -497,6 +501,7 @@ class ResourceTables {
     this.issues.set(key, il);
   }
 
+  /** Rows missing a field, of the rows that should have it, under the field's title. */
   private addCompleteness(m: MetricSum, value: number, base: number): void {
     const key = `${m.resource}\u0000${m.field}`;
     const cl = this.completeness.get(key) ?? {
@@ -512,6 +517,7 @@ class ResourceTables {
     this.completeness.set(key, cl);
   }
 
+  /** Duplicates within the runs and records replaced from another source. */
   private addUniqueness(m: MetricSum, value: number): void {
     const ul = this.uniqueness.get(m.resource) ?? {
       resource: m.resource,
@@ -523,6 +529,7 @@ class ResourceTables {
     this.uniqueness.set(m.resource, ul);
   }
 
+  /** Names unlike the register's, out-of-region codes, records replaced with different content. */
   private addConsistency(m: MetricSum, value: number): void {
     const cl = this.consistency.get(m.resource) ?? {
       resource: m.resource,
@@ -547,6 +554,7 @@ class ResourceTables {
   }
 }
 
+/** Rows read, loaded, inserted, updated, quarantined and rejected as duplicates. */
 function addVolume(l: ResourceLine, measure: string, value: number): void {
   if (measure === 'read') l.read += value;
   else if (measure === 'loaded') l.loaded += value;

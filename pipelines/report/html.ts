@@ -71,6 +71,7 @@ interface Names {
   issue(type: string): string;
 }
 
+/** Names from the report itself: a resource or department it does not list shows its id or code. */
 function namesFor(report: QualityReport, t: Labels): Names {
   return {
     resource: (id) => report.resources.find((r) => r.resource === id)?.name ?? id,
@@ -197,6 +198,7 @@ ${table(
 )}</section>`;
 }
 
+/** Per resource and field: rows missing it, of the rows that should have it, and the fill rate. */
 function completenessSection(report: QualityReport, t: Labels, names: Names): string {
   return `<section id="completeness"><h2>${e(t.completeness)}</h2>${table(
     [t.resource, t.field, t.fieldTitle, t.missing, t.rows, t.fillRate],
@@ -212,6 +214,7 @@ function completenessSection(report: QualityReport, t: Labels, names: Names): st
   )}</section>`;
 }
 
+/** Quarantine issues by resource, type (in the page's language) and field. */
 function validitySection(report: QualityReport, t: Labels, names: Names): string {
   return `<section id="validity"><h2>${e(t.issues)}</h2>${table(
     [t.resource, t.issueType, t.field, t.count],

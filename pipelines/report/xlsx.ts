@@ -74,6 +74,7 @@ interface Names {
   issue(type: string): string;
 }
 
+/** Names from the report itself: a resource or department it does not list shows its id or code. */
 function namesFor(report: QualityReport, t: Labels): Names {
   return {
     resource: (id) => report.resources.find((r) => r.resource === id)?.name ?? id,
