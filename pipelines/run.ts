@@ -6,7 +6,7 @@ import type { Config } from '../lib/config.js';
 import type { Warehouse } from '../lib/db.js';
 import { GuijiError, LockedError, messageOf } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import { createAjv } from '../schemas/ajv.js';
+import { type Ajv, createAjv } from '../schemas/ajv.js';
 import type { BatchCounts } from './load/loader.js';
 import { computeQualityMetrics } from './quality/metrics.js';
 import { DROPS_SOURCE, DropsIncomplete, type FileOutcome, runDrops } from './sources/drops.js';
@@ -66,17 +66,7 @@ export interface RunOptions {
  */
 export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const { db, config, catalog } = options;
-  // by default every source that is configured: a platform without a URL is not part of this city's setup
-  const sources = options.sources?.length
-    ? options.sources
-    : SOURCES.filter(
-        (s) => (s !== CREDIT_SOURCE || config.creditUrl) && (s !== SHARING_SOURCE || config.sharingUrl),
-      );
-  for (const source of sources) {
-    if (!(SOURCES as readonly string[]).includes(source)) {
-      throw new GuijiError('GUIJI_ERR_USAGE', `unknown source "${source}" (known: ${SOURCES.join(', ')})`);
-    }
-  }
+  const sources = sourcesToRun(config, options.sources);
   // a missing drop folder is an unmounted share or a typo: a configuration error, before any run is recorded
   if (sources.includes(DROPS_SOURCE)) checkDropFolder(config.dropDir);
   // the migrations, the typed tables and the analysts' views follow the build and the catalog; nothing is
@@ -86,124 +76,212 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   if (!release)
     throw new LockedError('another guiji run holds the warehouse run lock; this run was not started');
   try {
-    await markInterrupted(db);
-    const [run] = await db.query<{ id: string }>(
-      `INSERT INTO runs (kind, host, pid) VALUES ($1, $2, $3) RETURNING id`,
-      [options.kind ?? 'run', hostname(), process.pid],
-    );
-    const runId = Number(run?.id);
-    const logger = options.logger.child({ runId });
-    logger.info({ sources }, 'run started');
-    await options.onRunStarted?.(runId);
-    const signal = options.signal;
-    let interrupted = false;
-    const files: FileOutcome[] = [];
-    const ajv = createAjv();
-    for (const source of sources) {
-      if (signal?.aborted) {
-        interrupted = true;
-        break;
-      }
-      const log = logger.child({ source });
-      await db.query(`INSERT INTO source_runs (run_id, source) VALUES ($1, $2)`, [runId, source]);
-      const started = Date.now();
-      let status: RunStatus = 'succeeded';
-      let problem: string | null = null;
-      try {
-        if (source === CREDIT_SOURCE || source === SHARING_SOURCE) {
-          const adapter = source === CREDIT_SOURCE ? creditAdapter(config, log) : sharingAdapter(config, log);
-          await runPlatform(
-            {
-              db,
-              ajv,
-              catalog,
-              logger: log,
-              runId,
-              batchSize: config.batchSize,
-              ...(signal ? { signal } : {}),
-            },
-            adapter,
-          );
-        } else {
-          try {
-            files.push(
-              ...(await runDrops({
-                db,
-                ajv,
-                catalog,
-                logger: log,
-                runId,
-                dropDir: config.dropDir,
-                batchSize: config.batchSize,
-                xlsxLimits: xlsxLimitsOf(config),
-                readWorker: config.readWorker === 1,
-                bulkBytes: config.bulkBytes,
-                ...(signal ? { signal } : {}),
-              })),
-            );
-          } catch (error) {
-            if (!(error instanceof DropsIncomplete)) throw error;
-            // every file had its turn, but not all went as they should: partly done, or failed when nothing did
-            files.push(...error.files);
-            const done = error.files.some((f) => f.status === 'loaded' || f.status === 'rejected');
-            status = done ? 'partial' : 'failed';
-            problem = error.message;
-            log.error({ problems: error.problems }, 'drop folder: not everything was processed');
-          }
-        }
-        await db.query(
-          `UPDATE source_runs SET status = $3, error = $4, finished_at = now() WHERE run_id = $1 AND source = $2`,
-          [runId, source, status, problem],
-        );
-        log.info({ ms: Date.now() - started, status }, 'source done');
-      } catch (error) {
-        if (signal?.aborted && error === signal.reason) {
-          // the source stopped between two batches: what it committed stays, the next run goes on from there
-          log.warn({ ms: Date.now() - started }, 'source interrupted');
-          await db.query(
-            `UPDATE source_runs SET status = 'interrupted', finished_at = now() WHERE run_id = $1 AND source = $2`,
-            [runId, source],
-          );
-          interrupted = true;
-          break;
-        }
-        log.error({ err: messageOf(error) }, 'source failed');
-        await db.query(
-          `UPDATE source_runs SET status = 'failed', error = $3, finished_at = now() WHERE run_id = $1 AND source = $2`,
-          [runId, source, messageOf(error)],
-        );
-      }
-    }
-    await db.query(
-      `UPDATE runs SET finished_at = now(), status = CASE
-         WHEN $2::boolean THEN 'interrupted'
-         WHEN NOT EXISTS (SELECT 1 FROM source_runs WHERE run_id = $1 AND status <> 'succeeded') THEN 'succeeded'
-         WHEN EXISTS (SELECT 1 FROM source_runs WHERE run_id = $1 AND status IN ('succeeded', 'partial'))
-           THEN 'partial'
-         ELSE 'failed' END
-       WHERE id = $1`,
-      [runId, interrupted],
-    );
-    // The run's quality metrics, still under the run lock (no other run writes records meanwhile). A failure is
-    // logged and leaves the loaded run as it stands: `guiji report` computes missing metrics when it reports.
-    try {
-      const quality = await computeQualityMetrics(db, catalog, runId, { catalogDir: config.catalogDir });
-      logger.info(
-        { ms: quality.ms, lines: quality.rows, overdue: quality.overdue },
-        'quality metrics computed',
-      );
-    } catch (error) {
-      logger.error(
-        { err: messageOf(error) },
-        'quality metrics failed; the run stands, guiji report computes them later',
-      );
-    }
-    const summary = await getRun(db, runId);
-    if (!summary) throw new GuijiError('GUIJI_ERR_DB', `run ${runId} vanished`);
-    logger.info({ status: summary.status }, 'run finished');
-    return { summary, files };
+    const run = await startRun(options, sources);
+    const interrupted = await runSources(run, sources);
+    await finishRun(db, run.runId, interrupted);
+    await computeRunMetrics(run);
+    const summary = await getRun(db, run.runId);
+    if (!summary) throw new GuijiError('GUIJI_ERR_DB', `run ${run.runId} vanished`);
+    run.logger.info({ status: summary.status }, 'run finished');
+    return { summary, files: run.files };
   } finally {
     await release();
+  }
+}
+
+/**
+ * The sources this run loads: those asked for, else every source that is configured (a platform without a
+ * URL is not part of this city's setup). An unknown source is a usage error.
+ */
+function sourcesToRun(config: Readonly<Config>, requested: readonly string[] | undefined): readonly string[] {
+  const sources = requested?.length
+    ? requested
+    : SOURCES.filter(
+        (s) => (s !== CREDIT_SOURCE || config.creditUrl) && (s !== SHARING_SOURCE || config.sharingUrl),
+      );
+  for (const source of sources) {
+    if (!(SOURCES as readonly string[]).includes(source)) {
+      throw new GuijiError('GUIJI_ERR_USAGE', `unknown source "${source}" (known: ${SOURCES.join(', ')})`);
+    }
+  }
+  return sources;
+}
+
+/** What the steps of one run share, once the run has its id. */
+interface RunContext {
+  db: Warehouse;
+  config: Readonly<Config>;
+  catalog: Catalog;
+  runId: number;
+  /** The run's logger (`runId` bound). */
+  logger: Logger;
+  ajv: Ajv;
+  signal: AbortSignal | undefined;
+  /** The drop folder's files as the run handled them, filled as the drops source goes. */
+  files: FileOutcome[];
+}
+
+/**
+ * Opens the run under the lock: the runs that died before it are marked interrupted, then the run is recorded
+ * and the caller told its id.
+ */
+async function startRun(options: RunOptions, sources: readonly string[]): Promise<RunContext> {
+  const { db } = options;
+  await markInterrupted(db);
+  const [run] = await db.query<{ id: string }>(
+    `INSERT INTO runs (kind, host, pid) VALUES ($1, $2, $3) RETURNING id`,
+    [options.kind ?? 'run', hostname(), process.pid],
+  );
+  const runId = Number(run?.id);
+  const logger = options.logger.child({ runId });
+  logger.info({ sources }, 'run started');
+  await options.onRunStarted?.(runId);
+  return {
+    db,
+    config: options.config,
+    catalog: options.catalog,
+    runId,
+    logger,
+    ajv: createAjv(),
+    signal: options.signal,
+    files: [],
+  };
+}
+
+/** Runs the sources one after the other; true when a stop request cut the run short. */
+async function runSources(run: RunContext, sources: readonly string[]): Promise<boolean> {
+  for (const source of sources) {
+    if (run.signal?.aborted) return true;
+    if ((await runSource(run, source)) === 'interrupted') return true;
+  }
+  return false;
+}
+
+/**
+ * One source with its line of the ledger: succeeded, partial or failed as the load went (a failure is recorded
+ * and the run goes on); a stop request between two batches leaves it interrupted, with what it committed.
+ */
+async function runSource(run: RunContext, source: string): Promise<'done' | 'interrupted'> {
+  const { db, runId, signal } = run;
+  const log = run.logger.child({ source });
+  await db.query(`INSERT INTO source_runs (run_id, source) VALUES ($1, $2)`, [runId, source]);
+  const started = Date.now();
+  try {
+    const { status, problem } = await loadSource(run, source, log);
+    await db.query(
+      `UPDATE source_runs SET status = $3, error = $4, finished_at = now() WHERE run_id = $1 AND source = $2`,
+      [runId, source, status, problem],
+    );
+    log.info({ ms: Date.now() - started, status }, 'source done');
+    return 'done';
+  } catch (error) {
+    if (signal?.aborted && error === signal.reason) {
+      // the source stopped between two batches: what it committed stays, the next run goes on from there
+      log.warn({ ms: Date.now() - started }, 'source interrupted');
+      await db.query(
+        `UPDATE source_runs SET status = 'interrupted', finished_at = now() WHERE run_id = $1 AND source = $2`,
+        [runId, source],
+      );
+      return 'interrupted';
+    }
+    log.error({ err: messageOf(error) }, 'source failed');
+    await db.query(
+      `UPDATE source_runs SET status = 'failed', error = $3, finished_at = now() WHERE run_id = $1 AND source = $2`,
+      [runId, source, messageOf(error)],
+    );
+    return 'done';
+  }
+}
+
+interface SourceOutcome {
+  status: RunStatus;
+  problem: string | null;
+}
+
+/** Loads one source: a platform through its adapter, or the drop folder. */
+async function loadSource(run: RunContext, source: string, log: Logger): Promise<SourceOutcome> {
+  if (source !== CREDIT_SOURCE && source !== SHARING_SOURCE) return loadDrops(run, log);
+  const { db, ajv, catalog, config, runId, signal } = run;
+  const adapter = source === CREDIT_SOURCE ? creditAdapter(config, log) : sharingAdapter(config, log);
+  await runPlatform(
+    {
+      db,
+      ajv,
+      catalog,
+      logger: log,
+      runId,
+      batchSize: config.batchSize,
+      ...(signal ? { signal } : {}),
+    },
+    adapter,
+  );
+  return { status: 'succeeded', problem: null };
+}
+
+/**
+ * Loads the drop folder. When every file had its turn but not all went as they should, the source is partly
+ * done, or failed when no file loaded.
+ */
+async function loadDrops(run: RunContext, log: Logger): Promise<SourceOutcome> {
+  const { db, ajv, catalog, config, runId, signal } = run;
+  try {
+    run.files.push(
+      ...(await runDrops({
+        db,
+        ajv,
+        catalog,
+        logger: log,
+        runId,
+        dropDir: config.dropDir,
+        batchSize: config.batchSize,
+        xlsxLimits: xlsxLimitsOf(config),
+        bulkBytes: config.bulkBytes,
+        readWorker: config.readWorker === 1,
+        ...(signal ? { signal } : {}),
+      })),
+    );
+    return { status: 'succeeded', problem: null };
+  } catch (error) {
+    if (!(error instanceof DropsIncomplete)) throw error;
+    run.files.push(...error.files);
+    const done = error.files.some((f) => f.status === 'loaded' || f.status === 'rejected');
+    log.error({ problems: error.problems }, 'drop folder: not everything was processed');
+    return { status: done ? 'partial' : 'failed', problem: error.message };
+  }
+}
+
+/** The run's status from its sources' lines: interrupted, succeeded, partial (some loaded) or failed. */
+async function finishRun(db: Warehouse, runId: number, interrupted: boolean): Promise<void> {
+  await db.query(
+    `UPDATE runs SET finished_at = now(), status = CASE
+       WHEN $2::boolean THEN 'interrupted'
+       WHEN NOT EXISTS (SELECT 1 FROM source_runs WHERE run_id = $1 AND status <> 'succeeded') THEN 'succeeded'
+       WHEN EXISTS (SELECT 1 FROM source_runs WHERE run_id = $1 AND status IN ('succeeded', 'partial'))
+         THEN 'partial'
+       ELSE 'failed' END
+     WHERE id = $1`,
+    [runId, interrupted],
+  );
+}
+
+/**
+ * The run's quality metrics, still under the run lock (no other run writes records meanwhile). A failure is
+ * logged and leaves the loaded run as it stands: `guiji report` computes missing metrics when it reports.
+ */
+async function computeRunMetrics(run: RunContext): Promise<void> {
+  try {
+    const quality = await computeQualityMetrics(run.db, run.catalog, run.runId, {
+      catalogDir: run.config.catalogDir,
+    });
+    run.logger.info(
+      { ms: quality.ms, lines: quality.rows, overdue: quality.overdue },
+      'quality metrics computed',
+    );
+  } catch (error) {
+    run.logger.error(
+      { err: messageOf(error) },
+      'quality metrics failed; the run stands, guiji report computes them later',
+    );
   }
 }
 

@@ -1,5 +1,4 @@
 import { type Command, Option } from 'commander';
-import { loadCatalog } from '../../catalog/load.js';
 import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import { BACKFILL_SOURCES, type BackfillOutcome, runBackfill } from '../backfill/backfill.js';
@@ -21,6 +20,7 @@ import { migrate } from '../warehouse/migrate.js';
 import { prepareWarehouse } from '../warehouse/prepare.js';
 import {
   type CommandContext,
+  commandCatalog,
   commandContext,
   dateFlag,
   idFlag,
@@ -113,7 +113,7 @@ export function registerBackfillCommands(program: Command): void {
         const concurrency = positiveInteger(opts.concurrency, '--concurrency');
         const ctx = setup();
         const { config, logger } = ctx;
-        const catalog = loadCatalog(config.catalogDir, config.schemasDir);
+        const catalog = commandCatalog(ctx);
         const stop = stopOnSignals(logger);
         try {
           const outcome = await withWarehouse(
@@ -202,7 +202,7 @@ export function registerBackfillCommands(program: Command): void {
         const concurrency = positiveInteger(opts.concurrency, '--concurrency');
         const ctx = setup();
         const { config, logger } = ctx;
-        const catalog = loadCatalog(config.catalogDir, config.schemasDir);
+        const catalog = commandCatalog(ctx);
         const servable = servableSources(config);
         const sources = opts.source ?? servable;
         const unconfigured = sources.filter((s) => !servable.includes(s));

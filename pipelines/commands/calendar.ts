@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type Calendar, CalendarError, type DayInfo, isIsoDate, loadCalendar } from '../../lib/calendar.js';
 import { GuijiError } from '../../lib/errors.js';
+import { catalogLocation } from './context.js';
 
 /** The override file read unless `--override` names another one. */
 export const OVERRIDE_FILE = 'workdays.override.json';
@@ -77,7 +78,10 @@ export function describeDay(info: DayInfo): string {
 }
 
 /** Adds `calendar deadline | workdays | is-workday` (issue 5, scope 1). */
-export function registerCalendarCommands(program: Command, catalogDir: () => string): Command {
+export function registerCalendarCommands(
+  program: Command,
+  catalogDir: () => string = () => catalogLocation().catalogDir,
+): Command {
   const calendar = program
     .command('calendar')
     .description('Chinese working days: statutory holidays and make-up working days (调休) included');

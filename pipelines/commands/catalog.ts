@@ -11,6 +11,7 @@ import {
   validateCatalog,
 } from '../../catalog/validate.js';
 import { GuijiError } from '../../lib/errors.js';
+import { catalogLocation } from './context.js';
 
 /** A catalog folder and its schemas: `<dir>/schemas` when present, else `<dir>/../schemas`. */
 function locate(dir: string): CatalogLocation {
@@ -52,7 +53,10 @@ function loadValid(where: CatalogLocation) {
 }
 
 /** Adds `catalog validate | list | show <resource>` (issue 3). */
-export function registerCatalogCommands(program: Command, load: () => CatalogLocation): Command {
+export function registerCatalogCommands(
+  program: Command,
+  load: () => CatalogLocation = catalogLocation,
+): Command {
   const catalog = program
     .command('catalog')
     .description('the resource catalog (《涉企信息归集资源目录》): check it, list it, describe a resource');

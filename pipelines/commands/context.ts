@@ -2,7 +2,7 @@
  * What the commands share: the configuration and logger, the warehouse handle, JSON output, signal handling
  * and the checks of flag values (each done before any SQL, naming the flag; exit 2).
  */
-import type { Catalog } from '../../catalog/load.js';
+import { type Catalog, loadCatalog } from '../../catalog/load.js';
 import { isIsoDate } from '../../lib/calendar.js';
 import { type Config, loadConfig } from '../../lib/config.js';
 import { openWarehouse, type Warehouse } from '../../lib/db.js';
@@ -21,6 +21,17 @@ export interface CommandContext {
 export function commandContext(overrides: Partial<Config> = {}): CommandContext {
   const config = loadConfig({ overrides });
   return { config, logger: createLogger(config.logLevel, process.stderr) };
+}
+
+/** The configured catalog folder and its schemas, read when a command that needs only them runs. */
+export function catalogLocation(): { catalogDir: string; schemasDir: string } {
+  const { catalogDir, schemasDir } = loadConfig();
+  return { catalogDir, schemasDir };
+}
+
+/** The resource catalog the configuration points at. */
+export function commandCatalog(ctx: CommandContext): Catalog {
+  return loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
 }
 
 /** The warehouse as a message names it: `host:port` of the URL (never its password), or the embedded one. */

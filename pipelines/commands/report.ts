@@ -1,11 +1,8 @@
 import { type Command, Option } from 'commander';
-import type { Catalog } from '../../catalog/load.js';
-import type { Config } from '../../lib/config.js';
-import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import { REPORT_FORMATS, type ReportFormat, type WrittenReports, writeReports } from '../report/index.js';
 import { prepareWarehouse } from '../warehouse/prepare.js';
-import { dateFlag, idFlag, writeJson } from './context.js';
+import { commandCatalog, commandContext, dateFlag, idFlag, withWarehouse, writeJson } from './context.js';
 
 interface ReportCommandOptions {
   run: string;
@@ -14,13 +11,6 @@ interface ReportCommandOptions {
   lang: 'zh' | 'en';
   out?: string;
   json?: boolean;
-}
-
-export interface ReportCommandContext {
-  /** Opens the warehouse, runs `fn` with it, the catalog and the configuration, closes it. */
-  withWarehouse: <T>(
-    fn: (db: Warehouse, catalog: Catalog, config: Readonly<Config>) => Promise<T>,
-  ) => Promise<T>;
 }
 
 export function parseFormats(text: string): ReportFormat[] {
@@ -49,7 +39,7 @@ function parseRun(text: string): number | 'latest' {
 }
 
 /** `guiji report`: the quality report of a run (or of every run since a date) as HTML, XLSX and JSON. */
-export function registerReportCommand(program: Command, ctx: ReportCommandContext): void {
+export function registerReportCommand(program: Command): void {
   program
     .command('report')
     .description('write the quality report of a run: HTML (charts, scorecard, overdue lists), XLSX and JSON')
@@ -67,7 +57,10 @@ export function registerReportCommand(program: Command, ctx: ReportCommandContex
       const formats = parseFormats(opts.format);
       const run = parseRun(opts.run);
       const since = opts.since === undefined ? undefined : dateFlag(opts.since, '--since');
-      const written: WrittenReports = await ctx.withWarehouse(async (db, catalog, config) => {
+      const ctx = commandContext();
+      const { config } = ctx;
+      const catalog = commandCatalog(ctx);
+      const written: WrittenReports = await withWarehouse(ctx, async (db) => {
         await prepareWarehouse(db, catalog);
         return writeReports(db, catalog, {
           outDir: opts.out ?? config.reportDir,

@@ -4,11 +4,7 @@ import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import { acceptReview, type Decision, formatReviews, listReviews, rejectReview } from '../match/review.js';
 import { prepareWarehouse } from '../warehouse/prepare.js';
-import { limitFlag } from './context.js';
-
-export interface ReviewCommandContext {
-  withWarehouse<T>(fn: (db: Warehouse, catalog: Catalog) => Promise<T>): Promise<T>;
-}
+import { commandCatalog, commandContext, limitFlag, withWarehouse } from './context.js';
 
 function print(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -36,12 +32,15 @@ function printDecision(decision: Decision, json: boolean | undefined): void {
 }
 
 /** Adds `review list | accept | reject`: the records matching could not file with certainty. */
-export function registerReviewCommands(program: Command, ctx: ReviewCommandContext): Command {
-  const withMigrated = <T>(fn: (db: Warehouse, catalog: Catalog) => Promise<T>) =>
-    ctx.withWarehouse(async (db, catalog) => {
+export function registerReviewCommands(program: Command): Command {
+  const withMigrated = <T>(fn: (db: Warehouse, catalog: Catalog) => Promise<T>) => {
+    const ctx = commandContext();
+    const catalog = commandCatalog(ctx);
+    return withWarehouse(ctx, async (db) => {
       await prepareWarehouse(db, catalog);
       return fn(db, catalog);
     });
+  };
   const review = program
     .command('review')
     .description('records matched by name with no certainty (or by a legacy id several enterprises hold)');

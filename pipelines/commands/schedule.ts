@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { loadCatalog } from '../../catalog/load.js';
 import { writeNightlyReport } from '../schedule/report-hook.js';
 import { runScheduler } from '../schedule/scheduler.js';
-import { checkRunSettings, commandContext, stopSignal, withWarehouse } from './context.js';
+import { checkRunSettings, commandCatalog, commandContext, stopSignal, withWarehouse } from './context.js';
 
 /** `guiji schedule`: the nightly runs as a long-lived service (systemd unit in the README). */
 export function registerScheduleCommand(program: Command): void {
@@ -13,7 +12,7 @@ export function registerScheduleCommand(program: Command): void {
     )
     .action(async () => {
       const ctx = commandContext();
-      const catalog = loadCatalog(ctx.config.catalogDir, ctx.config.schemasDir);
+      const catalog = commandCatalog(ctx);
       // a platform configured without its key, or with a dataset the catalog lacks, stops the service at start
       // (exit 2) instead of failing that source every night
       checkRunSettings(ctx.config, catalog, ctx.logger, undefined);

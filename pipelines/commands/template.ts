@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { type Catalog, loadCatalog } from '../../catalog/load.js';
 import { GuijiError } from '../../lib/errors.js';
 import { templateFileName, writeTemplate } from '../template/workbook.js';
+import { catalogLocation } from './context.js';
 
 export interface TemplateLocation {
   catalogDir: string;
@@ -76,7 +77,10 @@ export async function runTemplateCommand(
 }
 
 /** Adds `template <resource> [--out FILE]` and `template --all [--out-dir DIR]` (issue 3). */
-export function registerTemplateCommands(program: Command, load: () => TemplateLocation): Command {
+export function registerTemplateCommands(
+  program: Command,
+  load: () => TemplateLocation = catalogLocation,
+): Command {
   return program
     .command('template')
     .description(

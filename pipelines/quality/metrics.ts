@@ -201,36 +201,112 @@ export async function computeQualityMetrics(
   options: ComputeOptions = {},
 ): Promise<ComputeResult> {
   const started = Date.now();
+  const run = await readRun(db, runId);
+  const calendar = calendarOf(options);
+  await prepareReferenceTables(db, catalog, runId, calendar, options);
+  const tally = new Tally(departmentResolver(catalog));
+  const records = await countRecords(db, catalog, runId, tally);
+  await countOlderVersionGaps(db, catalog, runId, records.oldVersionResources, tally);
+  await countQuarantine(db, catalog, runId, tally);
+  await countAcrossSources(db, runId, tally);
+  const lines = metricLines(catalog, tally);
+  const cap = options.overdueCap ?? OVERDUE_CAP;
+  const ms = () => Date.now() - started;
+  const overdue = await storeMetrics(db, {
+    runId,
+    run,
+    calendar,
+    lines,
+    cap,
+    texts: [...records.departmentTexts],
+    resolve: tally.resolve,
+    cutoffs: overdueCutoffs(records.overdueByDays, cap),
+    ms,
+  });
+  return { runId, rows: lines.length, overdue, ms: ms() };
+}
+
+interface RunRow {
+  kind: string;
+  started_at: Date | string;
+}
+
+/** The run the metrics are of: its kind and start are kept with them; an unknown run is a usage error. */
+async function readRun(db: Warehouse, runId: number): Promise<RunRow> {
   const [run] = await db.query<{ kind: string; started_at: Date | string }>(
     'SELECT kind, started_at FROM runs WHERE id = $1',
     [runId],
   );
   if (!run) throw new GuijiError('GUIJI_ERR_USAGE', `there is no run ${runId}`);
-  const calendar =
-    options.calendar ??
-    (options.catalogDir
-      ? qualityCalendar(options.catalogDir)
-      : (() => {
-          throw new GuijiError('GUIJI_ERR_USAGE', 'computeQualityMetrics needs a calendar or a catalogDir');
-        })());
+  return run;
+}
+
+/** The working-day calendar the deadlines are counted with: the one given, else the catalog folder's. */
+function calendarOf(options: ComputeOptions): Calendar {
+  if (options.calendar) return options.calendar;
+  if (options.catalogDir) return qualityCalendar(options.catalogDir);
+  throw new GuijiError('GUIJI_ERR_USAGE', 'computeQualityMetrics needs a calendar or a catalogDir');
+}
+
+/**
+ * What the passes join with, brought up to date first: the working days up to the end of next year, the
+ * catalog's deadlines, and the planner's statistics of `records` after a large run.
+ */
+async function prepareReferenceTables(
+  db: Warehouse,
+  catalog: Catalog,
+  runId: number,
+  calendar: Calendar,
+  options: ComputeOptions,
+): Promise<void> {
   await syncWorkdays(db, calendar, options.today ?? chinaToday());
   await db.transaction((tx) => syncDeadlines(tx, catalog));
   await refreshStatistics(db, catalog, runId, options.analyzeAfter ?? ANALYZE_AFTER_RECORDS);
+}
 
-  const resolve = departmentResolver(catalog);
-  const groups = new Map<string, Counts>();
-  const countsOf = (resource: string, department: string): Counts => {
-    const key = `${resource}\u0000${department}`;
-    let c = groups.get(key);
+const num = (v: unknown): number => Number(v ?? 0);
+
+/**
+ * The counts of each resource × department, the department resolved from the text a row carries (a name,
+ * an alias or a code) to the catalog's code, so that every pass adds to the same line.
+ */
+class Tally {
+  readonly groups = new Map<string, Counts>();
+
+  constructor(readonly resolve: (text: string | null) => string) {}
+
+  /** The counts of `resource` and of the department `departmentText` names. */
+  of(resource: string, departmentText: string | null): Counts {
+    const key = `${resource}\u0000${this.resolve(departmentText)}`;
+    let c = this.groups.get(key);
     if (!c) {
       c = emptyCounts();
-      groups.set(key, c);
+      this.groups.set(key, c);
     }
     return c;
-  };
-  const num = (v: unknown): number => Number(v ?? 0);
+  }
+}
 
-  // 1. the run's records, one pass
+/** What the pass over the run's records leaves for the later steps besides its counts. */
+interface RecordPass {
+  /** The department texts the records carry, as written (the overdue list resolves them). */
+  departmentTexts: Set<string>;
+  /** Resources with records of an older field set: only those are read again for missing fields. */
+  oldVersionResources: Set<string>;
+  /** Per resource and department as written: overdue records by working days taken. */
+  overdueByDays: Map<string, Map<number, number>>;
+}
+
+/**
+ * Pass 1, the run's records in one grouped query: volume, matching, consistency flags and timeliness against
+ * the collection and publication deadlines, and how overdue the late records are (for the overdue list's cap).
+ */
+async function countRecords(
+  db: Warehouse,
+  catalog: Catalog,
+  runId: number,
+  tally: Tally,
+): Promise<RecordPass> {
   const currentVersions = [...catalog.resources.values()];
   const recordGroups = await db.query<Record<string, string | null>>(
     `SELECT r.resource, r.department, t.workdays,
@@ -269,39 +345,55 @@ export async function computeQualityMetrics(
      GROUP BY r.resource, r.department, t.workdays`,
     [runId, currentVersions.map((r) => r.id), currentVersions.map((r) => r.current.version)],
   );
-  const departmentTexts = new Set<string>();
-  const oldVersionResources = new Set<string>();
-  /** Per resource and department: overdue records by working days taken. */
-  const overdueByDays = new Map<string, Map<number, number>>();
-  for (const g of recordGroups) {
-    const resource = g.resource as string;
-    const overdue = num(g.overdue);
-    if (overdue > 0 && g.workdays !== null) {
-      const key = `${resource}\u0000${g.department ?? ''}`;
-      const days = overdueByDays.get(key) ?? new Map<number, number>();
-      days.set(num(g.workdays), (days.get(num(g.workdays)) ?? 0) + overdue);
-      overdueByDays.set(key, days);
-    }
-    departmentTexts.add(g.department ?? '');
-    const c = countsOf(resource, resolve(g.department ?? null));
-    const loaded = num(g.loaded);
-    const inserted = num(g.inserted);
-    c.loaded += loaded;
-    c.inserted += inserted;
-    c.updated += loaded - inserted;
-    for (const m of MATCH_METHODS) c.matching[m] = (c.matching[m] ?? 0) + num(g[`m_${m}`]);
-    c.unmatched += num(g.unmatched);
-    c.nameMismatch += num(g.name_mismatch);
-    c.outOfRegion += num(g.out_of_region);
-    c.newRecords += inserted;
-    c.measured += num(g.measured);
-    c.collectLate += num(g.collect_late);
-    c.publishMeasured += num(g.publish_measured);
-    c.publishLate += num(g.publish_late);
-    if (num(g.old_version) > 0) oldVersionResources.add(resource);
-  }
+  const pass: RecordPass = {
+    departmentTexts: new Set(),
+    oldVersionResources: new Set(),
+    overdueByDays: new Map(),
+  };
+  for (const g of recordGroups) addRecordGroup(pass, tally, g);
+  return pass;
+}
 
-  // 1b. records of an older field set may lack fields the current one requires (only those are read again)
+/** One group of the run's records (resource, department as written, working days taken) into the counts. */
+function addRecordGroup(pass: RecordPass, tally: Tally, g: Record<string, string | null>): void {
+  const resource = g.resource as string;
+  const overdue = num(g.overdue);
+  if (overdue > 0 && g.workdays !== null) {
+    const key = `${resource}\u0000${g.department ?? ''}`;
+    const days = pass.overdueByDays.get(key) ?? new Map<number, number>();
+    days.set(num(g.workdays), (days.get(num(g.workdays)) ?? 0) + overdue);
+    pass.overdueByDays.set(key, days);
+  }
+  pass.departmentTexts.add(g.department ?? '');
+  const c = tally.of(resource, g.department ?? null);
+  const loaded = num(g.loaded);
+  const inserted = num(g.inserted);
+  c.loaded += loaded;
+  c.inserted += inserted;
+  c.updated += loaded - inserted;
+  for (const m of MATCH_METHODS) c.matching[m] = (c.matching[m] ?? 0) + num(g[`m_${m}`]);
+  c.unmatched += num(g.unmatched);
+  c.nameMismatch += num(g.name_mismatch);
+  c.outOfRegion += num(g.out_of_region);
+  c.newRecords += inserted;
+  c.measured += num(g.measured);
+  c.collectLate += num(g.collect_late);
+  c.publishMeasured += num(g.publish_measured);
+  c.publishLate += num(g.publish_late);
+  if (num(g.old_version) > 0) pass.oldVersionResources.add(resource);
+}
+
+/**
+ * Pass 1b: records of an older field set may lack fields the current one requires; they count as missing
+ * (only the resources that have such records are read again).
+ */
+async function countOlderVersionGaps(
+  db: Warehouse,
+  catalog: Catalog,
+  runId: number,
+  oldVersionResources: Set<string>,
+  tally: Tally,
+): Promise<void> {
   for (const resourceId of oldVersionResources) {
     const resource = catalog.resources.get(resourceId);
     if (!resource) continue;
@@ -315,27 +407,23 @@ export async function computeQualityMetrics(
       [runId, resourceId, required, resource.current.version],
     );
     for (const row of rows) {
-      const c = countsOf(resourceId, resolve(row.department));
+      const c = tally.of(resourceId, row.department);
       c.missing.set(row.field, (c.missing.get(row.field) ?? 0) + num(row.missing));
     }
   }
+}
 
-  // 2. the run's quarantine: the department is read from the raw row, under the titles the file used
+/**
+ * Pass 2, the run's quarantine: rejected and duplicate rows, their issues by type and field, and missing
+ * cells for completeness. A rejected row has no department column of its own: it is read from the raw row,
+ * under the titles the file used for the resource's department field.
+ */
+async function countQuarantine(db: Warehouse, catalog: Catalog, runId: number, tally: Tally): Promise<void> {
   const keyRows = await db.query<{ resource: string | null; k: string }>(
     `SELECT DISTINCT q.resource, k FROM quarantine q, jsonb_object_keys(q.raw) AS k WHERE q.run_id = $1`,
     [runId],
   );
-  const keysByResource: Record<string, string[]> = {};
-  for (const row of keyRows) {
-    if (row.resource === null) continue;
-    const list = keysByResource[row.resource] ?? [];
-    list.push(row.k);
-    keysByResource[row.resource] = list;
-  }
-  const departmentKeysByResource: Record<string, string[]> = {};
-  for (const [resource, keys] of Object.entries(keysByResource)) {
-    departmentKeysByResource[resource] = departmentKeys(catalog.resources.get(resource), keys);
-  }
+  const departmentKeysByResource = quarantineDepartmentKeys(catalog, keyRows);
   const quarantineRows = await db.query<{
     resource: string;
     department: string;
@@ -363,7 +451,7 @@ export async function computeQualityMetrics(
     [runId, JSON.stringify(departmentKeysByResource)],
   );
   for (const row of quarantineRows) {
-    const c = countsOf(row.resource, resolve(row.department));
+    const c = tally.of(row.resource, row.department);
     if (row.type === null) {
       if (row.duplicate) c.duplicates += num(row.rows);
       else c.quarantined += num(row.rows);
@@ -375,8 +463,29 @@ export async function computeQualityMetrics(
       c.missing.set(row.field, (c.missing.get(row.field) ?? 0) + num(row.issues));
     }
   }
+}
 
-  // 3. records the run replaced whose previous version came from another source
+/** Per resource, the raw-row keys of its quarantined rows that hold its department field. */
+function quarantineDepartmentKeys(
+  catalog: Catalog,
+  keyRows: { resource: string | null; k: string }[],
+): Record<string, string[]> {
+  const keysByResource: Record<string, string[]> = {};
+  for (const row of keyRows) {
+    if (row.resource === null) continue;
+    const list = keysByResource[row.resource] ?? [];
+    list.push(row.k);
+    keysByResource[row.resource] = list;
+  }
+  const departmentKeysByResource: Record<string, string[]> = {};
+  for (const [resource, keys] of Object.entries(keysByResource)) {
+    departmentKeysByResource[resource] = departmentKeys(catalog.resources.get(resource), keys);
+  }
+  return departmentKeysByResource;
+}
+
+/** Pass 3: records the run replaced whose previous version came from another source (uniqueness). */
+async function countAcrossSources(db: Warehouse, runId: number, tally: Tally): Promise<void> {
   const crossRows = await db.query<{ resource: string; department: string | null; n: string }>(
     `SELECT r.resource, r.department, count(DISTINCT h.natural_key) AS n
      FROM record_history h JOIN records r ON r.record_id = h.record_id
@@ -384,11 +493,16 @@ export async function computeQualityMetrics(
      GROUP BY r.resource, r.department`,
     [runId],
   );
-  for (const row of crossRows) countsOf(row.resource, resolve(row.department)).acrossSources += num(row.n);
+  for (const row of crossRows) tally.of(row.resource, row.department).acrossSources += num(row.n);
+}
 
-  // 4. the lines
+/**
+ * The lines of `quality_metrics`, each resource × department's counts under every dimension; completeness
+ * lists every field the current version requires, missing or not, and any other field found missing.
+ */
+function metricLines(catalog: Catalog, tally: Tally): MetricRow[] {
   const lines: MetricRow[] = [];
-  for (const [key, c] of groups) {
+  for (const [key, c] of tally.groups) {
     const [resource = '', department = ''] = key.split('\u0000');
     c.read = c.loaded + c.quarantined + c.duplicates;
     const add = (dimension: Dimension, measure: string, value: number, base: number, field = '') =>
@@ -420,12 +534,21 @@ export async function computeQualityMetrics(
     for (const m of MATCH_METHODS) add('matching', m, c.matching[m] ?? 0, c.loaded);
     add('matching', 'unmatched', c.unmatched, c.loaded);
   }
+  return lines;
+}
 
-  const texts = [...departmentTexts];
-  const cap = options.overdueCap ?? OVERDUE_CAP;
-  // the fewest working days an overdue record needs to be among the OVERDUE_CAP most overdue of its resource and
-  // department as written (a superset of those of its department as resolved): only those are sorted
-  const cutoffs: { resource: string; department: string; days: number }[] = [];
+interface OverdueCutoff {
+  resource: string;
+  department: string;
+  days: number;
+}
+
+/**
+ * Per resource and department as written, the fewest working days an overdue record needs to be among the
+ * `cap` most overdue (a superset of those of its department as resolved): only those are sorted.
+ */
+function overdueCutoffs(overdueByDays: Map<string, Map<number, number>>, cap: number): OverdueCutoff[] {
+  const cutoffs: OverdueCutoff[] = [];
   for (const [key, days] of overdueByDays) {
     const [resource = '', department = ''] = key.split('\u0000');
     let kept = 0;
@@ -437,8 +560,29 @@ export async function computeQualityMetrics(
     }
     cutoffs.push({ resource, department, days: cutoff });
   }
-  const ms = () => Date.now() - started;
-  const overdue = await db.transaction(async (tx) => {
+  return cutoffs;
+}
+
+interface StoreInput {
+  runId: number;
+  run: RunRow;
+  calendar: Calendar;
+  lines: MetricRow[];
+  cap: number;
+  /** The department texts of the run's records, resolved in the overdue list by `resolve`. */
+  texts: string[];
+  resolve: (text: string | null) => string;
+  cutoffs: OverdueCutoff[];
+  ms: () => number;
+}
+
+/**
+ * Stores the run's metrics in one transaction, replacing those computed before: its `quality_runs` line, the
+ * metric lines and, per resource and department, its most overdue records. Returns how many of those it kept.
+ */
+async function storeMetrics(db: Warehouse, input: StoreInput): Promise<number> {
+  const { runId, run, calendar, lines, cap, texts, resolve, cutoffs, ms } = input;
+  return db.transaction(async (tx) => {
     // the overdue lists sort the run's late records: in memory rather than on disk
     await tx.query(`SET LOCAL work_mem = '64MB'`);
     // the arrays' few rows are estimated at 100: a nested loop over millions of records would follow
@@ -497,5 +641,4 @@ export async function computeQualityMetrics(
     await tx.query('UPDATE quality_runs SET ms = $2 WHERE run_id = $1', [runId, ms()]);
     return inserted.rowCount;
   });
-  return { runId, rows: lines.length, overdue, ms: ms() };
 }

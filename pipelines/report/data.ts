@@ -209,6 +209,36 @@ export async function gatherReport(
   catalog: Catalog,
   options: GatherOptions = {},
 ): Promise<QualityReport> {
+  const runId = await findRun(db, options);
+  const scope = await readScope(db, runId, options);
+  await computeMissingMetrics(db, catalog, scope, options);
+  const totals = await readTotals(db, scope.runs);
+  const tables = await readResourceTables(db, catalog, scope.runs);
+  const departments = await readDepartments(db, catalog, scope.runs);
+  const overdue = await readOverdue(db, scope.runs, options.overdueCap ?? 200);
+  const quarantineSamples = await readQuarantineSamples(db, scope.runs, options.sampleCap ?? 100);
+  const trends = await readTrends(db, runId);
+  return {
+    reportVersion: REPORT_VERSION,
+    generatedAt: new Date().toISOString(),
+    scope,
+    totals,
+    resources: tables.resources,
+    departments,
+    issues: tables.issues,
+    rates: headlineRates(tables.resources),
+    completeness: tables.completeness,
+    matching: tables.matching,
+    uniqueness: tables.uniqueness,
+    consistency: tables.consistency,
+    overdue,
+    quarantineSamples,
+    trends,
+  };
+}
+
+/** The run the report is about: the latest finished run, or the one asked for; none is a usage error. */
+async function findRun(db: Warehouse, options: GatherOptions): Promise<number> {
   const runRows =
     options.run === undefined || options.run === 'latest'
       ? await db.query<{ id: string }>(
@@ -224,7 +254,14 @@ export async function gatherReport(
         : `there is no run ${options.run}`,
     );
   }
-  const runId = Number(last.id);
+  return Number(last.id);
+}
+
+/**
+ * The runs the figures add up: the run alone, or with `since` every finished run started on or after that
+ * China date up to it; the scope runs from the first one's start (or the `since` date) to the last one's end.
+ */
+async function readScope(db: Warehouse, runId: number, options: GatherOptions): Promise<ReportScope> {
   if (options.since !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(options.since)) {
     throw new GuijiError('GUIJI_ERR_USAGE', `--since ${options.since}: expected a date written YYYY-MM-DD`);
   }
@@ -242,16 +279,33 @@ export async function gatherReport(
     options.since === undefined ? [runId] : [runId, options.since],
   );
   if (!scopeRows.length) throw new GuijiError('GUIJI_ERR_USAGE', `no run since ${options.since}`);
-  const runs = scopeRows.map((r) => Number(r.id));
-  // runs without metrics (their computation failed, runs older than the quality tables, backfill partitions):
-  // those of the scope and of the trend window are computed now, from the warehouse as it is
+  const first = scopeRows[0] as (typeof scopeRows)[number];
+  const lastRow = scopeRows[scopeRows.length - 1] as (typeof scopeRows)[number];
+  return {
+    runId,
+    runs: scopeRows.map((r) => Number(r.id)),
+    from: options.since !== undefined ? `${options.since}T00:00:00+08:00` : (iso(first.started_at) as string),
+    to: iso(lastRow.finished_at) ?? (iso(lastRow.started_at) as string),
+  };
+}
+
+/**
+ * Runs without metrics (their computation failed, runs older than the quality tables, backfill partitions):
+ * those of the scope and of the trend window are computed now, from the warehouse as it is.
+ */
+async function computeMissingMetrics(
+  db: Warehouse,
+  catalog: Catalog,
+  scope: ReportScope,
+  options: GatherOptions,
+): Promise<void> {
   const missing = await db.query<{ id: string }>(
     `SELECT r.id FROM runs r
      WHERE (r.id = ANY($1::bigint[])
             OR r.id IN (SELECT id FROM runs WHERE id <= $2 AND status <> 'running' ORDER BY id DESC LIMIT $3))
        AND NOT EXISTS (SELECT 1 FROM quality_runs q WHERE q.run_id = r.id)
      ORDER BY r.id`,
-    [runs, runId, TREND_RUNS],
+    [scope.runs, scope.runId, TREND_RUNS],
   );
   for (const { id } of missing) {
     await computeQualityMetrics(
@@ -261,15 +315,10 @@ export async function gatherReport(
       options.catalogDir ? { catalogDir: options.catalogDir } : {},
     );
   }
-  const first = scopeRows[0] as (typeof scopeRows)[number];
-  const lastRow = scopeRows[scopeRows.length - 1] as (typeof scopeRows)[number];
-  const scope: ReportScope = {
-    runId,
-    runs,
-    from: options.since !== undefined ? `${options.since}T00:00:00+08:00` : (iso(first.started_at) as string),
-    to: iso(lastRow.finished_at) ?? (iso(lastRow.started_at) as string),
-  };
+}
 
+/** The run ledger's counts over the scope (unchanged rows included, which the metrics do not count). */
+async function readTotals(db: Warehouse, runs: number[]): Promise<ReportTotals> {
   const [ledger] = await db.query<Record<keyof ReportTotals, string>>(
     `SELECT coalesce(sum(read), 0) AS read, coalesce(sum(inserted), 0) AS inserted,
             coalesce(sum(updated), 0) AS updated, coalesce(sum(unchanged), 0) AS unchanged,
@@ -278,7 +327,7 @@ export async function gatherReport(
      FROM source_runs WHERE run_id = ANY($1::bigint[])`,
     [runs],
   );
-  const totals: ReportTotals = {
+  return {
     read: Number(ledger?.read ?? 0),
     inserted: Number(ledger?.inserted ?? 0),
     updated: Number(ledger?.updated ?? 0),
@@ -287,31 +336,132 @@ export async function gatherReport(
     duplicates: Number(ledger?.duplicates ?? 0),
     unmatched: Number(ledger?.unmatched ?? 0),
   };
+}
 
-  const metrics = await db.query<{
-    resource: string;
-    department: string;
-    dimension: string;
-    measure: string;
-    field: string;
-    value: string;
-    base: string;
-  }>(
+/** One metric summed over the scope's runs. */
+interface MetricSum {
+  resource: string;
+  department: string;
+  dimension: string;
+  measure: string;
+  field: string;
+  value: string;
+  base: string;
+}
+
+/** The report's tables by resource, sorted and with their rates. */
+interface ResourceTablesResult {
+  resources: ResourceLine[];
+  issues: IssueLine[];
+  completeness: CompletenessLine[];
+  matching: MatchingLine[];
+  uniqueness: UniquenessLine[];
+  consistency: ConsistencyLine[];
+}
+
+/** The scope's metrics summed over its runs and departments into the tables by resource. */
+async function readResourceTables(
+  db: Warehouse,
+  catalog: Catalog,
+  runs: number[],
+): Promise<ResourceTablesResult> {
+  const metrics = await db.query<MetricSum>(
     `SELECT resource, department, dimension, measure, field, sum(value) AS value, sum(base) AS base
      FROM quality_metrics WHERE run_id = ANY($1::bigint[])
      GROUP BY resource, department, dimension, measure, field
      ORDER BY resource, department, dimension, measure, field`,
     [runs],
   );
+  const tables = new ResourceTables(catalog);
+  for (const m of metrics) tables.add(m);
+  return tables.finish();
+}
 
-  const resourceName = (id: string) => catalog.resources.get(id)?.name ?? (id === '' ? '(未识别)' : id);
-  const byResource = new Map<string, ResourceLine>();
-  const line = (resource: string): ResourceLine => {
-    let l = byResource.get(resource);
+/**
+ * The tables by resource as the metric lines fill them: every line counts towards its resource's line, and
+ * the dimensions that have a table of their own (issues, completeness, matching, uniqueness, consistency)
+ * towards it.
+ */
+class ResourceTables {
+  private readonly lines = new Map<string, ResourceLine>();
+  private readonly issues = new Map<string, IssueLine>();
+  private readonly completeness = new Map<string, CompletenessLine>();
+  private readonly matching = new Map<string, MatchingLine>();
+  private readonly uniqueness = new Map<string, UniquenessLine>();
+  private readonly consistency = new Map<string, ConsistencyLine>();
+
+  constructor(private readonly catalog: Catalog) {}
+
+  /** One metric line: to its resource's line, and to the table its dimension has, if any. */
+  add(m: MetricSum): void {
+    const value = Number(m.value);
+    const base = Number(m.base);
+    const l = this.line(m.resource);
+    switch (m.dimension) {
+      case 'volume':
+        addVolume(l, m.measure, value);
+        break;
+      case 'timeliness':
+        addTimeliness(l, m.measure, value, base);
+        break;
+      case 'matching':
+        this.addMatching(l, m, value);
+        break;
+      case 'validity':
+        this.addIssue(m, value);
+        break;
+      case 'completeness':
+        this.addCompleteness(m, value, base);
+        break;
+      case 'uniqueness':
+        this.addUniqueness(m, value);
+        break;
+      case 'consistency':
+        this.addConsistency(m, value);
+        break;
+    }
+  }
+
+  /** The tables sorted, with each line's rates: compliance and lateness, matching shares, fill rates. */
+  finish(): ResourceTablesResult {
+    const resources = [...this.lines.values()].sort((a, b) => a.resource.localeCompare(b.resource));
+    for (const l of resources) {
+      l.complianceRate = rate(l.read - l.quarantined - l.duplicates, l.read);
+      l.lateRate = rate(l.late, l.measured);
+    }
+    for (const m of this.matching.values()) {
+      m.share = rate(m.count, this.lines.get(m.resource)?.loaded ?? 0);
+    }
+    for (const c of this.completeness.values()) c.fillRate = rate(c.rows - c.missing, c.rows);
+    const methodOrder = [...MATCH_METHODS, 'unmatched'];
+    return {
+      resources,
+      issues: [...this.issues.values()].sort(
+        (a, b) => b.count - a.count || a.resource.localeCompare(b.resource) || a.type.localeCompare(b.type),
+      ),
+      completeness: [...this.completeness.values()].sort(
+        (a, b) =>
+          a.resource.localeCompare(b.resource) ||
+          (a.fillRate ?? 1) - (b.fillRate ?? 1) ||
+          a.field.localeCompare(b.field),
+      ),
+      matching: [...this.matching.values()].sort(
+        (a, b) =>
+          a.resource.localeCompare(b.resource) ||
+          methodOrder.indexOf(a.method as never) - methodOrder.indexOf(b.method as never),
+      ),
+      uniqueness: [...this.uniqueness.values()].sort((a, b) => a.resource.localeCompare(b.resource)),
+      consistency: [...this.consistency.values()].sort((a, b) => a.resource.localeCompare(b.resource)),
+    };
+  }
+
+  /** The line of `resource`, begun at zero; a quarantined row of no known resource is '(未识别)'. */
+  private line(resource: string): ResourceLine {
+    let l = this.lines.get(resource);
     if (!l) {
       l = {
         resource,
-        name: resourceName(resource),
+        name: this.catalog.resources.get(resource)?.name ?? (resource === '' ? '(未识别)' : resource),
         read: 0,
         loaded: 0,
         inserted: 0,
@@ -328,114 +478,128 @@ export async function gatherReport(
         complianceRate: null,
         lateRate: null,
       };
-      byResource.set(resource, l);
+      this.lines.set(resource, l);
     }
     return l;
-  };
-  const issues = new Map<string, IssueLine>();
-  const completeness = new Map<string, CompletenessLine>();
-  const matching = new Map<string, MatchingLine>();
-  const uniqueness = new Map<string, UniquenessLine>();
-  const consistency = new Map<string, ConsistencyLine>();
-  const fieldTitle = (resource: string, field: string) => {
-    const r = catalog.resources.get(resource);
+  }
+
+  /** Records matched or not, on the resource's line and by method (their share comes in `finish`). */
+  private addMatching(l: ResourceLine, m: MetricSum, value: number): void {
+    if (m.measure === 'unmatched') l.unmatched += value;
+    else l.matched += value;
+    const key = `${m.resource}\u0000${m.measure}`;
+    const ml = this.matching.get(key) ?? { resource: m.resource, method: m.measure, count: 0, share: null };
+    ml.count += value;
+    this.matching.set(key, ml);
+  }
+
+  /** Quarantine issues by resource, type and field. */
+  private addIssue(m: MetricSum, value: number): void {
+    const key = `${m.resource}\u0000${m.measure}\u0000${m.field}`;
+    const il = this.issues.get(key) ?? { resource: m.resource, type: m.measure, field: m.field, count: 0 };
+    il.count += value;
+    this.issues.set(key, il);
+  }
+
+  /** Rows missing a field, of the rows that should have it, under the field's title. */
+  private addCompleteness(m: MetricSum, value: number, base: number): void {
+    const key = `${m.resource}\u0000${m.field}`;
+    const cl = this.completeness.get(key) ?? {
+      resource: m.resource,
+      field: m.field,
+      title: this.fieldTitle(m.resource, m.field),
+      missing: 0,
+      rows: 0,
+      fillRate: null,
+    };
+    cl.missing += value;
+    cl.rows += base;
+    this.completeness.set(key, cl);
+  }
+
+  /** Duplicates within the runs and records replaced from another source. */
+  private addUniqueness(m: MetricSum, value: number): void {
+    const ul = this.uniqueness.get(m.resource) ?? {
+      resource: m.resource,
+      duplicatesInRun: 0,
+      acrossSources: 0,
+    };
+    if (m.measure === 'duplicate_in_run') ul.duplicatesInRun += value;
+    else if (m.measure === 'across_sources') ul.acrossSources += value;
+    this.uniqueness.set(m.resource, ul);
+  }
+
+  /** Names unlike the register's, out-of-region codes, records replaced with different content. */
+  private addConsistency(m: MetricSum, value: number): void {
+    const cl = this.consistency.get(m.resource) ?? {
+      resource: m.resource,
+      nameMismatch: 0,
+      outOfRegion: 0,
+      conflictingVersions: 0,
+    };
+    if (m.measure === 'name_mismatch') cl.nameMismatch += value;
+    else if (m.measure === 'out_of_region') cl.outOfRegion += value;
+    else if (m.measure === 'conflicting_versions') cl.conflictingVersions += value;
+    this.consistency.set(m.resource, cl);
+  }
+
+  /** A field's title in the newest version that has it (a field since dropped keeps its last title). */
+  private fieldTitle(resource: string, field: string): string {
+    const r = this.catalog.resources.get(resource);
     for (const v of [...(r?.versions ?? [])].reverse()) {
       const f = v.fields.find((x) => x.code === field);
       if (f) return f.title;
     }
     return field;
-  };
-  for (const m of metrics) {
-    const value = Number(m.value);
-    const base = Number(m.base);
-    const l = line(m.resource);
-    switch (m.dimension) {
-      case 'volume':
-        if (m.measure === 'read') l.read += value;
-        else if (m.measure === 'loaded') l.loaded += value;
-        else if (m.measure === 'inserted') l.inserted += value;
-        else if (m.measure === 'updated') l.updated += value;
-        else if (m.measure === 'quarantined') l.quarantined += value;
-        else if (m.measure === 'duplicates') l.duplicates += value;
-        break;
-      case 'timeliness':
-        if (m.measure === 'collect_late') {
-          l.late += value;
-          l.measured += base;
-        } else if (m.measure === 'collect_on_time') l.onTime += value;
-        else if (m.measure === 'publish_late') {
-          l.publishLate += value;
-          l.publishMeasured += base;
-        }
-        break;
-      case 'matching': {
-        if (m.measure === 'unmatched') l.unmatched += value;
-        else l.matched += value;
-        const key = `${m.resource}\u0000${m.measure}`;
-        const ml = matching.get(key) ?? { resource: m.resource, method: m.measure, count: 0, share: null };
-        ml.count += value;
-        matching.set(key, ml);
-        break;
-      }
-      case 'validity': {
-        const key = `${m.resource}\u0000${m.measure}\u0000${m.field}`;
-        const il = issues.get(key) ?? { resource: m.resource, type: m.measure, field: m.field, count: 0 };
-        il.count += value;
-        issues.set(key, il);
-        break;
-      }
-      case 'completeness': {
-        const key = `${m.resource}\u0000${m.field}`;
-        const cl = completeness.get(key) ?? {
-          resource: m.resource,
-          field: m.field,
-          title: fieldTitle(m.resource, m.field),
-          missing: 0,
-          rows: 0,
-          fillRate: null,
-        };
-        cl.missing += value;
-        cl.rows += base;
-        completeness.set(key, cl);
-        break;
-      }
-      case 'uniqueness': {
-        const ul = uniqueness.get(m.resource) ?? {
-          resource: m.resource,
-          duplicatesInRun: 0,
-          acrossSources: 0,
-        };
-        if (m.measure === 'duplicate_in_run') ul.duplicatesInRun += value;
-        else if (m.measure === 'across_sources') ul.acrossSources += value;
-        uniqueness.set(m.resource, ul);
-        break;
-      }
-      case 'consistency': {
-        const cl = consistency.get(m.resource) ?? {
-          resource: m.resource,
-          nameMismatch: 0,
-          outOfRegion: 0,
-          conflictingVersions: 0,
-        };
-        if (m.measure === 'name_mismatch') cl.nameMismatch += value;
-        else if (m.measure === 'out_of_region') cl.outOfRegion += value;
-        else if (m.measure === 'conflicting_versions') cl.conflictingVersions += value;
-        consistency.set(m.resource, cl);
-        break;
-      }
-    }
   }
-  const resources = [...byResource.values()].sort((a, b) => a.resource.localeCompare(b.resource));
-  for (const l of resources) {
-    l.complianceRate = rate(l.read - l.quarantined - l.duplicates, l.read);
-    l.lateRate = rate(l.late, l.measured);
-  }
-  for (const m of matching.values()) {
-    m.share = rate(m.count, byResource.get(m.resource)?.loaded ?? 0);
-  }
-  for (const c of completeness.values()) c.fillRate = rate(c.rows - c.missing, c.rows);
+}
 
-  // departments: the same score as the view quality_department_scores, over the scope's summed parts
+/** Rows read, loaded, inserted, updated, quarantined and rejected as duplicates. */
+function addVolume(l: ResourceLine, measure: string, value: number): void {
+  if (measure === 'read') l.read += value;
+  else if (measure === 'loaded') l.loaded += value;
+  else if (measure === 'inserted') l.inserted += value;
+  else if (measure === 'updated') l.updated += value;
+  else if (measure === 'quarantined') l.quarantined += value;
+  else if (measure === 'duplicates') l.duplicates += value;
+}
+
+/** The collection deadline counts records measured and late; the publication deadline, public ones. */
+function addTimeliness(l: ResourceLine, measure: string, value: number, base: number): void {
+  if (measure === 'collect_late') {
+    l.late += value;
+    l.measured += base;
+  } else if (measure === 'collect_on_time') l.onTime += value;
+  else if (measure === 'publish_late') {
+    l.publishLate += value;
+    l.publishMeasured += base;
+  }
+}
+
+/** The scope's headline rates over every resource (the monthly briefing's figures). */
+function headlineRates(resources: ResourceLine[]): QualityReport['rates'] {
+  const sum = (f: (l: ResourceLine) => number) => resources.reduce((n, l) => n + f(l), 0);
+  return {
+    complianceRate: rate(
+      sum((l) => l.read - l.quarantined - l.duplicates),
+      sum((l) => l.read),
+    ),
+    lateRate: rate(
+      sum((l) => l.late),
+      sum((l) => l.measured),
+    ),
+    matchRate: rate(
+      sum((l) => l.matched),
+      sum((l) => l.loaded),
+    ),
+  };
+}
+
+/**
+ * The departments' scorecard: the same score as the view quality_department_scores, over the scope's summed
+ * parts; ranked by score, and watched when more than half their measured records came late.
+ */
+async function readDepartments(db: Warehouse, catalog: Catalog, runs: number[]): Promise<DepartmentLine[]> {
   const departmentRows = await db.query<{
     department: string;
     read: string;
@@ -491,8 +655,11 @@ export async function gatherReport(
   departments.forEach((d, i) => {
     d.rank = i + 1;
   });
+  return departments;
+}
 
-  const overdueCap = options.overdueCap ?? 200;
+/** The records delivered late in the scope, most overdue first: how many there are, and the first `cap`. */
+async function readOverdue(db: Warehouse, runs: number[], cap: number): Promise<QualityReport['overdue']> {
   const [overdueTotal] = await db.query<{ n: string }>(
     `SELECT coalesce(sum(value), 0) AS n FROM quality_metrics
      WHERE run_id = ANY($1::bigint[]) AND dimension = 'timeliness' AND measure = 'collect_late'`,
@@ -515,14 +682,39 @@ export async function gatherReport(
             received_date::text, workdays, collect_late, publish_late
      FROM quality_overdue WHERE run_id = ANY($1::bigint[])
      ORDER BY workdays DESC, resource, natural_key LIMIT $2`,
-    [runs, overdueCap],
+    [runs, cap],
   );
-  const sampleCap = options.sampleCap ?? 100;
+  return {
+    total: Number(overdueTotal?.n ?? 0),
+    rows: overdueRows.map((o) => ({
+      runId: Number(o.run_id),
+      resource: o.resource,
+      department: o.department,
+      naturalKey: o.natural_key,
+      uscc: o.uscc,
+      subjectName: o.subject_name,
+      producedDate: dateText(o.produced_date),
+      receivedDate: dateText(o.received_date),
+      workdays: Number(o.workdays),
+      collectLate: o.collect_late,
+      publishLate: o.publish_late,
+    })),
+  };
+}
+
+/**
+ * The scope's rejected rows: how many, and `cap` of them taken a few of each resource in turn rather than the
+ * first hundred of one file.
+ */
+async function readQuarantineSamples(
+  db: Warehouse,
+  runs: number[],
+  cap: number,
+): Promise<QualityReport['quarantineSamples']> {
   const [sampleTotal] = await db.query<{ n: string }>(
     'SELECT count(*) AS n FROM quarantine WHERE run_id = ANY($1::bigint[])',
     [runs],
   );
-  // a few rows of each resource rather than the first hundred of one file
   const samples = await db.query<{
     run_id: string;
     resource: string | null;
@@ -540,9 +732,26 @@ export async function gatherReport(
        FROM quarantine q WHERE q.run_id = ANY($1::bigint[])
      ) x
      ORDER BY n, resource NULLS LAST, run_id, file, sheet, row_number, row_ref LIMIT $2`,
-    [runs, sampleCap],
+    [runs, cap],
   );
+  return {
+    total: Number(sampleTotal?.n ?? 0),
+    rows: samples.map((s) => ({
+      runId: Number(s.run_id),
+      resource: s.resource,
+      source: s.source,
+      file: s.file,
+      sheet: s.sheet,
+      row: s.row_number,
+      recordId: s.record_id,
+      rowRef: s.row_ref,
+      issues: s.issues,
+    })),
+  };
+}
 
+/** The last TREND_RUNS runs with metrics up to the report's run, oldest first, each with its rates. */
+async function readTrends(db: Warehouse, runId: number): Promise<TrendPoint[]> {
   const trendRows = await db.query<{
     run_id: string;
     kind: string;
@@ -571,7 +780,7 @@ export async function gatherReport(
      ) t ORDER BY run_id`,
     [runId, TREND_RUNS],
   );
-  const trends: TrendPoint[] = trendRows.map((t) => {
+  return trendRows.map((t) => {
     const read = Number(t.read);
     const loaded = Number(t.loaded);
     const quarantined = Number(t.quarantined);
@@ -595,77 +804,4 @@ export async function gatherReport(
       matchRate: rate(loaded - unmatched, loaded),
     };
   });
-
-  const sum = (f: (l: ResourceLine) => number) => resources.reduce((n, l) => n + f(l), 0);
-  const matchingLines = [...matching.values()].sort(
-    (a, b) =>
-      a.resource.localeCompare(b.resource) ||
-      [...MATCH_METHODS, 'unmatched'].indexOf(a.method as never) -
-        [...MATCH_METHODS, 'unmatched'].indexOf(b.method as never),
-  );
-  return {
-    reportVersion: REPORT_VERSION,
-    generatedAt: new Date().toISOString(),
-    scope,
-    totals,
-    resources,
-    departments,
-    issues: [...issues.values()].sort(
-      (a, b) => b.count - a.count || a.resource.localeCompare(b.resource) || a.type.localeCompare(b.type),
-    ),
-    rates: {
-      complianceRate: rate(
-        sum((l) => l.read - l.quarantined - l.duplicates),
-        sum((l) => l.read),
-      ),
-      lateRate: rate(
-        sum((l) => l.late),
-        sum((l) => l.measured),
-      ),
-      matchRate: rate(
-        sum((l) => l.matched),
-        sum((l) => l.loaded),
-      ),
-    },
-    completeness: [...completeness.values()].sort(
-      (a, b) =>
-        a.resource.localeCompare(b.resource) ||
-        (a.fillRate ?? 1) - (b.fillRate ?? 1) ||
-        a.field.localeCompare(b.field),
-    ),
-    matching: matchingLines,
-    uniqueness: [...uniqueness.values()].sort((a, b) => a.resource.localeCompare(b.resource)),
-    consistency: [...consistency.values()].sort((a, b) => a.resource.localeCompare(b.resource)),
-    overdue: {
-      total: Number(overdueTotal?.n ?? 0),
-      rows: overdueRows.map((o) => ({
-        runId: Number(o.run_id),
-        resource: o.resource,
-        department: o.department,
-        naturalKey: o.natural_key,
-        uscc: o.uscc,
-        subjectName: o.subject_name,
-        producedDate: dateText(o.produced_date),
-        receivedDate: dateText(o.received_date),
-        workdays: Number(o.workdays),
-        collectLate: o.collect_late,
-        publishLate: o.publish_late,
-      })),
-    },
-    quarantineSamples: {
-      total: Number(sampleTotal?.n ?? 0),
-      rows: samples.map((s) => ({
-        runId: Number(s.run_id),
-        resource: s.resource,
-        source: s.source,
-        file: s.file,
-        sheet: s.sheet,
-        row: s.row_number,
-        recordId: s.record_id,
-        rowRef: s.row_ref,
-        issues: s.issues,
-      })),
-    },
-    trends,
-  };
 }

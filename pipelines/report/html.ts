@@ -43,16 +43,47 @@ function figure(label: string, value: string, id: string): string {
   return `<div class="fig" data-figure="${e(id)}"><div class="v">${e(value)}</div><div class="l">${e(label)}</div></div>`;
 }
 
+/** The report as one HTML page: its sections in reading order, from the headline figures to the samples. */
 export function renderHtml(report: QualityReport, lang: Lang = 'zh'): string {
   const t: Labels = labelsFor(lang);
-  const resourceName = (id: string) => report.resources.find((r) => r.resource === id)?.name ?? id;
-  const departmentName = (code: string) =>
-    report.departments.find((d) => d.department === code)?.name ?? (code === '' ? '—' : code);
-  const issueName = (type: string) => t.issueTypes[type] ?? type;
-  const watch = report.departments.filter((d) => d.watch);
-  const sections: string[] = [];
+  const names = namesFor(report, t);
+  const sections = [
+    headlineSection(report, t),
+    watchSection(report, t),
+    scorecardSection(report, t),
+    trendsSection(report, t),
+    resourcesSection(report, t),
+    completenessSection(report, t, names),
+    validitySection(report, t, names),
+    uniquenessSection(report, t, names),
+    matchingSection(report, t, names),
+    overdueSection(report, t, names),
+    samplesSection(report, t, names, lang),
+  ];
+  return page(report, t, lang, sections);
+}
 
-  sections.push(`<section id="headline"><h2>${e(t.headline)}</h2><div class="figs">
+/** How the tables name what the report holds by id or code. */
+interface Names {
+  resource(id: string): string;
+  /** A department's name, '—' for rows that named none. */
+  department(code: string): string;
+  issue(type: string): string;
+}
+
+/** Names from the report itself: a resource or department it does not list shows its id or code. */
+function namesFor(report: QualityReport, t: Labels): Names {
+  return {
+    resource: (id) => report.resources.find((r) => r.resource === id)?.name ?? id,
+    department: (code) =>
+      report.departments.find((d) => d.department === code)?.name ?? (code === '' ? '—' : code),
+    issue: (type) => t.issueTypes[type] ?? type,
+  };
+}
+
+/** The scope's headline figures: rows read and loaded, rejected, and the three headline rates. */
+function headlineSection(report: QualityReport, t: Labels): string {
+  return `<section id="headline"><h2>${e(t.headline)}</h2><div class="figs">
 ${figure(t.read, n(report.totals.read), 'read')}
 ${figure(t.loaded, n(report.totals.inserted + report.totals.updated), 'loaded')}
 ${figure(t.unchanged, n(report.totals.unchanged), 'unchanged')}
@@ -61,21 +92,26 @@ ${figure(t.duplicates, n(report.totals.duplicates), 'duplicates')}
 ${figure(t.complianceRate, percent(report.rates.complianceRate), 'complianceRate')}
 ${figure(t.lateRate, percent(report.rates.lateRate), 'lateRate')}
 ${figure(t.matchRate, percent(report.rates.matchRate), 'matchRate')}
-</div></section>`);
+</div></section>`;
+}
 
-  sections.push(
-    `<section id="watch"><h2>${e(t.watch)}</h2>${
-      watch.length
-        ? table(
-            [t.department, t.late, t.measured, t.lateRate],
-            watch.map((d) => [d.name, d.late, d.measured, percent(d.measured ? d.late / d.measured : null)]),
-            [false, true, true, true],
-          )
-        : `<p>${e(t.noWatch)}</p>`
-    }</section>`,
-  );
+/** The departments to be watched (late-report rate above half), or a line saying there are none. */
+function watchSection(report: QualityReport, t: Labels): string {
+  const watch = report.departments.filter((d) => d.watch);
+  return `<section id="watch"><h2>${e(t.watch)}</h2>${
+    watch.length
+      ? table(
+          [t.department, t.late, t.measured, t.lateRate],
+          watch.map((d) => [d.name, d.late, d.measured, percent(d.measured ? d.late / d.measured : null)]),
+          [false, true, true, true],
+        )
+      : `<p>${e(t.noWatch)}</p>`
+  }</section>`;
+}
 
-  sections.push(`<section id="scorecard"><h2>${e(t.scorecard)}</h2>
+/** The departments ranked by score, as a chart and a table. */
+function scorecardSection(report: QualityReport, t: Labels): string {
+  return `<section id="scorecard"><h2>${e(t.scorecard)}</h2>
 <div class="chart">${scorecardChart(report, t)}</div>
 ${table(
   [
@@ -103,9 +139,12 @@ ${table(
     d.late,
   ]),
   [true, false, true, true, true, true, true, true, true, true],
-)}</section>`);
+)}</section>`;
+}
 
-  sections.push(`<section id="trends"><h2>${e(t.trends)}</h2><div class="chart">${trendsChart(report, t)}</div>
+/** The last runs' counts and rates, as a chart and a table. */
+function trendsSection(report: QualityReport, t: Labels): string {
+  return `<section id="trends"><h2>${e(t.trends)}</h2><div class="chart">${trendsChart(report, t)}</div>
 ${table(
   [t.run, t.started, t.read, t.quarantined, t.duplicates, t.late, t.complianceRate, t.lateRate, t.matchRate],
   report.trends.map((p) => [
@@ -120,9 +159,12 @@ ${table(
     percent(p.matchRate),
   ]),
   [true, false, true, true, true, true, true, true, true],
-)}</section>`);
+)}</section>`;
+}
 
-  sections.push(`<section id="resources"><h2>${e(t.resources)}</h2><div class="chart">${resourcesChart(report, t)}</div>
+/** Each resource's counts and rates, as a chart and a table. */
+function resourcesSection(report: QualityReport, t: Labels): string {
+  return `<section id="resources"><h2>${e(t.resources)}</h2><div class="chart">${resourcesChart(report, t)}</div>
 ${table(
   [
     t.resource,
@@ -153,115 +195,124 @@ ${table(
     percent(r.lateRate),
   ]),
   [false, true, true, true, true, true, true, true, true, true, true, true],
-)}</section>`);
+)}</section>`;
+}
 
-  sections.push(
-    `<section id="completeness"><h2>${e(t.completeness)}</h2>${table(
-      [t.resource, t.field, t.fieldTitle, t.missing, t.rows, t.fillRate],
-      report.completeness.map((c) => [
-        resourceName(c.resource),
-        c.field,
-        c.title,
-        c.missing,
-        c.rows,
-        percent(c.fillRate),
-      ]),
-      [false, false, false, true, true, true],
-    )}</section>`,
-  );
+/** Per resource and field: rows missing it, of the rows that should have it, and the fill rate. */
+function completenessSection(report: QualityReport, t: Labels, names: Names): string {
+  return `<section id="completeness"><h2>${e(t.completeness)}</h2>${table(
+    [t.resource, t.field, t.fieldTitle, t.missing, t.rows, t.fillRate],
+    report.completeness.map((c) => [
+      names.resource(c.resource),
+      c.field,
+      c.title,
+      c.missing,
+      c.rows,
+      percent(c.fillRate),
+    ]),
+    [false, false, false, true, true, true],
+  )}</section>`;
+}
 
-  sections.push(
-    `<section id="validity"><h2>${e(t.issues)}</h2>${table(
-      [t.resource, t.issueType, t.field, t.count],
-      report.issues.map((i) => [resourceName(i.resource), issueName(i.type), i.field, i.count]),
-      [false, false, false, true],
-    )}</section>`,
-  );
+/** Quarantine issues by resource, type (in the page's language) and field. */
+function validitySection(report: QualityReport, t: Labels, names: Names): string {
+  return `<section id="validity"><h2>${e(t.issues)}</h2>${table(
+    [t.resource, t.issueType, t.field, t.count],
+    report.issues.map((i) => [names.resource(i.resource), names.issue(i.type), i.field, i.count]),
+    [false, false, false, true],
+  )}</section>`;
+}
 
-  sections.push(
-    `<section id="uniqueness"><h2>${e(t.uniqueness)} · ${e(t.consistency)}</h2>${table(
-      [t.resource, t.duplicatesInRun, t.acrossSources, t.nameMismatch, t.outOfRegion, t.conflictingVersions],
-      report.uniqueness.map((u) => {
-        const c = report.consistency.find((x) => x.resource === u.resource);
-        return [
-          resourceName(u.resource),
-          u.duplicatesInRun,
-          u.acrossSources,
-          c?.nameMismatch ?? 0,
-          c?.outOfRegion ?? 0,
-          c?.conflictingVersions ?? 0,
-        ];
-      }),
-      [false, true, true, true, true, true],
-    )}</section>`,
-  );
+/** Uniqueness and consistency side by side, one line per resource. */
+function uniquenessSection(report: QualityReport, t: Labels, names: Names): string {
+  return `<section id="uniqueness"><h2>${e(t.uniqueness)} · ${e(t.consistency)}</h2>${table(
+    [t.resource, t.duplicatesInRun, t.acrossSources, t.nameMismatch, t.outOfRegion, t.conflictingVersions],
+    report.uniqueness.map((u) => {
+      const c = report.consistency.find((x) => x.resource === u.resource);
+      return [
+        names.resource(u.resource),
+        u.duplicatesInRun,
+        u.acrossSources,
+        c?.nameMismatch ?? 0,
+        c?.outOfRegion ?? 0,
+        c?.conflictingVersions ?? 0,
+      ];
+    }),
+    [false, true, true, true, true, true],
+  )}</section>`;
+}
 
-  sections.push(
-    `<section id="matching"><h2>${e(t.matching)}</h2><div class="chart">${matchingChart(report, t)}</div>${table(
-      [t.resource, t.method, t.count, t.share],
-      report.matching
-        .filter((m) => m.count > 0)
-        .map((m) => [resourceName(m.resource), t.methods[m.method] ?? m.method, m.count, percent(m.share)]),
-      [false, false, true, true],
-    )}</section>`,
-  );
+/** Records by match method, the methods that matched none left out of the table. */
+function matchingSection(report: QualityReport, t: Labels, names: Names): string {
+  return `<section id="matching"><h2>${e(t.matching)}</h2><div class="chart">${matchingChart(report, t)}</div>${table(
+    [t.resource, t.method, t.count, t.share],
+    report.matching
+      .filter((m) => m.count > 0)
+      .map((m) => [names.resource(m.resource), t.methods[m.method] ?? m.method, m.count, percent(m.share)]),
+    [false, false, true, true],
+  )}</section>`;
+}
 
+/** The most overdue records, HTML_OVERDUE_ROWS of them, with how many there are in all. */
+function overdueSection(report: QualityReport, t: Labels, names: Names): string {
   const overdue = report.overdue.rows.slice(0, HTML_OVERDUE_ROWS);
-  sections.push(
-    `<section id="overdue"><h2>${e(t.overdue)}</h2><p>${e(
-      fill(t.overdueNote, { total: report.overdue.total, shown: overdue.length }),
-    )}</p>${table(
-      [
-        t.resource,
-        t.department,
-        t.naturalKey,
-        t.uscc,
-        t.subject,
-        t.produced,
-        t.received,
-        t.workdays,
-        t.rule7,
-        t.rule20,
-      ],
-      overdue.map((o) => [
-        resourceName(o.resource),
-        departmentName(o.department),
-        o.naturalKey,
-        o.uscc ?? '',
-        o.subjectName ?? '',
-        o.producedDate,
-        o.receivedDate,
-        o.workdays,
-        o.collectLate ? t.late : t.onTime,
-        o.publishLate ? t.late : t.onTime,
-      ]),
-      [false, false, false, false, false, false, false, true, false, false],
-    )}</section>`,
-  );
+  return `<section id="overdue"><h2>${e(t.overdue)}</h2><p>${e(
+    fill(t.overdueNote, { total: report.overdue.total, shown: overdue.length }),
+  )}</p>${table(
+    [
+      t.resource,
+      t.department,
+      t.naturalKey,
+      t.uscc,
+      t.subject,
+      t.produced,
+      t.received,
+      t.workdays,
+      t.rule7,
+      t.rule20,
+    ],
+    overdue.map((o) => [
+      names.resource(o.resource),
+      names.department(o.department),
+      o.naturalKey,
+      o.uscc ?? '',
+      o.subjectName ?? '',
+      o.producedDate,
+      o.receivedDate,
+      o.workdays,
+      o.collectLate ? t.late : t.onTime,
+      o.publishLate ? t.late : t.onTime,
+    ]),
+    [false, false, false, false, false, false, false, true, false, false],
+  )}</section>`;
+}
 
+/** Rejected rows, HTML_SAMPLE_ROWS of them, each with where it came from and its reasons in the page's language. */
+function samplesSection(report: QualityReport, t: Labels, names: Names, lang: Lang): string {
   const samples = report.quarantineSamples.rows.slice(0, HTML_SAMPLE_ROWS);
-  sections.push(
-    `<section id="samples"><h2>${e(t.samples)}</h2><p>${e(
-      fill(t.samplesNote, { total: report.quarantineSamples.total, shown: samples.length }),
-    )}</p>${table(
-      [t.resource, t.file, t.sheet, t.row, t.naturalKey, t.reasons],
-      samples.map((s) => [
-        s.resource ? resourceName(s.resource) : '—',
-        s.file ?? s.source,
-        s.sheet ?? '',
-        s.row ?? '',
-        s.recordId ?? s.rowRef,
-        s.issues
-          .map(
-            (i) =>
-              `${issueName(i.type)}${i.field ? ` ${i.field}` : ''}: ${lang === 'zh' ? i.messageZh : i.message}`,
-          )
-          .join('；'),
-      ]),
-      [false, false, false, true, false, false],
-    )}</section>`,
-  );
+  return `<section id="samples"><h2>${e(t.samples)}</h2><p>${e(
+    fill(t.samplesNote, { total: report.quarantineSamples.total, shown: samples.length }),
+  )}</p>${table(
+    [t.resource, t.file, t.sheet, t.row, t.naturalKey, t.reasons],
+    samples.map((s) => [
+      s.resource ? names.resource(s.resource) : '—',
+      s.file ?? s.source,
+      s.sheet ?? '',
+      s.row ?? '',
+      s.recordId ?? s.rowRef,
+      s.issues
+        .map(
+          (i) =>
+            `${names.issue(i.type)}${i.field ? ` ${i.field}` : ''}: ${lang === 'zh' ? i.messageZh : i.message}`,
+        )
+        .join('；'),
+    ]),
+    [false, false, false, true, false, false],
+  )}</section>`;
+}
 
+/** The page around the sections: title, scope line and the inline style (no script, nothing external). */
+function page(report: QualityReport, t: Labels, lang: Lang, sections: string[]): string {
   const scope = `${t.runs} ${report.scope.runs.length > 1 ? `#${report.scope.runs[0]}–#${report.scope.runId}` : `#${report.scope.runId}`} · ${t.from} ${report.scope.from} ${t.to} ${report.scope.to}`;
   return `<!DOCTYPE html>
 <html lang="${lang === 'zh' ? 'zh-CN' : 'en'}">

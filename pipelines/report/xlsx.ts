@@ -39,7 +39,7 @@ function addSheet(workbook: ExcelJS.stream.xlsx.WorkbookWriter, spec: SheetSpec)
   sheet.commit();
 }
 
-/** Writes the report's workbook to `file`. */
+/** Writes the report's workbook to `file`: one sheet per part of the report, in reading order. */
 export async function writeXlsx(report: QualityReport, file: string, lang: Lang = 'zh'): Promise<void> {
   const t: Labels = labelsFor(lang);
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
@@ -48,12 +48,44 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
     useSharedStrings: true,
   });
   workbook.creator = 'guiji';
-  const resourceName = (id: string) => report.resources.find((r) => r.resource === id)?.name ?? id;
-  const departmentName = (code: string) =>
-    report.departments.find((d) => d.department === code)?.name ?? code;
-  const issueName = (type: string) => t.issueTypes[type] ?? type;
+  const names = namesFor(report, t);
+  const sheets = [
+    summarySheet(report, t),
+    scorecardSheet(report, t),
+    resourcesSheet(report, t),
+    completenessSheet(report, t, names),
+    validitySheet(report, t, names),
+    uniquenessSheet(report, t, names),
+    consistencySheet(report, t, names),
+    timelinessSheet(report, t),
+    matchingSheet(report, t, names),
+    overdueSheet(report, t, names),
+    samplesSheet(report, t, names, lang),
+    trendsSheet(report, t),
+  ];
+  for (const sheet of sheets) addSheet(workbook, sheet);
+  await workbook.commit();
+}
 
-  addSheet(workbook, {
+/** How the sheets name what the report holds by id or code. */
+interface Names {
+  resource(id: string): string;
+  department(code: string): string;
+  issue(type: string): string;
+}
+
+/** Names from the report itself: a resource or department it does not list shows its id or code. */
+function namesFor(report: QualityReport, t: Labels): Names {
+  return {
+    resource: (id) => report.resources.find((r) => r.resource === id)?.name ?? id,
+    department: (code) => report.departments.find((d) => d.department === code)?.name ?? code,
+    issue: (type) => t.issueTypes[type] ?? type,
+  };
+}
+
+/** The scope, its totals and its headline rates, one item a row. */
+function summarySheet(report: QualityReport, t: Labels): SheetSpec {
+  return {
     name: t.summary,
     headers: [t.item, t.value],
     widths: [30, 20],
@@ -74,8 +106,12 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
       [t.lateRate, report.rates.lateRate],
       [t.matchRate, report.rates.matchRate],
     ],
-  });
-  addSheet(workbook, {
+  };
+}
+
+/** The departments ranked by score, with the parts of the score and whether they are watched. */
+function scorecardSheet(report: QualityReport, t: Labels): SheetSpec {
+  return {
     name: t.scorecard,
     headers: [
       t.rank,
@@ -109,8 +145,12 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
       d.measured,
       d.watch ? t.yes : t.no,
     ]),
-  });
-  addSheet(workbook, {
+  };
+}
+
+/** Each resource's counts and rates. */
+function resourcesSheet(report: QualityReport, t: Labels): SheetSpec {
+  return {
     name: t.resources,
     headers: [
       t.resource,
@@ -148,45 +188,71 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
       r.complianceRate,
       r.lateRate,
     ]),
-  });
-  addSheet(workbook, {
+  };
+}
+
+/** Per resource and field: rows missing it, of the rows read. */
+function completenessSheet(report: QualityReport, t: Labels, names: Names): SheetSpec {
+  return {
     name: t.completeness,
     headers: [t.resource, t.field, t.fieldTitle, t.missing, t.rows, t.fillRate],
     widths: [26, 16, 30, 10, 10, 10],
     percentColumns: [5],
     rows: report.completeness.map((c) => [
-      resourceName(c.resource),
+      names.resource(c.resource),
       c.field,
       c.title,
       c.missing,
       c.rows,
       c.fillRate,
     ]),
-  });
-  addSheet(workbook, {
+  };
+}
+
+/** Quarantine issues by resource, type and field. */
+function validitySheet(report: QualityReport, t: Labels, names: Names): SheetSpec {
+  return {
     name: t.validity,
     headers: [t.resource, t.issueType, 'type', t.field, t.count],
     widths: [26, 22, 22, 16, 10],
-    rows: report.issues.map((i) => [resourceName(i.resource), issueName(i.type), i.type, i.field, i.count]),
-  });
-  addSheet(workbook, {
+    rows: report.issues.map((i) => [
+      names.resource(i.resource),
+      names.issue(i.type),
+      i.type,
+      i.field,
+      i.count,
+    ]),
+  };
+}
+
+/** Duplicates within the runs, and records replaced from another source. */
+function uniquenessSheet(report: QualityReport, t: Labels, names: Names): SheetSpec {
+  return {
     name: t.uniqueness,
     headers: [t.resource, t.duplicatesInRun, t.acrossSources],
     widths: [26, 16, 16],
-    rows: report.uniqueness.map((u) => [resourceName(u.resource), u.duplicatesInRun, u.acrossSources]),
-  });
-  addSheet(workbook, {
+    rows: report.uniqueness.map((u) => [names.resource(u.resource), u.duplicatesInRun, u.acrossSources]),
+  };
+}
+
+/** Names that differ from the register, out-of-region codes, conflicting versions. */
+function consistencySheet(report: QualityReport, t: Labels, names: Names): SheetSpec {
+  return {
     name: t.consistency,
     headers: [t.resource, t.nameMismatch, t.outOfRegion, t.conflictingVersions],
     widths: [26, 18, 14, 18],
     rows: report.consistency.map((c) => [
-      resourceName(c.resource),
+      names.resource(c.resource),
       c.nameMismatch,
       c.outOfRegion,
       c.conflictingVersions,
     ]),
-  });
-  addSheet(workbook, {
+  };
+}
+
+/** Records measured against the collection and publication deadlines, and those late. */
+function timelinessSheet(report: QualityReport, t: Labels): SheetSpec {
+  return {
     name: t.timeliness,
     headers: [t.resource, t.measured, t.onTime, t.late, t.lateRate, t.publishMeasured, t.publishLate],
     widths: [26, 14, 10, 10, 10, 18, 12],
@@ -200,21 +266,29 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
       r.publishMeasured,
       r.publishLate,
     ]),
-  });
-  addSheet(workbook, {
+  };
+}
+
+/** Records by match method, unmatched included. */
+function matchingSheet(report: QualityReport, t: Labels, names: Names): SheetSpec {
+  return {
     name: t.matching,
     headers: [t.resource, t.method, 'method', t.count, t.share],
     widths: [26, 20, 12, 10, 10],
     percentColumns: [4],
     rows: report.matching.map((m) => [
-      resourceName(m.resource),
+      names.resource(m.resource),
       t.methods[m.method] ?? m.method,
       m.method,
       m.count,
       m.share,
     ]),
-  });
-  addSheet(workbook, {
+  };
+}
+
+/** The records delivered late, most overdue first (as many as the report carries). */
+function overdueSheet(report: QualityReport, t: Labels, names: Names): SheetSpec {
+  return {
     name: t.overdueSheet,
     headers: [
       t.run,
@@ -232,8 +306,8 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
     widths: [8, 20, 28, 50, 22, 30, 12, 12, 8, 10, 10],
     rows: report.overdue.rows.map((o) => [
       o.runId,
-      resourceName(o.resource),
-      departmentName(o.department),
+      names.resource(o.resource),
+      names.department(o.department),
       o.naturalKey,
       o.uscc,
       o.subjectName,
@@ -243,14 +317,18 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
       o.collectLate ? t.late : t.onTime,
       o.publishLate ? t.late : t.onTime,
     ]),
-  });
-  addSheet(workbook, {
+  };
+}
+
+/** Rejected rows with where they came from and their reasons in the workbook's language. */
+function samplesSheet(report: QualityReport, t: Labels, names: Names, lang: Lang): SheetSpec {
+  return {
     name: t.samplesSheet,
     headers: [t.run, t.resource, t.source, t.file, t.sheet, t.row, t.naturalKey, t.reasons],
     widths: [8, 20, 14, 30, 12, 8, 40, 80],
     rows: report.quarantineSamples.rows.map((s) => [
       s.runId,
-      s.resource ? resourceName(s.resource) : '',
+      s.resource ? names.resource(s.resource) : '',
       s.source,
       s.file,
       s.sheet,
@@ -259,12 +337,16 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
       s.issues
         .map(
           (i) =>
-            `${issueName(i.type)}${i.field ? ` ${i.field}` : ''}: ${lang === 'zh' ? i.messageZh : i.message}`,
+            `${names.issue(i.type)}${i.field ? ` ${i.field}` : ''}: ${lang === 'zh' ? i.messageZh : i.message}`,
         )
         .join('；'),
     ]),
-  });
-  addSheet(workbook, {
+  };
+}
+
+/** The last runs' counts and rates, oldest first. */
+function trendsSheet(report: QualityReport, t: Labels): SheetSpec {
+  return {
     name: t.trendsSheet,
     headers: [
       t.run,
@@ -298,6 +380,5 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
       p.lateRate,
       p.matchRate,
     ]),
-  });
-  await workbook.commit();
+  };
 }
