@@ -140,7 +140,11 @@ async function syncDeadlines(tx: SqlTx, catalog: Catalog): Promise<void> {
 }
 
 /** The raw-row keys (column titles as the department wrote them) that hold one of a resource's fields. */
-function fieldKeys(resource: Resource | undefined, field: string | undefined, keys: readonly string[]): string[] {
+function fieldKeys(
+  resource: Resource | undefined,
+  field: string | undefined,
+  keys: readonly string[],
+): string[] {
   if (!resource || !field) return [];
   const names = new Set<string>();
   for (const version of resource.versions) {
