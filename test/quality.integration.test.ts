@@ -4,6 +4,7 @@ import type { Warehouse } from '../lib/db.js';
 import { computeQualityMetrics } from '../pipelines/quality/metrics.js';
 import { syncWorkdays } from '../pipelines/quality/workdays.js';
 import { gatherReport } from '../pipelines/report/data.js';
+import { renderHtml } from '../pipelines/report/html.js';
 import { makeOrgCode, makeUscc } from '../schemas/identifiers.js';
 import { chinaToday, EXPECTED, writeQualityDrop } from './fixtures/quality/dataset.js';
 import { expectLedgerBalanced, makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
@@ -308,6 +309,10 @@ describe(`quality metrics in the warehouse (${WAREHOUSE_KIND})`, () => {
     expect(line('sthjj')).toMatchObject({ name: '阜阳市界首市生态环境分局', resolved: true });
     for (const given of ['阜阳市市场监督管理局', '安徽省市场监督管理局', '阜阳市中级人民法院'])
       expect(line(given), given).toMatchObject({ name: given, resolved: false, read: 1 });
+    // the HTML says which departments the catalog does not know
+    const html = renderHtml(report);
+    expect(html).toContain('阜阳市市场监督管理局（资源目录外，未识别）');
+    expect(html).not.toContain('界首市市场监督管理局（资源目录外');
   });
 
   it('materialises the calendar: every difference of workday numbers is the calendar’s count', async () => {
