@@ -273,7 +273,19 @@ const COMMON_COLUMNS: ReadonlyArray<readonly [string, (resource: Resource) => st
   ['delivered_at', () => 'r.delivered_at', '送达时间'],
   ['row_number', () => 'r.row_number', '来源表格中的行号'],
   ['sheet', () => 'r.sheet', '来源工作表'],
+  [
+    'department_uscc',
+    (res) => departmentUsccSql(res),
+    '数据来源部门的统一社会信用代码（资源目录指定的字段）',
+  ],
 ];
+
+/** The typed column of the resource's `departmentCodeField` (the providing department's credit code), or NULL. */
+function departmentUsccSql(resource: Resource): string {
+  const field = resource.departmentCodeField;
+  if (!field || !resource.current.fields.some((f) => f.code === field)) return 'NULL::text';
+  return `r.${ident(columnOf(field))}::text`;
+}
 
 /**
  * The views over every resource: `records`, every record of every typed table with the columns v1's table had
