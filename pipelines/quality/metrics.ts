@@ -339,7 +339,7 @@ async function countRecords(
                                AND pw.day IS NOT NULL AND rw.day IS NOT NULL) AS publish_measured,
             count(*) FILTER (WHERE r.first_run_id = $1 AND r.disclosure = 'public'
                                AND rw.workday_no - pw.workday_no > d.publish_workdays) AS publish_late
-     FROM records r
+     FROM common_records r
      LEFT JOIN unnest($2::text[], $3::text[]) AS v(resource, version) ON v.resource = r.resource
      LEFT JOIN quality_deadlines d ON d.resource = r.resource
      LEFT JOIN workdays pw ON pw.day = r.produced_date
@@ -523,7 +523,7 @@ async function countAcrossSources(db: Warehouse, runId: number, tally: Tally): P
     n: string;
   }>(
     `SELECT r.resource, r.department, r.department_uscc, count(DISTINCT h.natural_key) AS n
-     FROM record_history h JOIN records r ON r.record_id = h.record_id
+     FROM record_history h JOIN common_records r ON r.record_id = h.record_id
      WHERE h.superseded_by_run = $1 AND (h.provenance ->> 'source') IS DISTINCT FROM r.source
      GROUP BY r.resource, r.department, r.department_uscc`,
     [runId],
@@ -654,7 +654,7 @@ async function storeMetrics(db: Warehouse, input: StoreInput): Promise<number> {
                   rw.workday_no - pw.workday_no > d.collect_workdays AS collect_late,
                   coalesce(r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays, false)
                     AS publish_late
-           FROM records r
+           FROM common_records r
            JOIN quality_deadlines d ON d.resource = r.resource
            JOIN workdays pw ON pw.day = r.produced_date
            JOIN workdays rw ON rw.day = (r.received_at AT TIME ZONE 'Asia/Shanghai')::date
