@@ -40,7 +40,9 @@ function outcomeOf(stdout: string): BackfillOutcome {
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as BackfillOutcome;
 }
 
-describe(`guiji backfill of a platform (${WAREHOUSE_KIND})`, () => {
+// Each test starts a dozen CLI processes and loads 24 partitions: a hang guard above the suite's two minutes,
+// which a shared 2-core machine under load went past (139–150 s with or without warehouse v2)
+describe(`guiji backfill of a platform (${WAREHOUSE_KIND})`, { timeout: 360_000 }, () => {
   it('loads every record of the range once under runs of kind backfill, leaves the nightly cursor alone, and resumes by skipping done partitions', async () => {
     const e = await env('bf-basic', { GUIJI_BATCH_SIZE: '40' });
     let db = await e.open();
