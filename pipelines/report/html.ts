@@ -2,9 +2,10 @@
  * The HTML report: one self-contained file (inline CSS, charts as inline SVG rendered on the server, no script,
  * no external resource), Chinese by default. Every text from the warehouse is escaped.
  */
+
+import { shanghaiText } from '../../lib/time.js';
 import { matchingChart, resourcesChart, scorecardChart, trendsChart } from './charts.js';
 import type { QualityReport } from './data.js';
-import { shanghaiText } from '../../lib/time.js';
 import { type Labels, type Lang, labelsFor, percent } from './labels.js';
 
 const ESCAPES: Record<string, string> = {
