@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { shanghaiIso, shanghaiIsoOrNull, shanghaiText } from '../lib/time.js';
+import { type BackfillPlan, formatPlan } from '../pipelines/backfill/report.js';
 import { formatRun } from '../pipelines/output.js';
 
 describe('times in Asia/Shanghai', () => {
@@ -33,6 +34,20 @@ describe('times in Asia/Shanghai', () => {
     expect(text).toContain('started 2026-12-06 16:58:00');
     expect(text).toContain('finished 2026-12-06 17:01:30');
     expect(text).toContain('Asia/Shanghai');
+    expect(text).not.toContain('08:58');
+  });
+
+  it('guiji status prints the backfill plan times in Asia/Shanghai', () => {
+    const plan = {
+      since: '2024-01-01',
+      firstStartedAt: '2026-12-06T08:58:00.000Z',
+      deadline: '2027-03-06T08:58:00.000Z',
+      secondsLeft: 3600,
+      sources: [],
+      backfills: [{ id: 1 }],
+    } as unknown as BackfillPlan;
+    const text = formatPlan(plan);
+    expect(text).toContain('first backfill started 2026-12-06 16:58; deadline 2027-03-06 16:58');
     expect(text).not.toContain('08:58');
   });
 });
