@@ -27,10 +27,16 @@ const e = escapeHtml;
 export const HTML_OVERDUE_ROWS = 50;
 export const HTML_SAMPLE_ROWS = 30;
 
+/** A date or a time: kept on one line. */
+const DATE = /^\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?$/;
+
 function table(headers: string[], rows: (string | number)[][], numeric: boolean[] = []): string {
   const head = headers.map((h) => `<th>${e(h)}</th>`).join('');
   const body = rows
-    .map((r) => `<tr>${r.map((c, i) => `<td${numeric[i] ? ' class="n"' : ''}>${e(c)}</td>`).join('')}</tr>`)
+    .map(
+      (r) =>
+        `<tr>${r.map((c, i) => `<td${numeric[i] ? ' class="n"' : DATE.test(String(c)) ? ' class="d"' : ''}>${e(c)}</td>`).join('')}</tr>`,
+    )
     .join('\n');
   // the wrapper scrolls a table wider than the page rather than squeezing its columns to a character each
   return `<div class="tw"><table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
@@ -337,6 +343,7 @@ h1 { font-size: 22px; } h2 { font-size: 17px; border-bottom: 2px solid #3b7dd8; 
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { border: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; word-break: keep-all; min-width: 3em; }
 th { background: #eef3fb; } td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; min-width: 0; }
+td.d { white-space: nowrap; }
 .chart svg { max-width: 100%; height: auto; }
 @media print { section { page-break-inside: avoid; } }
 </style>
