@@ -61,7 +61,10 @@ export interface Resource {
   naturalKey: string[];
   subject: SubjectFields;
   producedDate: string;
+  /** The field naming the providing department as the department wrote it (kept as given in `department`). */
   departmentField?: string;
+  /** The field holding the providing department's credit code: resolves the department before its name does. */
+  departmentCodeField?: string;
   deadlines: { collectWorkdays: number; publishWorkdays?: number };
   versions: ResourceVersion[];
   rules: Rule[];
@@ -81,9 +84,16 @@ export interface Resource {
 }
 
 export interface Department {
+  /** guiji's id of the department (`scjgj`). */
   code: string;
+  /** Its exact full name (`界首市市场监督管理局`). */
   name: string;
+  /** Its unified social credit code(s): a record's source-unit code resolves to the department first. */
+  uscc?: string[];
+  /** Other exact names it writes (compared after `normalizeName`, never as a substring). */
   aliases?: string[];
+  /** The resources it must deliver (the resources' own `departments` lists agree). */
+  resources?: string[];
 }
 
 export interface Catalog {
