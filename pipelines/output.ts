@@ -1,3 +1,4 @@
+import { shanghaiText } from '../lib/time.js';
 import type { RunSummary } from './run.js';
 import type { FileOutcome } from './sources/drops.js';
 
@@ -11,10 +12,10 @@ const COLUMNS = [
   'unmatched',
 ] as const;
 
-/** A run's ledger as a small table for a terminal. */
+/** A run's ledger as a small table for a terminal; its times in Asia/Shanghai, as the city reads them. */
 export function formatRun(summary: RunSummary): string {
   const lines = [
-    `run ${summary.runId}  ${summary.status}  started ${summary.startedAt}${summary.finishedAt ? `  finished ${summary.finishedAt}` : ''}`,
+    `run ${summary.runId}  ${summary.status}  started ${shanghaiText(summary.startedAt, { seconds: true })}${summary.finishedAt ? `  finished ${shanghaiText(summary.finishedAt, { seconds: true })}` : ''} (Asia/Shanghai)`,
     `  ${'source'.padEnd(18)}${'status'.padEnd(12)}${COLUMNS.map((c) => c.padStart(12)).join('')}`,
   ];
   for (const s of summary.sources) {

@@ -1,4 +1,5 @@
 import type { Warehouse } from '../lib/db.js';
+import { shanghaiIso } from '../lib/time.js';
 import type { Issue } from '../lib/types.js';
 
 /** The quarantine record contract (`guiji quarantine list --json`, version 1). */
@@ -54,7 +55,7 @@ export async function listQuarantine(db: Warehouse, filter: QuarantineFilter): P
     issues: r.issues,
     raw: r.raw,
     runId: Number(r.run_id),
-    createdAt: (r.created_at instanceof Date ? r.created_at : new Date(r.created_at)).toISOString(),
+    createdAt: shanghaiIso(r.created_at),
   }));
 }
 

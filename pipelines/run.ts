@@ -6,6 +6,7 @@ import type { Config } from '../lib/config.js';
 import type { Warehouse } from '../lib/db.js';
 import { GuijiError, LockedError, messageOf } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { shanghaiIsoOrNull } from '../lib/time.js';
 import { type Ajv, createAjv } from '../schemas/ajv.js';
 import type { BatchCounts } from './load/loader.js';
 import { computeQualityMetrics } from './quality/metrics.js';
@@ -319,10 +320,8 @@ interface SourceRunRow {
   error: string | null;
 }
 
-function iso(value: Date | string | null): string | null {
-  if (value === null) return null;
-  return (value instanceof Date ? value : new Date(value)).toISOString();
-}
+/** JSON times carry their offset: the instant, written in Asia/Shanghai (`…+08:00`). */
+const iso = shanghaiIsoOrNull;
 
 function toSummary(run: RunRow, sources: SourceRunRow[]): RunSummary {
   return {

@@ -179,6 +179,109 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
     expect(sheet?.getRow(1).getCell(1).fill).toMatchObject({ type: 'pattern', pattern: 'solid' });
   });
 
+  it('writes rates as numbers shown as percentages, and only Chinese headers in the Chinese workbook', async () => {
+    const PERCENT_FORMAT = '0.0%';
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.readFile(files.xlsx);
+    const summary = workbook.getWorksheet('概览');
+    const item = (title: string) => {
+      let found: ExcelJS.Cell | undefined;
+      summary?.eachRow((row) => {
+        if (row.getCell(1).value === title) found = row.getCell(2);
+      });
+      if (!found) throw new Error(`no summary row ${title}`);
+      return found;
+    };
+    for (const [title, value] of [
+      ['数据合规率', report.rates.complianceRate],
+      ['迟报率', report.rates.lateRate],
+      ['企业关联率', report.rates.matchRate],
+    ] as const) {
+      const cell = item(title);
+      expect(typeof cell.value, title).toBe('number');
+      expect(cell.value as number).toBeCloseTo(value as number, 12);
+      expect(cell.numFmt, title).toBe(PERCENT_FORMAT);
+    }
+    // every rate column of every sheet: a number with the percentage format
+    let rateCells = 0;
+    for (const sheet of workbook.worksheets) {
+      const header = (sheet.getRow(1).values as unknown[]).slice(1).map(String);
+      header.forEach((title, i) => {
+        if (!/(率|占比)$/.test(title)) return;
+        sheet.eachRow((row, n) => {
+          if (n === 1 || row.getCell(i + 1).value === null) return;
+          expect(typeof row.getCell(i + 1).value, `${sheet.name} ${title}`).toBe('number');
+          expect(row.getCell(i + 1).numFmt, `${sheet.name} ${title}`).toBe(PERCENT_FORMAT);
+          rateCells++;
+        });
+      });
+    }
+    expect(rateCells).toBeGreaterThan(10);
+    // headers: Chinese only (digits and the UTC+8 of a time note aside), in every sheet
+    const english: string[] = [];
+    for (const sheet of workbook.worksheets) {
+      sheet.getRow(1).eachCell((cell) => {
+        if (/[A-Za-z]/.test(String(cell.value).replace(/UTC\+8/g, '')))
+          english.push(`${sheet.name}: ${cell.value}`);
+      });
+    }
+    expect(english).toEqual([]);
+    // the run kind reads in Chinese too
+    const trends = workbook.getWorksheet('趋势');
+    expect(trends?.getRow(2).getCell(2).value).toBe('手动运行');
+  });
+
+  it('shows every time in Asia/Shanghai and writes JSON times with their +08:00 offset', async () => {
+    const json = JSON.parse(readFileSync(files.json, 'utf8')) as QualityReport;
+    const times = [json.generatedAt, json.scope.from, json.scope.to, ...json.trends.map((p) => p.startedAt)];
+    for (const time of times) expect(time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+08:00$/);
+    // the same instants as before, written with the offset
+    expect(Date.parse(json.scope.from)).toBe(Date.parse(report.scope.from));
+    expect(Math.abs(Date.parse(json.generatedAt) - Date.now())).toBeLessThan(10 * 60_000);
+    // 08:58 UTC is 16:58 in Jieshou, in the HTML and the XLSX
+    const at = '2026-12-06T08:58:00.000Z';
+    const shifted: QualityReport = {
+      ...report,
+      generatedAt: at,
+      scope: { ...report.scope, from: at, to: at },
+      trends: report.trends.map((p) => ({ ...p, startedAt: at })),
+    };
+    for (const lang of ['zh', 'en'] as const) {
+      const page = renderHtml(shifted, lang);
+      expect(page).toContain('2026-12-06 16:58');
+      expect(page).not.toContain('08:58');
+    }
+    const xlsx = join(env.dir, 'shifted.xlsx');
+    await writeXlsx(shifted, xlsx, 'zh');
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.readFile(xlsx);
+    const summary: Record<string, unknown> = {};
+    workbook.getWorksheet('概览')?.eachRow((row) => {
+      summary[String(row.getCell(1).value)] = row.getCell(2).value;
+    });
+    expect([summary['自'], summary['至'], summary['生成时间']]).toEqual([
+      '2026-12-06 16:58:00',
+      '2026-12-06 16:58:00',
+      '2026-12-06 16:58:00',
+    ]);
+    expect(workbook.getWorksheet('趋势')?.getRow(2).getCell(3).value).toBe('2026-12-06 16:58');
+  });
+
+  it('draws an empty chart with a "no data" note', () => {
+    const empty: QualityReport = { ...report, departments: [], trends: [], resources: [], matching: [] };
+    for (const [lang, note] of [
+      ['zh', '暂无数据'],
+      ['en', 'No data'],
+    ] as const) {
+      const page = renderHtml(empty, lang);
+      const charts = [...page.matchAll(/<div class="chart">([\s\S]*?<\/svg>)/g)].map((m) => m[1] ?? '');
+      expect(charts).toHaveLength(4);
+      for (const chart of charts) expect(chart).toContain(note);
+    }
+    // a chart with data carries no note
+    expect(renderHtml(report, 'zh')).not.toContain('暂无数据');
+  });
+
   it('never writes a text a spreadsheet would run as a formula', async () => {
     expect(cellText('=1+2')).toBe("'=1+2");
     expect(cellText('+86 558')).toBe("'+86 558");
@@ -326,6 +429,30 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
           expect(c.w).toBeGreaterThan(100);
           expect(c.shapes).toBeGreaterThan(3);
         }
+        // tables fit: no column squeezed to one character a line
+        const narrow = await page.$$eval('th, td', (cells) =>
+          cells
+            .filter((c) => (c.textContent ?? '').trim().length >= 2)
+            .map((c) => {
+              const style = (
+                globalThis as unknown as {
+                  getComputedStyle(e: unknown): {
+                    paddingLeft: string;
+                    paddingRight: string;
+                    fontSize: string;
+                  };
+                }
+              ).getComputedStyle(c);
+              const inner =
+                c.getBoundingClientRect().width -
+                parseFloat(style.paddingLeft) -
+                parseFloat(style.paddingRight);
+              return { text: (c.textContent ?? '').trim(), inner, em: parseFloat(style.fontSize) };
+            })
+            .filter((c) => c.inner < 1.9 * c.em)
+            .map((c) => `${c.text} (${c.inner.toFixed(0)}px)`),
+        );
+        expect(narrow).toEqual([]);
         const text = (await page.textContent('#headline')) ?? '';
         expect(text).toContain(String(EXPECTED.totals.read));
         expect(await page.$$eval('script', (s) => s.length)).toBe(0);
@@ -346,6 +473,27 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
       expect(Object.keys(result.files).sort()).toEqual(['html', 'json']);
       expect(existsSync(result.files.json as string)).toBe(true);
       expect(result.report.totals).toMatchObject(EXPECTED.totals);
+      // a second report (since today): the folder's index.html lists both, newest first, with their files
+      const since = await runCli(
+        ['report', '--since', chinaToday(), '--format', 'json,xlsx', '--out', out, '--json'],
+        env.env,
+      );
+      expect(since.code, since.stderr).toBe(0);
+      const index = readFileSync(join(out, 'index.html'), 'utf8');
+      expect((JSON.parse(since.stdout) as { index: string }).index).toBe(join(out, 'index.html'));
+      const listed = [...index.matchAll(/<tr data-report="([^"]+)">([\s\S]*?)<\/tr>/g)];
+      expect(listed.map((m) => m[1])).toEqual([
+        `quality-since-${chinaToday()}-run-${runId}`,
+        `quality-run-${runId}`,
+      ]);
+      const links = (row: string) => [...row.matchAll(/href="([^"]+)"/g)].map((m) => m[1] ?? '');
+      expect(links(listed[0]?.[2] ?? '')).toEqual([
+        `quality-since-${chinaToday()}-run-${runId}.xlsx`,
+        `quality-since-${chinaToday()}-run-${runId}.json`,
+      ]);
+      expect(links(listed[1]?.[2] ?? '')).toEqual([`quality-run-${runId}.html`, `quality-run-${runId}.json`]);
+      for (const href of links(index)) expect(existsSync(join(out, href))).toBe(true);
+      expect(listed[1]?.[2]).toContain('成功');
       const bad = await runCli(['report', '--format', 'pdf', '--out', out], env.env);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain('unknown format "pdf"');

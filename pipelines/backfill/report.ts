@@ -1,5 +1,6 @@
 import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
+import { shanghaiIso, shanghaiIsoOrNull, shanghaiText } from '../../lib/time.js';
 import type { PartitionCounts } from './backfill.js';
 import { formatSeconds } from './progress.js';
 import type { PartitionState } from './store.js';
@@ -53,10 +54,8 @@ export interface BackfillPlan {
   backfills: BackfillSummary[];
 }
 
-function iso(value: Date | string | null): string | null {
-  if (value === null) return null;
-  return (value instanceof Date ? value : new Date(value)).toISOString();
-}
+/** JSON times carry their offset: the instant, written in Asia/Shanghai (`…+08:00`, one format: they sort as text). */
+const iso = shanghaiIsoOrNull;
 
 interface BackfillRow {
   id: string;
@@ -195,18 +194,20 @@ export async function backfillPlan(
   return {
     since,
     firstStartedAt: first,
-    deadline: deadline ? deadline.toISOString() : null,
+    deadline: deadline ? shanghaiIso(deadline) : null,
     secondsLeft: deadline ? Math.round((deadline.getTime() - now) / 1000) : null,
     sources: [...sources.values()],
     backfills,
   };
 }
 
+const shown = (time: string | null) => (time === null ? '—' : shanghaiText(time));
+
 export function formatPlan(plan: BackfillPlan): string {
   const history = plan.since ? `history since ${plan.since}` : 'backfills';
   if (!plan.backfills.length) return `${history}: none started yet`;
   const lines = [
-    `${history}: first backfill started ${plan.firstStartedAt}; deadline ${plan.deadline} ` +
+    `${history}: first backfill started ${shown(plan.firstStartedAt)}; deadline ${shown(plan.deadline)} (Asia/Shanghai) ` +
       `(${(plan.secondsLeft ?? 0) >= 0 ? `${formatSeconds(plan.secondsLeft ?? 0)} left` : `${formatSeconds(-(plan.secondsLeft ?? 0))} OVERDUE`})`,
     `  ${'source'.padEnd(18)}${'to do'.padStart(8)}${'pending'.padStart(9)}${'running'.padStart(9)}${'failed'.padStart(8)}${'done'.padStart(8)}${'rows loaded'.padStart(14)}`,
   ];

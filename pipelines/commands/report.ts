@@ -52,7 +52,7 @@ export function registerReportCommand(program: Command): void {
         .default('zh'),
     )
     .option('--out <dir>', 'output folder (default GUIJI_REPORT_DIR)')
-    .option('--json', 'print { files, report } as JSON')
+    .option('--json', 'print { files, index, report } as JSON')
     .action(async (opts: ReportCommandOptions) => {
       const formats = parseFormats(opts.format);
       const run = parseRun(opts.run);
@@ -72,7 +72,7 @@ export function registerReportCommand(program: Command): void {
         });
       });
       if (opts.json) {
-        writeJson({ files: written.files, ms: written.ms, report: written.report });
+        writeJson({ files: written.files, index: written.index, ms: written.ms, report: written.report });
         return;
       }
       const r = written.report;
@@ -83,5 +83,6 @@ export function registerReportCommand(program: Command): void {
       );
       for (const [format, file] of Object.entries(written.files))
         process.stdout.write(`  ${format.padEnd(5)} ${file}\n`);
+      process.stdout.write(`  index ${written.index}\n`);
     });
 }

@@ -226,7 +226,7 @@ export async function runDemo(options: DemoOptions): Promise<RunResult> {
       catalogDir: config.catalogDir,
     });
     if (written.files.html)
-      report = `\n  open ${show(written.files.html)}   the quality report (also .xlsx, .json)`;
+      report = `\n  open ${show(written.files.html)}   the quality report (also .xlsx, .json; every report: ${show(written.index)})`;
   } catch (error) {
     options.logger.warn({ err: messageOf(error) }, 'quality report not written');
   }

@@ -1,6 +1,7 @@
 import type { Catalog } from '../../catalog/load.js';
 import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
+import { shanghaiIso } from '../../lib/time.js';
 import { type Candidate, round } from './candidates.js';
 import { codelessRecordsSql, recordTable, settle } from './match-batch.js';
 import { nameSimilarity } from './name.js';
@@ -70,7 +71,7 @@ export async function listReviews(
     orgCode: q.org_code,
     candidates: q.candidates,
     runId: Number(q.run_id),
-    queuedAt: new Date(q.created_at).toISOString(),
+    queuedAt: shanghaiIso(q.created_at),
   }));
 }
 

@@ -18,11 +18,29 @@ function render(option: Option, width: number, height: number): string {
   }
 }
 
+/** A chart with nothing to draw: its title and the "no data" note where the plot would be. */
+function empty(title: string, t: Labels, width: number, height: number): string {
+  return render(
+    {
+      title: { text: title, left: 'center', textStyle: { fontSize: 14 } },
+      graphic: {
+        type: 'text',
+        left: 'center',
+        top: 'middle',
+        style: { text: t.noData, fontSize: 16, fill: '#888' },
+      },
+    },
+    width,
+    height,
+  );
+}
+
 const pct = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 10);
 
 /** Departments by score, best at the top. */
 export function scorecardChart(report: QualityReport, t: Labels): string {
   const rows = [...report.departments].filter((d) => d.score !== null).reverse();
+  if (!rows.length) return empty(t.scorecard, t, 820, 160);
   return render(
     {
       title: { text: t.scorecard, left: 'center', textStyle: { fontSize: 14 } },
@@ -44,6 +62,7 @@ export function scorecardChart(report: QualityReport, t: Labels): string {
 
 /** Compliance, late-report and match rates of the last runs. */
 export function trendsChart(report: QualityReport, t: Labels): string {
+  if (!report.trends.length) return empty(t.trends, t, 820, 300);
   const x = report.trends.map((p) => `#${p.runId}`);
   return render(
     {
@@ -66,6 +85,7 @@ export function trendsChart(report: QualityReport, t: Labels): string {
 /** Rows per resource: loaded, quarantined, duplicates, stacked. */
 export function resourcesChart(report: QualityReport, t: Labels): string {
   const rows = report.resources;
+  if (!rows.some((r) => r.loaded + r.quarantined + r.duplicates > 0)) return empty(t.resources, t, 820, 320);
   return render(
     {
       title: { text: t.resources, left: 'center', textStyle: { fontSize: 14 } },
@@ -91,6 +111,7 @@ export function matchingChart(report: QualityReport, t: Labels): string {
   const data = [...byMethod]
     .filter(([, n]) => n > 0)
     .map(([method, value]) => ({ name: t.methods[method] ?? method, value }));
+  if (!data.length) return empty(t.matching, t, 820, 300);
   return render(
     {
       title: { text: t.matching, left: 'center', textStyle: { fontSize: 14 } },

@@ -6,6 +6,7 @@ import type { Catalog } from '../../catalog/load.js';
 import { departmentName } from '../../catalog/load.js';
 import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
+import { shanghaiIso, shanghaiIsoOrNull } from '../../lib/time.js';
 import type { Issue } from '../../lib/types.js';
 import { isCatalogDepartment } from '../quality/departments.js';
 import { computeQualityMetrics, MATCH_METHODS } from '../quality/metrics.js';
@@ -20,10 +21,13 @@ export interface ReportScope {
   runId: number;
   /** Every run the figures add up, oldest first. */
   runs: number[];
-  /** Start of the first run of the scope (or the `--since` date), ISO. */
+  /** Start of the first run of the scope (or the `--since` date), ISO 8601 with the +08:00 offset. */
   from: string;
-  /** End of the last run of the scope (its start when it has not finished), ISO. */
+  /** End of the last run of the scope (its start when it has not finished), ISO 8601 with the +08:00 offset. */
   to: string;
+  /** The report's run: its kind (`run`, `backfill`, …) and status (`succeeded`, `partial`, `failed`, …). */
+  kind: string;
+  status: string;
 }
 
 export interface ReportTotals {
@@ -201,10 +205,8 @@ function rate(part: number, whole: number): number | null {
   return whole > 0 ? part / whole : null;
 }
 
-function iso(value: Date | string | null): string | null {
-  if (value === null) return null;
-  return (value instanceof Date ? value : new Date(value)).toISOString();
-}
+/** JSON times carry their offset: the instant, written in Asia/Shanghai (`…+08:00`). */
+const iso = shanghaiIsoOrNull;
 
 function dateText(value: Date | string): string {
   return typeof value === 'string' ? value.slice(0, 10) : value.toISOString().slice(0, 10);
@@ -227,7 +229,7 @@ export async function gatherReport(
   const trends = await readTrends(db, runId);
   return {
     reportVersion: REPORT_VERSION,
-    generatedAt: new Date().toISOString(),
+    generatedAt: shanghaiIso(new Date()),
     scope,
     totals,
     resources: tables.resources,
@@ -274,12 +276,14 @@ async function readScope(db: Warehouse, runId: number, options: GatherOptions): 
   }
   const scopeRows = await db.query<{
     id: string;
+    kind: string;
+    status: string;
     started_at: Date | string;
     finished_at: Date | string | null;
   }>(
     options.since === undefined
-      ? 'SELECT id, started_at, finished_at FROM runs WHERE id = $1'
-      : `SELECT id, started_at, finished_at FROM runs
+      ? 'SELECT id, kind, status, started_at, finished_at FROM runs WHERE id = $1'
+      : `SELECT id, kind, status, started_at, finished_at FROM runs
          WHERE id <= $1 AND status <> 'running'
            AND (started_at AT TIME ZONE 'Asia/Shanghai')::date >= $2::date
          ORDER BY id`,
@@ -293,6 +297,8 @@ async function readScope(db: Warehouse, runId: number, options: GatherOptions): 
     runs: scopeRows.map((r) => Number(r.id)),
     from: options.since !== undefined ? `${options.since}T00:00:00+08:00` : (iso(first.started_at) as string),
     to: iso(lastRow.finished_at) ?? (iso(lastRow.started_at) as string),
+    kind: lastRow.kind,
+    status: lastRow.status,
   };
 }
 

@@ -2,6 +2,8 @@
  * The HTML report: one self-contained file (inline CSS, charts as inline SVG rendered on the server, no script,
  * no external resource), Chinese by default. Every text from the warehouse is escaped.
  */
+
+import { shanghaiText } from '../../lib/time.js';
 import { matchingChart, resourcesChart, scorecardChart, trendsChart } from './charts.js';
 import type { QualityReport } from './data.js';
 import { departmentLabel, type Labels, type Lang, labelsFor, percent } from './labels.js';
@@ -25,12 +27,19 @@ const e = escapeHtml;
 export const HTML_OVERDUE_ROWS = 50;
 export const HTML_SAMPLE_ROWS = 30;
 
+/** A date or a time: kept on one line. */
+const DATE = /^\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?$/;
+
 function table(headers: string[], rows: (string | number)[][], numeric: boolean[] = []): string {
   const head = headers.map((h) => `<th>${e(h)}</th>`).join('');
   const body = rows
-    .map((r) => `<tr>${r.map((c, i) => `<td${numeric[i] ? ' class="n"' : ''}>${e(c)}</td>`).join('')}</tr>`)
+    .map(
+      (r) =>
+        `<tr>${r.map((c, i) => `<td${numeric[i] ? ' class="n"' : DATE.test(String(c)) ? ' class="d"' : ''}>${e(c)}</td>`).join('')}</tr>`,
+    )
     .join('\n');
-  return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+  // the wrapper scrolls a table wider than the page rather than squeezing its columns to a character each
+  return `<div class="tw"><table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
 }
 
 function fill(template: string, values: Record<string, number>): string {
@@ -156,7 +165,7 @@ ${table(
   [t.run, t.started, t.read, t.quarantined, t.duplicates, t.late, t.complianceRate, t.lateRate, t.matchRate],
   report.trends.map((p) => [
     p.runId,
-    p.startedAt.slice(0, 16).replace('T', ' '),
+    shanghaiText(p.startedAt),
     p.read,
     p.quarantined,
     p.duplicates,
@@ -320,7 +329,7 @@ function samplesSection(report: QualityReport, t: Labels, names: Names, lang: La
 
 /** The page around the sections: title, scope line and the inline style (no script, nothing external). */
 function page(report: QualityReport, t: Labels, lang: Lang, sections: string[]): string {
-  const scope = `${t.runs} ${report.scope.runs.length > 1 ? `#${report.scope.runs[0]}–#${report.scope.runId}` : `#${report.scope.runId}`} · ${t.from} ${report.scope.from} ${t.to} ${report.scope.to}`;
+  const scope = `${t.runs} ${report.scope.runs.length > 1 ? `#${report.scope.runs[0]}–#${report.scope.runId}` : `#${report.scope.runId}`} · ${t.from} ${shanghaiText(report.scope.from)} ${t.to} ${shanghaiText(report.scope.to)}`;
   return `<!DOCTYPE html>
 <html lang="${lang === 'zh' ? 'zh-CN' : 'en'}">
 <head>
@@ -335,16 +344,20 @@ h1 { font-size: 22px; } h2 { font-size: 17px; border-bottom: 2px solid #3b7dd8; 
 .figs { display: flex; flex-wrap: wrap; gap: 12px; }
 .fig { border: 1px solid #ddd; border-radius: 6px; padding: 10px 14px; min-width: 120px; }
 .fig .v { font-size: 20px; font-weight: bold; } .fig .l { font-size: 12px; color: #555; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; margin: 8px 0; }
-th, td { border: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; }
-th { background: #eef3fb; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+/* tables fit: Chinese words are not split a character a line (keep-all), numbers never wrap, and a table wider
+   than the page scrolls inside its wrapper instead of squeezing its columns */
+.tw { overflow-x: auto; margin: 8px 0; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; word-break: keep-all; min-width: 3em; }
+th { background: #eef3fb; } td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; min-width: 0; }
+td.d { white-space: nowrap; }
 .chart svg { max-width: 100%; height: auto; }
 @media print { section { page-break-inside: avoid; } }
 </style>
 </head>
 <body>
 <h1>${e(t.title)}</h1>
-<p class="meta">${e(t.scope)}: ${e(scope)} · ${e(t.generated)}: ${e(report.generatedAt)}</p>
+<p class="meta">${e(t.scope)}: ${e(scope)} · ${e(t.generated)}: ${e(shanghaiText(report.generatedAt))} · ${e(t.timeZoneNote)}</p>
 ${sections.join('\n')}
 </body>
 </html>

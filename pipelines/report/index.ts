@@ -1,11 +1,12 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Catalog } from '../../catalog/load.js';
 import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import { gatherReport, type QualityReport } from './data.js';
 import { renderHtml } from './html.js';
 import type { Lang } from './labels.js';
+import { indexEntry, updateIndex } from './listing.js';
 import { writeXlsx } from './xlsx.js';
 
 export type { QualityReport } from './data.js';
@@ -33,6 +34,8 @@ export interface WrittenReports {
   report: QualityReport;
   /** The files written, by format. */
   files: Partial<Record<ReportFormat, string>>;
+  /** The folder's index.html, listing every report written there (rewritten with each report). */
+  index: string;
   ms: number;
 }
 
@@ -46,7 +49,8 @@ function baseName(report: QualityReport, since: string | undefined): string {
 /**
  * Writes the quality report of a run (or of every run since a date) in the formats asked: HTML, XLSX and the
  * JSON contract, into `outDir`. Each file is written under a temporary name and renamed, so a reader never sees
- * half a report. The nightly scheduler calls this after each run.
+ * half a report; the folder's index.html is then rewritten to list it. The nightly scheduler calls this after
+ * each run.
  */
 export async function writeReports(
   db: Warehouse,
@@ -92,5 +96,6 @@ export async function writeReports(
     renameSync(partial, file);
     files[format] = file;
   }
-  return { report, files, ms: Date.now() - started };
+  const index = updateIndex(outDir, indexEntry(report, basename(base), options.since));
+  return { report, files, index, ms: Date.now() - started };
 }

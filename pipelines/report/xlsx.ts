@@ -5,6 +5,7 @@
  * row's reasons are the departments' text, never a formula, never past Excel's limit.
  */
 import ExcelJS from 'exceljs';
+import { shanghaiText } from '../../lib/time.js';
 import { cellText, cellValue } from '../xlsx-cells.js';
 import type { QualityReport } from './data.js';
 import { departmentLabel, type Labels, type Lang, labelsFor } from './labels.js';
@@ -16,9 +17,16 @@ interface SheetSpec {
   headers: string[];
   widths?: number[];
   rows: CellInput[][];
-  /** Columns holding shares 0–1, shown as percentages. */
+  /** Columns holding shares 0–1, shown as percentages (the cell keeps the number). */
   percentColumns?: number[];
+  /** Columns holding scores, shown with one decimal. */
+  decimalColumns?: number[];
+  /** Single cells holding shares 0–1, as [row, column] of `rows` (0-based). */
+  percentCells?: [number, number][];
 }
+
+/** The number format of shares: the cell holds 0.9571…, Excel shows 95.7%. */
+export const PERCENT_FORMAT = '0.0%';
 
 function addSheet(workbook: ExcelJS.stream.xlsx.WorkbookWriter, spec: SheetSpec): void {
   const sheet = workbook.addWorksheet(spec.name, { views: [{ state: 'frozen', ySplit: 1 }] });
@@ -31,11 +39,13 @@ function addSheet(workbook: ExcelJS.stream.xlsx.WorkbookWriter, spec: SheetSpec)
   header.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FF3B7DD8' } };
   header.alignment = { vertical: 'middle' };
   header.commit();
-  for (const r of spec.rows) {
+  spec.rows.forEach((r, i) => {
     const row = sheet.addRow(r.map(cellValue));
-    for (const c of spec.percentColumns ?? []) row.getCell(c + 1).numFmt = '0.0%';
+    for (const c of spec.percentColumns ?? []) row.getCell(c + 1).numFmt = PERCENT_FORMAT;
+    for (const c of spec.decimalColumns ?? []) row.getCell(c + 1).numFmt = '0.0';
+    for (const [ri, c] of spec.percentCells ?? []) if (ri === i) row.getCell(c + 1).numFmt = PERCENT_FORMAT;
     row.commit();
-  }
+  });
   sheet.commit();
 }
 
@@ -86,29 +96,37 @@ function namesFor(report: QualityReport, t: Labels): Names {
   };
 }
 
-/** The scope, its totals and its headline rates, one item a row. */
+/** The scope, its totals and its headline rates, one item a row; times in Asia/Shanghai, rates as percentages. */
 function summarySheet(report: QualityReport, t: Labels): SheetSpec {
+  const rows: CellInput[][] = [
+    [t.run, report.scope.runId],
+    [t.kind, t.kinds[report.scope.kind] ?? report.scope.kind],
+    [t.status, t.statuses[report.scope.status] ?? report.scope.status],
+    [t.runs, report.scope.runs.join(', ')],
+    [t.from, shanghaiText(report.scope.from, { seconds: true })],
+    [t.to, shanghaiText(report.scope.to, { seconds: true })],
+    [t.generated, shanghaiText(report.generatedAt, { seconds: true })],
+    [t.timeZoneNote, ''],
+    [t.read, report.totals.read],
+    [t.inserted, report.totals.inserted],
+    [t.updated, report.totals.updated],
+    [t.unchanged, report.totals.unchanged],
+    [t.quarantined, report.totals.quarantined],
+    [t.duplicates, report.totals.duplicates],
+    [t.unmatched, report.totals.unmatched],
+  ];
+  const firstRate = rows.length;
+  rows.push(
+    [t.complianceRate, report.rates.complianceRate],
+    [t.lateRate, report.rates.lateRate],
+    [t.matchRate, report.rates.matchRate],
+  );
   return {
     name: t.summary,
     headers: [t.item, t.value],
-    widths: [30, 20],
-    rows: [
-      [t.run, report.scope.runId],
-      [t.runs, report.scope.runs.join(', ')],
-      [t.from, report.scope.from],
-      [t.to, report.scope.to],
-      [t.generated, report.generatedAt],
-      [t.read, report.totals.read],
-      [t.inserted, report.totals.inserted],
-      [t.updated, report.totals.updated],
-      [t.unchanged, report.totals.unchanged],
-      [t.quarantined, report.totals.quarantined],
-      [t.duplicates, report.totals.duplicates],
-      [t.unmatched, report.totals.unmatched],
-      [t.complianceRate, report.rates.complianceRate],
-      [t.lateRate, report.rates.lateRate],
-      [t.matchRate, report.rates.matchRate],
-    ],
+    widths: [30, 22],
+    rows,
+    percentCells: [0, 1, 2].map((k) => [firstRate + k, 1]),
   };
 }
 
@@ -119,7 +137,7 @@ function scorecardSheet(report: QualityReport, t: Labels): SheetSpec {
     headers: [
       t.rank,
       t.department,
-      'code',
+      t.departmentCode,
       t.score,
       t.validity,
       t.timeliness,
@@ -133,6 +151,7 @@ function scorecardSheet(report: QualityReport, t: Labels): SheetSpec {
     ],
     widths: [8, 34, 12, 10, 12, 12, 12, 10, 12, 10, 10, 12, 20],
     percentColumns: [4, 5, 6],
+    decimalColumns: [3],
     rows: report.departments.map((d) => [
       d.rank,
       departmentLabel(d, t),
@@ -157,7 +176,7 @@ function resourcesSheet(report: QualityReport, t: Labels): SheetSpec {
     name: t.resources,
     headers: [
       t.resource,
-      'id',
+      t.resourceId,
       t.read,
       t.loaded,
       t.inserted,
@@ -216,7 +235,7 @@ function completenessSheet(report: QualityReport, t: Labels, names: Names): Shee
 function validitySheet(report: QualityReport, t: Labels, names: Names): SheetSpec {
   return {
     name: t.validity,
-    headers: [t.resource, t.issueType, 'type', t.field, t.count],
+    headers: [t.resource, t.issueType, t.typeCode, t.field, t.count],
     widths: [26, 22, 22, 16, 10],
     rows: report.issues.map((i) => [
       names.resource(i.resource),
@@ -276,7 +295,7 @@ function timelinessSheet(report: QualityReport, t: Labels): SheetSpec {
 function matchingSheet(report: QualityReport, t: Labels, names: Names): SheetSpec {
   return {
     name: t.matching,
-    headers: [t.resource, t.method, 'method', t.count, t.share],
+    headers: [t.resource, t.method, t.methodCode, t.count, t.share],
     widths: [26, 20, 12, 10, 10],
     percentColumns: [4],
     rows: report.matching.map((m) => [
@@ -353,7 +372,7 @@ function trendsSheet(report: QualityReport, t: Labels): SheetSpec {
     name: t.trendsSheet,
     headers: [
       t.run,
-      'kind',
+      t.kind,
       t.started,
       t.read,
       t.loaded,
@@ -370,8 +389,8 @@ function trendsSheet(report: QualityReport, t: Labels): SheetSpec {
     percentColumns: [10, 11, 12],
     rows: report.trends.map((p) => [
       p.runId,
-      p.kind,
-      p.startedAt,
+      t.kinds[p.kind] ?? p.kind,
+      shanghaiText(p.startedAt),
       p.read,
       p.loaded,
       p.quarantined,

@@ -12,5 +12,5 @@ export const writeNightlyReport: AfterNightly = async ({ config, db, catalog, lo
     run: run.runId,
     catalogDir: config.catalogDir,
   });
-  logger.info({ files: written.files, ms: written.ms }, 'quality report written');
+  logger.info({ files: written.files, index: written.index, ms: written.ms }, 'quality report written');
 };
