@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuijiError } from '../lib/errors.js';
+import { headerKey } from './header-key.js';
 
 /** How a field's raw values are normalised before validation. */
 export type FieldKind = 'text' | 'code' | 'docno' | 'date' | 'datetime' | 'amount' | 'enum';
@@ -33,7 +34,24 @@ export interface ResourceVersion {
   schema: Record<string, unknown>;
   fields: FieldDef[];
   /** How a record of this (older) version becomes one of version `to`: current field ← old field(s). */
-  upgrade?: { to: string; fields: Record<string, string | string[]> };
+  upgrade?: Upgrade;
+}
+
+/**
+ * Where a current field's value comes from in a record of an older field set: an old field; several, joined
+ * with ';'; an old field whose values are translated (2016's 当前状态 正常/撤销 → 2019's 1/2; a value not listed
+ * is not carried over, the original keeps it); or the credit code of the catalog department an old field names
+ * exactly (by name or alias: 2016 has the authority's name, never its code).
+ */
+export type UpgradeSource =
+  | string
+  | string[]
+  | { from: string; values: Record<string, string> }
+  | { creditCodeOf: string };
+
+export interface Upgrade {
+  to: string;
+  fields: Record<string, UpgradeSource>;
 }
 
 export interface Rule {
@@ -84,6 +102,8 @@ export interface Department {
   code: string;
   name: string;
   aliases?: string[];
+  /** The department's unified social credit codes, its own first. */
+  creditCodes?: string[];
 }
 
 export interface Catalog {
@@ -131,7 +151,7 @@ export function loadCatalog(catalogDir: string, schemasDir: string): Catalog {
         from: string;
         to?: string;
         schema: string;
-        upgrade?: { to: string; fields: Record<string, string | string[]> };
+        upgrade?: Upgrade;
       }[];
       rules?: Rule[];
     };
@@ -176,6 +196,25 @@ function fieldsOf(schema: Record<string, unknown>): FieldDef[] {
     return field;
   });
 }
+
+/**
+ * The credit code of the department a text names exactly (its name or an alias, whitespace and full/half width
+ * ignored; never a part of a name), or undefined when no department has that name or it has no credit code.
+ */
+export function departmentCreditCode(catalog: Catalog, text: string): string | undefined {
+  let names = creditCodeNames.get(catalog);
+  if (!names) {
+    names = new Map();
+    for (const d of catalog.departments) {
+      const code = d.creditCodes?.[0];
+      if (code) for (const name of [d.name, ...(d.aliases ?? [])]) names.set(headerKey(name), code);
+    }
+    creditCodeNames.set(catalog, names);
+  }
+  return names.get(headerKey(text));
+}
+
+const creditCodeNames = new WeakMap<Catalog, Map<string, string>>();
 
 export function departmentName(catalog: Catalog, code: string): string {
   return catalog.departments.find((d) => d.code === code)?.name ?? code;

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createAjv } from '../schemas/ajv.js';
+import { isUscc } from '../schemas/identifiers.js';
 import { type ColumnVersion, checkColumns } from './columns.js';
 import { headerKey } from './header-key.js';
 import { type Catalog, departmentName, type FieldKind, type Resource } from './load.js';
@@ -98,7 +99,10 @@ function checkRoot(root: Json, problems: Problems): RootInfo {
     if (!isString(root[key])) problems.add(jsonPath(key), `"${key}" must be a non-empty string`);
 
   if (!Array.isArray(root.departments)) {
-    problems.add(jsonPath('departments'), '"departments" must be a list of { code, name, aliases? }');
+    problems.add(
+      jsonPath('departments'),
+      '"departments" must be a list of { code, name, aliases?, creditCodes? }',
+    );
   } else {
     const names = new Map<string, string>();
     root.departments.forEach((d: unknown, i) => {
@@ -126,6 +130,21 @@ function checkRoot(root: Json, problems: Problems): RootInfo {
       }
       if (d.aliases !== undefined && !isStringArray(d.aliases))
         problems.add(jsonPath('departments', i, 'aliases'), '"aliases" must be a list of strings');
+      if (d.creditCodes !== undefined) {
+        if (!isStringArray(d.creditCodes))
+          problems.add(
+            jsonPath('departments', i, 'creditCodes'),
+            '"creditCodes" must be a list of credit codes',
+          );
+        else
+          d.creditCodes.forEach((code, j) => {
+            if (!isUscc(code))
+              problems.add(
+                jsonPath('departments', i, 'creditCodes', j),
+                `"${code}" is not a valid unified social credit code`,
+              );
+          });
+      }
     });
   }
 
@@ -472,12 +491,26 @@ function checkResource(
           `${JSON.stringify(target)} is not a field of the current version`,
         );
       }
-      for (const old of Array.isArray(source) ? source : [source]) {
+      const at = jsonPath('versions', index, 'upgrade', 'fields', target);
+      let olds: unknown[];
+      if (isObject(source) && 'creditCodeOf' in source) olds = [source.creditCodeOf];
+      else if (isObject(source) && 'from' in source) {
+        olds = [source.from];
+        if (
+          !isObject(source.values) ||
+          !Object.values(source.values).every((v) => typeof v === 'string' && v.length > 0)
+        )
+          problems.add(at, '"values" must map old values to current ones: { "正常": "1", … }');
+      } else if (isObject(source)) {
+        problems.add(
+          at,
+          'an upgrade source is a field, a list of fields, { from, values } or { creditCodeOf }',
+        );
+        continue;
+      } else olds = Array.isArray(source) ? source : [source];
+      for (const old of olds) {
         if (typeof old !== 'string' || !fields.has(old)) {
-          problems.add(
-            jsonPath('versions', index, 'upgrade', 'fields', target),
-            `${JSON.stringify(old)} is not a field of this version`,
-          );
+          problems.add(at, `${JSON.stringify(old)} is not a field of this version`);
         }
       }
     }

@@ -35,10 +35,25 @@ export function buildHeaderIndex(catalog: Catalog): HeaderIndexEntry[] {
         const short = /^(.*?)[([].*[)\]]$/.exec(headerKey(field.title))?.[1];
         if (short && !byKey.has(short)) byKey.set(short, field);
       }
-      entries.push({ resource, version, byKey, required: version.fields.filter((f) => f.required) });
+      entries.push({ resource, version, byKey, required: recognisedBy(resource, version) });
     }
   }
   return entries;
+}
+
+/**
+ * The fields a header row is recognised by: the required ones, and for the register the columns that fill the
+ * enterprises table too. The register requires only the credit code and the name, which penalty and licence
+ * files also carry (企业名称, 统一社会信用代码): recognised by those two alone it would claim such a file that
+ * lacks one of its own required columns.
+ */
+function recognisedBy(resource: Resource, version: ResourceVersion): FieldDef[] {
+  const wanted = new Set(version.fields.filter((f) => f.required).map((f) => f.code));
+  if (resource.register && version === resource.current) {
+    wanted.add(resource.subject.uscc);
+    for (const code of Object.values(resource.register)) if (code) wanted.add(code);
+  }
+  return version.fields.filter((f) => wanted.has(f.code));
 }
 
 export interface HeaderMatch {
