@@ -56,6 +56,10 @@ describe('the register of seven columns', () => {
     expect(match?.resource.id).toBe('enterprise');
     expect(match?.columns.every((c) => c !== null)).toBe(true);
     expect(match?.score).toBe(1);
+    // nor only by the seven: the credit code, the name and three other register columns are a register
+    expect(
+      matchHeader(index, ['统一社会信用代码', '企业名称', '登记机关', '核准日期', '成立日期'])?.resource.id,
+    ).toBe('enterprise');
     // the credit code and the name alone are not a register
     expect(matchHeader(index, ['统一社会信用代码', '企业名称'])?.resource.id).not.toBe('enterprise');
   });
