@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuijiError } from '../lib/errors.js';
-import { headerKey } from './header-key.js';
 
 /** How a field's raw values are normalised before validation. */
 export type FieldKind = 'text' | 'code' | 'docno' | 'date' | 'datetime' | 'amount' | 'enum';
@@ -79,7 +78,10 @@ export interface Resource {
   naturalKey: string[];
   subject: SubjectFields;
   producedDate: string;
+  /** The field naming the providing department as the department wrote it (kept as given in `department`). */
   departmentField?: string;
+  /** The field holding the providing department's credit code: resolves the department before its name does. */
+  departmentCodeField?: string;
   deadlines: { collectWorkdays: number; publishWorkdays?: number };
   versions: ResourceVersion[];
   rules: Rule[];
@@ -99,11 +101,16 @@ export interface Resource {
 }
 
 export interface Department {
+  /** guiji's id of the department (`scjgj`). */
   code: string;
+  /** Its exact full name (`界首市市场监督管理局`). */
   name: string;
+  /** Its unified social credit code(s): a record's source-unit code resolves to the department first. */
+  uscc?: string[];
+  /** Other exact names it writes (compared after `normalizeName`, never as a substring). */
   aliases?: string[];
-  /** The department's unified social credit codes, its own first. */
-  creditCodes?: string[];
+  /** The resources it must deliver (the resources' own `departments` lists agree). */
+  resources?: string[];
 }
 
 export interface Catalog {
@@ -196,25 +203,6 @@ function fieldsOf(schema: Record<string, unknown>): FieldDef[] {
     return field;
   });
 }
-
-/**
- * The credit code of the department a text names exactly (its name or an alias, whitespace and full/half width
- * ignored; never a part of a name), or undefined when no department has that name or it has no credit code.
- */
-export function departmentCreditCode(catalog: Catalog, text: string): string | undefined {
-  let names = creditCodeNames.get(catalog);
-  if (!names) {
-    names = new Map();
-    for (const d of catalog.departments) {
-      const code = d.creditCodes?.[0];
-      if (code) for (const name of [d.name, ...(d.aliases ?? [])]) names.set(headerKey(name), code);
-    }
-    creditCodeNames.set(catalog, names);
-  }
-  return names.get(headerKey(text));
-}
-
-const creditCodeNames = new WeakMap<Catalog, Map<string, string>>();
 
 export function departmentName(catalog: Catalog, code: string): string {
   return catalog.departments.find((d) => d.code === code)?.name ?? code;

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { normalizeName } from '../pipelines/match/name.js';
 import { createAjv } from '../schemas/ajv.js';
-import { isUscc } from '../schemas/identifiers.js';
+import { checkUscc } from '../schemas/identifiers.js';
 import { type ColumnVersion, checkColumns } from './columns.js';
 import { headerKey } from './header-key.js';
 import { type Catalog, departmentName, type FieldKind, type Resource } from './load.js';
@@ -91,20 +92,52 @@ function readJsonFile(file: string, all: CatalogProblem[]): Json | null {
 interface RootInfo {
   departments: Set<string>;
   codeLists: Map<string, Set<string>>;
+  /** Per department code: its place in the list and the resources it says it must deliver. */
+  deliveries: Map<string, { index: number; resources: string[] }>;
+}
+
+function emptyRootInfo(): RootInfo {
+  return { departments: new Set(), codeLists: new Map(), deliveries: new Map() };
+}
+
+/** A department's credit codes: at least one, each valid (GB 32100 check character), none shared. */
+function checkDepartmentCodes(d: Json, i: number, codes: Map<string, string>, problems: Problems): void {
+  if (!isStringArray(d.uscc) || d.uscc.length === 0) {
+    problems.add(
+      jsonPath('departments', i, 'uscc'),
+      '"uscc" must list the department\'s unified social credit code(s)',
+    );
+    return;
+  }
+  d.uscc.forEach((code, j) => {
+    const check = checkUscc(code);
+    if (!check.valid) {
+      problems.add(jsonPath('departments', i, 'uscc', j), `credit code "${code}": ${check.reason}`);
+      return;
+    }
+    const owner = codes.get(check.normalized);
+    if (owner !== undefined)
+      problems.add(
+        jsonPath('departments', i, 'uscc', j),
+        `credit code ${check.normalized} of "${String(d.code)}" is also a code of "${owner}"`,
+      );
+    else codes.set(check.normalized, String(d.code));
+  });
 }
 
 function checkRoot(root: Json, problems: Problems): RootInfo {
-  const info: RootInfo = { departments: new Set(), codeLists: new Map() };
+  const info = emptyRootInfo();
   for (const key of ['version', 'title'] as const)
     if (!isString(root[key])) problems.add(jsonPath(key), `"${key}" must be a non-empty string`);
 
   if (!Array.isArray(root.departments)) {
     problems.add(
       jsonPath('departments'),
-      '"departments" must be a list of { code, name, aliases?, creditCodes? }',
+      '"departments" must be a list of { code, name, uscc, aliases?, resources }',
     );
   } else {
     const names = new Map<string, string>();
+    const codes = new Map<string, string>();
     root.departments.forEach((d: unknown, i) => {
       if (!isObject(d) || !isString(d.code) || !isString(d.name)) {
         problems.add(jsonPath('departments', i), 'a department needs a "code" and a "name"');
@@ -118,33 +151,29 @@ function checkRoot(root: Json, problems: Problems): RootInfo {
       if (info.departments.has(d.code))
         problems.add(jsonPath('departments', i, 'code'), `department code "${d.code}" is listed twice`);
       info.departments.add(d.code);
+      // names and aliases as resolution compares them (normalizeName, exact): one department each
       for (const [j, name] of [d.name, ...(isStringArray(d.aliases) ? d.aliases : [])].entries()) {
-        const key = headerKey(name);
+        const at =
+          j === 0 ? jsonPath('departments', i, 'name') : jsonPath('departments', i, 'aliases', j - 1);
+        const key = normalizeName(name);
+        if (key === null) {
+          problems.add(at, `department name ${JSON.stringify(name)} of "${d.code}" is empty`);
+          continue;
+        }
         const owner = names.get(key);
         if (owner !== undefined && owner !== d.code)
-          problems.add(
-            j === 0 ? jsonPath('departments', i, 'name') : jsonPath('departments', i, 'aliases', j - 1),
-            `department name "${name}" of "${d.code}" is also a name of "${owner}"`,
-          );
+          problems.add(at, `department name "${name}" of "${d.code}" is also a name of "${owner}"`);
         names.set(key, d.code);
       }
       if (d.aliases !== undefined && !isStringArray(d.aliases))
         problems.add(jsonPath('departments', i, 'aliases'), '"aliases" must be a list of strings');
-      if (d.creditCodes !== undefined) {
-        if (!isStringArray(d.creditCodes))
-          problems.add(
-            jsonPath('departments', i, 'creditCodes'),
-            '"creditCodes" must be a list of credit codes',
-          );
-        else
-          d.creditCodes.forEach((code, j) => {
-            if (!isUscc(code))
-              problems.add(
-                jsonPath('departments', i, 'creditCodes', j),
-                `"${code}" is not a valid unified social credit code`,
-              );
-          });
-      }
+      checkDepartmentCodes(d, i, codes, problems);
+      if (!isStringArray(d.resources))
+        problems.add(
+          jsonPath('departments', i, 'resources'),
+          '"resources" must list the resources the department must deliver ([] for none)',
+        );
+      else info.deliveries.set(d.code, { index: i, resources: d.resources });
     });
   }
 
@@ -574,6 +603,15 @@ function checkFieldReferences(
   }
   if (raw.departmentField !== undefined && missing(raw.departmentField))
     problems.add(jsonPath('departmentField'), `department field ${nf(raw.departmentField)}`);
+  if (raw.departmentCodeField !== undefined) {
+    if (missing(raw.departmentCodeField))
+      problems.add(jsonPath('departmentCodeField'), `department code field ${nf(raw.departmentCodeField)}`);
+    else if (!USCC_FORMATS.includes(fields.get(raw.departmentCodeField as string)?.format ?? ''))
+      problems.add(
+        jsonPath('departmentCodeField'),
+        `department code field ${String(raw.departmentCodeField)} must have format ${USCC_FORMATS.join(' or ')}`,
+      );
+  }
 
   if (raw.checks !== undefined) {
     const checks = raw.checks as { order?: unknown; notFuture?: unknown };
@@ -668,10 +706,7 @@ export function validateCatalog(catalogDir: string, schemasDir: string): Catalog
   const rootFile = join(catalogDir, 'catalog.json');
   const root = readJsonFile(rootFile, problems);
   const rootProblems = new Problems(rootFile);
-  const info = root
-    ? checkRoot(root, rootProblems)
-    : { departments: new Set<string>(), codeLists: new Map() };
-  problems.push(...rootProblems.list);
+  const info = root ? checkRoot(root, rootProblems) : emptyRootInfo();
 
   const resourcesDir = join(catalogDir, 'resources');
   let files: string[] = [];
@@ -689,12 +724,47 @@ export function validateCatalog(catalogDir: string, schemasDir: string): Catalog
   if (files.length === 0 && existsSync(resourcesDir))
     problems.push({ file: resourcesDir, path: '$', message: 'the catalog has no resources' });
   const ajv = createAjv();
+  const providers = new Map<string, string[]>();
   for (const f of files) {
     const file = join(resourcesDir, f);
     const raw = readJsonFile(file, problems);
     if (raw) checkResource(file, raw, schemasDir, info, ajv, problems);
+    if (raw && isStringArray(raw.departments)) providers.set(basename(f, '.json'), raw.departments);
   }
+  checkDeliveries(info, providers, rootProblems);
+  problems.unshift(...rootProblems.list);
   return { ok: problems.length === 0, problems };
+}
+
+/**
+ * Each department's `resources` name resources of the catalog, and agree with the resources' own `departments`
+ * lists: a department must deliver a resource exactly when the resource lists it.
+ */
+function checkDeliveries(info: RootInfo, providers: Map<string, string[]>, problems: Problems): void {
+  for (const [code, { index, resources }] of info.deliveries) {
+    resources.forEach((id, j) => {
+      const listed = providers.get(id);
+      if (listed === undefined)
+        problems.add(
+          jsonPath('departments', index, 'resources', j),
+          `resource "${id}" of "${code}" is not in the catalog`,
+        );
+      else if (!listed.includes(code))
+        problems.add(
+          jsonPath('departments', index, 'resources', j),
+          `"${code}" delivers "${id}" but resources/${id}.json does not list it in "departments"`,
+        );
+    });
+  }
+  for (const [id, departments] of providers)
+    for (const code of departments) {
+      const delivery = info.deliveries.get(code);
+      if (delivery && !delivery.resources.includes(id))
+        problems.add(
+          jsonPath('departments', delivery.index, 'resources'),
+          `resources/${id}.json lists "${code}" but "${code}" does not list "${id}" in "resources"`,
+        );
+    }
 }
 
 export interface ResourceSummary {

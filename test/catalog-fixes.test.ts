@@ -2,11 +2,12 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { departmentCreditCode, loadCatalog } from '../catalog/load.js';
+import { loadCatalog } from '../catalog/load.js';
 import { validateCatalog } from '../catalog/validate.js';
 import { loadConfig } from '../lib/config.js';
 import { buildHeaderIndex, matchHeader } from '../pipelines/normalize/headers.js';
 import { normalizeCodeList } from '../pipelines/normalize/values.js';
+import { departmentCreditCode } from '../pipelines/quality/departments.js';
 import { upgradeRecord } from '../pipelines/validate/row-validator.js';
 import { makeUscc } from '../schemas/identifiers.js';
 
@@ -98,20 +99,14 @@ describe('the 2016 → 2019 upgrade', () => {
   });
 
   it('resolves a department credit code by exact name or alias, never by a part of a name', () => {
-    const withCodes = {
-      ...catalog,
-      departments: catalog.departments.map((d) =>
-        d.code === 'scjgj' ? { ...d, creditCodes: [regulator] } : d,
-      ),
-    };
-    expect(departmentCreditCode(withCodes, '界首市工商行政管理局')).toBe(regulator);
-    expect(departmentCreditCode(withCodes, ' 界首市市场监督管理局 ')).toBe(regulator);
-    expect(departmentCreditCode(withCodes, '阜阳市市场监督管理局')).toBeUndefined();
-    // the bundled catalog carries no credit codes: a deployment fills them in
-    expect(departmentCreditCode(catalog, '界首市工商行政管理局')).toBeUndefined();
+    const regulatorCode = catalog.departments.find((d) => d.code === 'scjgj')!.uscc![0]!;
+    expect(departmentCreditCode(catalog, '界首市工商行政管理局')).toBe(regulatorCode);
+    expect(departmentCreditCode(catalog, ' 界首市市场监督管理局 ')).toBe(regulatorCode);
+    expect(departmentCreditCode(catalog, '阜阳市市场监督管理局')).toBeUndefined();
+    expect(departmentCreditCode(catalog, '阜阳市工商行政管理局')).toBeUndefined();
   });
 
-  it('catalog validate checks department credit codes and the new upgrade sources', () => {
+  it('catalog validate checks the new upgrade sources', () => {
     const root = mkdtempSync(join(tmpdir(), 'guiji-catalog-'));
     temps.push(root);
     const catalogDir = join(root, 'catalog');
@@ -122,9 +117,6 @@ describe('the 2016 → 2019 upgrade', () => {
       change(json);
       writeFileSync(file, JSON.stringify(json, null, 2));
     };
-    edit(join(catalogDir, 'catalog.json'), (c) => {
-      c.departments[0].creditCodes = [regulator, `${regulator.slice(0, 17)}0`];
-    });
     edit(join(catalogDir, 'resources/xzcf.json'), (r) => {
       r.versions[0].upgrade.fields.CF_ZT = { from: 'CF_NOPE', values: { 正常: '1' } };
       r.versions[0].upgrade.fields.CF_CFJGDM = { nameOf: 'CF_XZJG' };
@@ -133,9 +125,6 @@ describe('the 2016 → 2019 upgrade', () => {
       (p) => `${p.path} ${p.message}`,
     );
     expect(problems).toEqual([
-      expect.stringMatching(
-        /^\$\.departments\[0\]\.creditCodes\[1\] ".*" is not a valid unified social credit code/,
-      ),
       expect.stringMatching(/^\$\.versions\[0\]\.upgrade\.fields\.CF_CFJGDM an upgrade source is/),
       expect.stringMatching(
         /^\$\.versions\[0\]\.upgrade\.fields\.CF_ZT "CF_NOPE" is not a field of this version/,

@@ -289,6 +289,58 @@ describe('catalog validate', () => {
       '$.subject.uscc',
     ]);
   });
+
+  it('catches department credit codes that are invalid or shared, shared aliases and deliveries that disagree', () => {
+    const { result } = brokenCatalog(({ catalogDir }) => {
+      editJson(join(catalogDir, 'catalog.json'), (c) => {
+        const dept = (code: string) => c.departments.find((d: Json) => d.code === code);
+        const scjgj = dept('scjgj').uscc[0] as string;
+        // a wrong check character
+        dept('yjj').uscc = [`${scjgj.slice(0, 17)}${scjgj.endsWith('0') ? '1' : '0'}`];
+        dept('fgw').uscc = [scjgj.toLowerCase()];
+        delete dept('kjj').uscc;
+        // equal to the city regulator's name after the name normalisation; another department's alias
+        dept('sthjj').aliases.push('界首市 市场监督管理局', '市场监管局');
+        dept('jxj').resources = ['nope', 'enterprise'];
+        dept('spj').resources = dept('spj').resources.filter((r: string) => r !== 'xzxk');
+      });
+      editJson(join(catalogDir, 'resources/xzcf.json'), (r) => {
+        r.departmentCodeField = 'CF_SJLY';
+      });
+      editJson(join(catalogDir, 'resources/xzxk.json'), (r) => {
+        r.departmentCodeField = 'XK_NOPE';
+      });
+    });
+    const root = only(result.problems, 'catalog.json');
+    const at = (code: string) => `$.departments[${catalog.departments.findIndex((d) => d.code === code)}]`;
+    const sthjjAliases = catalog.departments.find((d) => d.code === 'sthjj')?.aliases?.length ?? 0;
+    expect(root.map((p) => p.path)).toEqual([
+      `${at('fgw')}.uscc[0]`,
+      `${at('sthjj')}.aliases[${sthjjAliases}]`,
+      `${at('sthjj')}.aliases[${sthjjAliases + 1}]`,
+      `${at('yjj')}.uscc[0]`,
+      `${at('kjj')}.uscc`,
+      `${at('jxj')}.resources[0]`,
+      `${at('jxj')}.resources[1]`,
+      // jxj no longer lists ry, which lists jxj
+      `${at('jxj')}.resources`,
+      `${at('spj')}.resources`,
+    ]);
+    expect(root[0]?.message).toContain('is also a code of "scjgj"');
+    expect(root[1]?.message).toContain('is also a name of "scjgj"');
+    expect(root[2]?.message).toContain('is also a name of "scjgj"');
+    expect(root[3]?.message).toContain('check');
+    expect(root[5]?.message).toBe('resource "nope" of "jxj" is not in the catalog');
+    expect(root[6]?.message).toContain('resources/enterprise.json does not list it');
+    expect(root[7]?.message).toContain('resources/ry.json lists "jxj"');
+    expect(root[8]?.message).toContain('resources/xzxk.json lists "spj"');
+    expect(only(result.problems, 'resources/xzcf.json')).toEqual([
+      expect.objectContaining({ path: '$.departmentCodeField', message: expect.stringContaining('format') }),
+    ]);
+    expect(only(result.problems, 'resources/xzxk.json')).toEqual([
+      expect.objectContaining({ path: '$.departmentCodeField' }),
+    ]);
+  });
 });
 
 describe('catalog list and show', () => {
@@ -308,7 +360,7 @@ describe('catalog list and show', () => {
     const d = describeResource(catalog, 'xzcf');
     expect(d?.naturalKey).toEqual(['CF_CFJGDM', 'CF_WSH', '$subject']);
     expect(d?.deadlines).toEqual({ collectWorkdays: 7, publishWorkdays: 20 });
-    expect(d?.departments[0]).toEqual({ code: 'scjgj', name: '市市场监督管理局' });
+    expect(d?.departments[0]).toEqual({ code: 'scjgj', name: '界首市市场监督管理局' });
     expect(d?.fields.find((f) => f.code === 'CF_FR_ZJHM')).toMatchObject({
       title: '法定代表人证件号码',
       kind: 'code',

@@ -30,11 +30,11 @@ describe(`statistics before the metrics (${WAREHOUSE_KIND})`, () => {
     (
       await db.query<{ at: Date | string | null }>(
         `SELECT last_analyze AS at FROM pg_stat_user_tables
-         WHERE relname = 'records' AND schemaname = current_schema()`,
+         WHERE relname = 'r_xzcf' AND schemaname = current_schema()`,
       )
     )[0]?.at ?? null;
 
-  it('leaves a small run to autovacuum, and analyses records after a run that wrote enough of them', async () => {
+  it('leaves a small run to autovacuum, and analyses the tables it wrote after a run that wrote enough records', async () => {
     // the run wrote 2 records: below the default threshold, nothing was analysed
     expect(await lastAnalyze()).toBeNull();
     await computeQualityMetrics(db, env.catalog, runId, {
@@ -47,5 +47,11 @@ describe(`statistics before the metrics (${WAREHOUSE_KIND})`, () => {
       analyzeAfter: 2,
     });
     expect(await lastAnalyze()).not.toBeNull();
+    // only the tables the run wrote: the register's stayed as it was
+    const [register] = await db.query<{ at: Date | string | null }>(
+      `SELECT last_analyze AS at FROM pg_stat_user_tables
+       WHERE relname = 'r_enterprise' AND schemaname = current_schema()`,
+    );
+    expect(register?.at ?? null).toBeNull();
   });
 });

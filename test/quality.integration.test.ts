@@ -4,6 +4,8 @@ import type { Warehouse } from '../lib/db.js';
 import { computeQualityMetrics } from '../pipelines/quality/metrics.js';
 import { syncWorkdays } from '../pipelines/quality/workdays.js';
 import { gatherReport } from '../pipelines/report/data.js';
+import { renderHtml } from '../pipelines/report/html.js';
+import { makeOrgCode, makeUscc } from '../schemas/identifiers.js';
 import { chinaToday, EXPECTED, writeQualityDrop } from './fixtures/quality/dataset.js';
 import { expectLedgerBalanced, makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
@@ -238,6 +240,79 @@ describe(`quality metrics in the warehouse (${WAREHOUSE_KIND})`, () => {
     // the figures do not depend on the cap
     const again = await db.query<Metric>('SELECT * FROM quality_metrics WHERE run_id = $1', [runId]);
     expect(metric(again, { measure: 'collect_late' })).toEqual({ value: 3, base: 6 });
+  });
+
+  it('files records under departments by the source unit’s credit code, then exact name; unresolved as given', async () => {
+    await syncWorkdays(db, calendar, chinaToday());
+    const [run] = await db.query<{ id: string }>(
+      `INSERT INTO runs (kind, status) VALUES ('test', 'succeeded') RETURNING id`,
+    );
+    const runId = Number(run?.id);
+    const code = (d: string) => env.catalog.departments.find((x) => x.code === d)?.uscc?.[0] ?? '';
+    const fuyang = makeUscc(`11341200${makeOrgCode('10324679')}`);
+    // [natural key, department as written, its credit code, received: 2 working days (on time) or 12 (late)]
+    const cases: [string, string, string | null, boolean][] = [
+      ['fy-scjgj', '阜阳市市场监督管理局', fuyang, true],
+      ['ah-scjgj', '安徽省市场监督管理局', null, false],
+      ['fy-court', '阜阳市中级人民法院', null, false],
+      ['sthjj', '界首市生态环境分局', null, false],
+      ['misspelt', '界首市市场监管督理局', code('scjgj'), true],
+      ['longer', '界首市市场监督管理局颍南市场监督管理所', null, false],
+      ['exact', '界首市市场监督管理局', null, false],
+    ];
+    for (const [key, department, uscc, late] of cases) {
+      await db.query(
+        `INSERT INTO r_xzcf (uscc, natural_key, schema_version, catalog_version, content_hash, department, cf_sjlydm,
+                             produced_date, received_at, disclosure, match_flags, source, first_run_id, run_id)
+         VALUES ('', $1, '2019', 'test', 'h', $2, $3, '2024-09-02', $4, 'public', '{}', 'drops', $5, $5)`,
+        [key, department, uscc, late ? '2024-09-18 10:00:00+08' : '2024-09-04 10:00:00+08', runId],
+      );
+    }
+    // a rejected row: its department's name and code read from the raw row under the file's titles
+    await db.query(
+      `INSERT INTO quarantine (row_ref, source, resource, raw, issues, run_id)
+       VALUES ('q1', 'drops', 'xzcf', $1, '[{"type":"missing-cell","field":"CF_WSH"}]', $2)`,
+      [JSON.stringify({ 数据来源单位: '阜阳市市场监督管理局', 数据来源单位代码: code('scjgj') }), runId],
+    );
+    await computeQualityMetrics(db, env.catalog, runId, { calendar });
+    const rows = await db.query<Metric>('SELECT * FROM quality_metrics WHERE run_id = $1', [runId]);
+    const read = (department: string) => metric(rows, { department, measure: 'read' }).value;
+    expect(new Set(rows.map((r) => r.department))).toEqual(
+      new Set([
+        'scjgj',
+        'sthjj',
+        '阜阳市市场监督管理局',
+        '安徽省市场监督管理局',
+        '阜阳市中级人民法院',
+        '界首市市场监督管理局颍南市场监督管理所',
+      ]),
+    );
+    // scjgj: the exact name, the misspelt name with its code, and the rejected row with its code
+    expect(read('scjgj')).toBe(3);
+    expect(metric(rows, { department: 'scjgj', measure: 'quarantined' }).value).toBe(1);
+    expect(metric(rows, { department: 'scjgj', measure: 'collect_late' })).toEqual({ value: 1, base: 2 });
+    expect(read('sthjj')).toBe(1);
+    expect(read('阜阳市市场监督管理局')).toBe(1);
+    expect(metric(rows, { department: '阜阳市市场监督管理局', measure: 'collect_late' }).value).toBe(1);
+    const overdue = await db.query<{ natural_key: string; department: string }>(
+      'SELECT natural_key, department FROM quality_overdue WHERE run_id = $1 ORDER BY natural_key',
+      [runId],
+    );
+    expect(overdue).toEqual([
+      { natural_key: 'fy-scjgj', department: '阜阳市市场监督管理局' },
+      { natural_key: 'misspelt', department: 'scjgj' },
+    ]);
+
+    const report = await gatherReport(db, env.catalog, { run: runId, catalogDir: env.config.catalogDir });
+    const line = (department: string) => report.departments.find((d) => d.department === department);
+    expect(line('scjgj')).toMatchObject({ name: '界首市市场监督管理局', resolved: true, read: 3 });
+    expect(line('sthjj')).toMatchObject({ name: '阜阳市界首市生态环境分局', resolved: true });
+    for (const given of ['阜阳市市场监督管理局', '安徽省市场监督管理局', '阜阳市中级人民法院'])
+      expect(line(given), given).toMatchObject({ name: given, resolved: false, read: 1 });
+    // the HTML says which departments the catalog does not know
+    const html = renderHtml(report);
+    expect(html).toContain('阜阳市市场监督管理局（资源目录外，未识别）');
+    expect(html).not.toContain('界首市市场监督管理局（资源目录外');
   });
 
   it('materialises the calendar: every difference of workday numbers is the calendar’s count', async () => {

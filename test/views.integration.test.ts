@@ -102,6 +102,7 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
     expect(first.created.filter((v) => v.startsWith('v_'))).toHaveLength(resources.length + publicCount);
     // and the views over every resource
     expect(first.created.filter((v) => !v.startsWith('v_'))).toEqual([
+      'common_records',
       'records',
       'quality_timeliness',
       'quality_overdue_all',
@@ -304,12 +305,12 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
     const resources = new Map(env.catalog.resources);
     resources.delete('ry');
     expect(await syncViews(db, { ...env.catalog, resources })).toEqual({
-      created: ['records'],
+      created: ['common_records', 'records'],
       dropped: ['v_ry', 'v_ry_public'],
     });
     expect(await columns('v_ry')).toEqual([]);
     expect(await syncViews(db, env.catalog)).toEqual({
-      created: ['v_ry', 'v_ry_public', 'records'],
+      created: ['v_ry', 'v_ry_public', 'common_records', 'records'],
       dropped: [],
     });
 

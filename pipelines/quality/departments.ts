@@ -1,32 +1,73 @@
 import type { Catalog } from '../../catalog/load.js';
+import { normalizeId } from '../../schemas/identifiers.js';
+import { normalizeName } from '../match/name.js';
 
 /**
- * Records name their providing department as the department wrote it ("界首市市场监督管理局", "市场监管局"). The
- * metrics file each under the catalog's department code when the text is, or contains, the department's name
- * or one of its aliases (the longest such name wins); otherwise under the text itself, so nothing is lost.
- * '' stands for "not given".
+ * Which catalog department a record (or a rejected row) came from, from what it carries: the source unit's
+ * credit code (the resource's `departmentCodeField`, e.g. CF_SJLYDM) and its name as written (the
+ * `departmentField`, e.g. CF_SJLY).
+ *
+ * 1. The credit code, when it is one of a department's `uscc` (after `normalizeId`: trimmed, half-width,
+ *    upper case) — whatever the name says, so a misspelt name still finds its department.
+ * 2. Else the name, when it equals a department's name or one of its aliases after `normalizeName` (the
+ *    normalisation matching compares enterprise names with). Never a substring: 阜阳市市场监督管理局 (the
+ *    prefecture's regulator) is not the city's 界首市市场监督管理局, and 市场监督管理局 is only the alias it is.
+ * 3. Else the department is unresolved and is reported as such, under the name it gave (trimmed; the code it
+ *    gave when it gave no name; '' when it gave neither).
+ *
+ * The resolver returns the catalog's department code or, unresolved, that text: {@link isCatalogDepartment}
+ * tells the two apart.
  */
-export function departmentResolver(catalog: Catalog): (text: string | null) => string {
-  const names: { name: string; code: string }[] = [];
+export type DepartmentResolver = (name: string | null, uscc?: string | null) => string;
+
+export function departmentResolver(catalog: Catalog): DepartmentResolver {
+  const byUscc = new Map<string, string>();
+  const byName = new Map<string, string>();
   for (const d of catalog.departments) {
-    for (const name of [d.name, ...(d.aliases ?? [])]) names.push({ name: fold(name), code: d.code });
-  }
-  names.sort((a, b) => b.name.length - a.name.length);
-  const cache = new Map<string, string>();
-  return (text) => {
-    const raw = (text ?? '').trim();
-    if (raw === '') return '';
-    let code = cache.get(raw);
-    if (code === undefined) {
-      const folded = fold(raw);
-      code =
-        names.find((n) => folded === n.name)?.code ?? names.find((n) => folded.includes(n.name))?.code ?? raw;
-      cache.set(raw, code);
+    for (const code of d.uscc ?? []) byUscc.set(normalizeId(code), d.code);
+    for (const name of [d.name, ...(d.aliases ?? [])]) {
+      const key = normalizeName(name);
+      // `catalog validate` refuses a name two departments share; should one slip through, the first keeps it
+      if (key !== null && !byName.has(key)) byName.set(key, d.code);
     }
-    return code;
+  }
+  const cache = new Map<string, string>();
+  return (name, uscc) => {
+    const given = (name ?? '').trim();
+    const code = normalizeId(uscc ?? '');
+    const key = `${code}\u0000${given}`;
+    let department = cache.get(key);
+    if (department === undefined) {
+      department =
+        (code === '' ? undefined : byUscc.get(code)) ??
+        byName.get(normalizeName(given) ?? '') ??
+        (given !== '' ? given : code);
+      cache.set(key, department);
+    }
+    return department;
   };
 }
 
-function fold(text: string): string {
-  return text.normalize('NFKC').replace(/\s+/g, '');
+/** Whether a department as the metrics keep it is a catalog department (resolved) rather than a name as given. */
+export function isCatalogDepartment(catalog: Catalog, department: string): boolean {
+  return catalog.departments.some((d) => d.code === department);
+}
+
+const creditCodes = new WeakMap<Catalog, (name: string) => string | undefined>();
+
+/**
+ * The credit code of the department a name resolves to (exactly, as {@link departmentResolver} resolves names:
+ * its name or an alias after `normalizeName`, never a substring), the first of its `uscc`; undefined when the
+ * name is no department's or the department has no code. The 2016 field sets name the authority without its
+ * code: their upgrade takes it from here.
+ */
+export function departmentCreditCode(catalog: Catalog, name: string): string | undefined {
+  let lookup = creditCodes.get(catalog);
+  if (!lookup) {
+    const resolve = departmentResolver(catalog);
+    const byCode = new Map(catalog.departments.map((d) => [d.code, d.uscc?.[0]]));
+    lookup = (text) => byCode.get(resolve(text));
+    creditCodes.set(catalog, lookup);
+  }
+  return lookup(name);
 }

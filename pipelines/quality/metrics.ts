@@ -23,7 +23,7 @@ import type { Calendar } from '../../lib/calendar.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import { recordTable } from '../match/match-batch.js';
-import { departmentResolver } from './departments.js';
+import { type DepartmentResolver, departmentResolver } from './departments.js';
 import { qualityCalendar, syncWorkdays } from './workdays.js';
 
 export type Dimension =
@@ -139,9 +139,12 @@ async function syncDeadlines(tx: SqlTx, catalog: Catalog): Promise<void> {
   ]);
 }
 
-/** The raw-row keys (column titles as the department wrote them) that hold a resource's department field. */
-function departmentKeys(resource: Resource | undefined, keys: readonly string[]): string[] {
-  const field = resource?.departmentField;
+/** The raw-row keys (column titles as the department wrote them) that hold one of a resource's fields. */
+function fieldKeys(
+  resource: Resource | undefined,
+  field: string | undefined,
+  keys: readonly string[],
+): string[] {
   if (!resource || !field) return [];
   const names = new Set<string>();
   for (const version of resource.versions) {
@@ -218,7 +221,7 @@ export async function computeQualityMetrics(
     calendar,
     lines,
     cap,
-    texts: [...records.departmentTexts],
+    given: [...records.departmentsGiven.values()],
     resolve: tally.resolve,
     cutoffs: overdueCutoffs(records.overdueByDays, cap),
     ms,
@@ -267,17 +270,18 @@ async function prepareReferenceTables(
 const num = (v: unknown): number => Number(v ?? 0);
 
 /**
- * The counts of each resource × department, the department resolved from the text a row carries (a name,
- * an alias or a code) to the catalog's code, so that every pass adds to the same line.
+ * The counts of each resource × department, the department resolved from what a row carries (its source
+ * unit's credit code, then its name: departments.ts) to the catalog's code, so that every pass adds to the same
+ * line; an unresolved department keeps the name it gave.
  */
 class Tally {
   readonly groups = new Map<string, Counts>();
 
-  constructor(readonly resolve: (text: string | null) => string) {}
+  constructor(readonly resolve: DepartmentResolver) {}
 
-  /** The counts of `resource` and of the department `departmentText` names. */
-  of(resource: string, departmentText: string | null): Counts {
-    const key = `${resource}\u0000${this.resolve(departmentText)}`;
+  /** The counts of `resource` and of the department named `name` with credit code `uscc`. */
+  of(resource: string, name: string | null, uscc: string | null): Counts {
+    const key = `${resource}\u0000${this.resolve(name, uscc)}`;
     let c = this.groups.get(key);
     if (!c) {
       c = emptyCounts();
@@ -287,13 +291,19 @@ class Tally {
   }
 }
 
+/** A department as a record gives it: its name as written and its credit code ('' for none). */
+interface DepartmentGiven {
+  name: string;
+  uscc: string;
+}
+
 /** What the pass over the run's records leaves for the later steps besides its counts. */
 interface RecordPass {
-  /** The department texts the records carry, as written (the overdue list resolves them). */
-  departmentTexts: Set<string>;
+  /** The departments the records give, as written, by {@link givenKey} (the overdue list resolves them). */
+  departmentsGiven: Map<string, DepartmentGiven>;
   /** Resources with records of an older field set: only those are read again for missing fields. */
   oldVersionResources: Set<string>;
-  /** Per resource and department as written: overdue records by working days taken. */
+  /** Per resource and department as written (resource, then {@link givenKey}): overdue records by working days. */
   overdueByDays: Map<string, Map<number, number>>;
 }
 
@@ -309,7 +319,7 @@ async function countRecords(
 ): Promise<RecordPass> {
   const currentVersions = [...catalog.resources.values()];
   const recordGroups = await db.query<Record<string, string | null>>(
-    `SELECT r.resource, r.department, t.workdays,
+    `SELECT r.resource, r.department, r.department_uscc, t.workdays,
             count(*) FILTER (WHERE t.overdue) AS overdue,
             count(*) AS loaded,
             count(*) FILTER (WHERE r.first_run_id = $1) AS inserted,
@@ -329,7 +339,7 @@ async function countRecords(
                                AND pw.day IS NOT NULL AND rw.day IS NOT NULL) AS publish_measured,
             count(*) FILTER (WHERE r.first_run_id = $1 AND r.disclosure = 'public'
                                AND rw.workday_no - pw.workday_no > d.publish_workdays) AS publish_late
-     FROM records r
+     FROM common_records r
      LEFT JOIN unnest($2::text[], $3::text[]) AS v(resource, version) ON v.resource = r.resource
      LEFT JOIN quality_deadlines d ON d.resource = r.resource
      LEFT JOIN workdays pw ON pw.day = r.produced_date
@@ -342,11 +352,11 @@ async function countRecords(
      WHERE r.run_id = $1
      -- by working days taken too (summed below): how many records are overdue by how much tells the overdue
      -- list where its cap falls, without sorting every late record
-     GROUP BY r.resource, r.department, t.workdays`,
+     GROUP BY r.resource, r.department, r.department_uscc, t.workdays`,
     [runId, currentVersions.map((r) => r.id), currentVersions.map((r) => r.current.version)],
   );
   const pass: RecordPass = {
-    departmentTexts: new Set(),
+    departmentsGiven: new Map(),
     oldVersionResources: new Set(),
     overdueByDays: new Map(),
   };
@@ -354,18 +364,24 @@ async function countRecords(
   return pass;
 }
 
+/** The key of a department as given: its name and credit code as written. */
+function givenKey(name: string | null, uscc: string | null): string {
+  return `${name ?? ''}\u0001${uscc ?? ''}`;
+}
+
 /** One group of the run's records (resource, department as written, working days taken) into the counts. */
 function addRecordGroup(pass: RecordPass, tally: Tally, g: Record<string, string | null>): void {
   const resource = g.resource as string;
   const overdue = num(g.overdue);
+  const given = givenKey(g.department ?? null, g.department_uscc ?? null);
   if (overdue > 0 && g.workdays !== null) {
-    const key = `${resource}\u0000${g.department ?? ''}`;
+    const key = `${resource}\u0000${given}`;
     const days = pass.overdueByDays.get(key) ?? new Map<number, number>();
     days.set(num(g.workdays), (days.get(num(g.workdays)) ?? 0) + overdue);
     pass.overdueByDays.set(key, days);
   }
-  pass.departmentTexts.add(g.department ?? '');
-  const c = tally.of(resource, g.department ?? null);
+  pass.departmentsGiven.set(given, { name: g.department ?? '', uscc: g.department_uscc ?? '' });
+  const c = tally.of(resource, g.department ?? null, g.department_uscc ?? null);
   const loaded = num(g.loaded);
   const inserted = num(g.inserted);
   c.loaded += loaded;
@@ -398,16 +414,21 @@ async function countOlderVersionGaps(
     const resource = catalog.resources.get(resourceId);
     if (!resource) continue;
     const required = resource.current.fields.filter((f) => f.required).map((f) => f.code);
-    const rows = await db.query<{ department: string | null; field: string; missing: string }>(
-      `SELECT r.department, f.field, count(*) AS missing
+    const rows = await db.query<{
+      department: string | null;
+      department_uscc: string | null;
+      field: string;
+      missing: string;
+    }>(
+      `SELECT r.department, r.department_uscc, f.field, count(*) AS missing
        FROM records r CROSS JOIN unnest($3::text[]) AS f(field)
        WHERE r.run_id = $1 AND r.resource = $2 AND r.schema_version <> $4
          AND coalesce(r.data ->> f.field, '') = ''
-       GROUP BY r.department, f.field`,
+       GROUP BY r.department, r.department_uscc, f.field`,
       [runId, resourceId, required, resource.current.version],
     );
     for (const row of rows) {
-      const c = tally.of(resourceId, row.department);
+      const c = tally.of(resourceId, row.department, row.department_uscc);
       c.missing.set(row.field, (c.missing.get(row.field) ?? 0) + num(row.missing));
     }
   }
@@ -415,18 +436,20 @@ async function countOlderVersionGaps(
 
 /**
  * Pass 2, the run's quarantine: rejected and duplicate rows, their issues by type and field, and missing
- * cells for completeness. A rejected row has no department column of its own: it is read from the raw row,
- * under the titles the file used for the resource's department field.
+ * cells for completeness. A rejected row has no department columns of its own: its department's name and
+ * credit code are read from the raw row, under the titles the file used for the resource's department fields.
  */
 async function countQuarantine(db: Warehouse, catalog: Catalog, runId: number, tally: Tally): Promise<void> {
   const keyRows = await db.query<{ resource: string | null; k: string }>(
     `SELECT DISTINCT q.resource, k FROM quarantine q, jsonb_object_keys(q.raw) AS k WHERE q.run_id = $1`,
     [runId],
   );
-  const departmentKeysByResource = quarantineDepartmentKeys(catalog, keyRows);
+  const departmentKeysByResource = quarantineFieldKeys(catalog, keyRows, (r) => r.departmentField);
+  const codeKeysByResource = quarantineFieldKeys(catalog, keyRows, (r) => r.departmentCodeField);
   const quarantineRows = await db.query<{
     resource: string;
     department: string;
+    department_uscc: string;
     duplicate: boolean;
     type: string | null;
     field: string | null;
@@ -438,20 +461,25 @@ async function countQuarantine(db: Warehouse, catalog: Catalog, runId: number, t
               coalesce((SELECT nullif(trim(q.raw ->> k), '')
                         FROM jsonb_array_elements_text(coalesce($2::jsonb -> q.resource, '[]'::jsonb)) AS k
                         WHERE q.raw ? k LIMIT 1), '') AS department,
+              coalesce((SELECT nullif(trim(q.raw ->> k), '')
+                        FROM jsonb_array_elements_text(coalesce($3::jsonb -> q.resource, '[]'::jsonb)) AS k
+                        WHERE q.raw ? k LIMIT 1), '') AS department_uscc,
               NOT jsonb_path_exists(q.issues, '$[*] ? (@.type != "duplicate-row")') AS duplicate,
               q.issues
        FROM quarantine q WHERE q.run_id = $1
      )
-     SELECT resource, department, duplicate, NULL AS type, NULL AS field, count(*) AS rows, 0 AS issues
-     FROM q GROUP BY resource, department, duplicate
+     SELECT resource, department, department_uscc, duplicate, NULL AS type, NULL AS field, count(*) AS rows,
+            0 AS issues
+     FROM q GROUP BY resource, department, department_uscc, duplicate
      UNION ALL
-     SELECT resource, department, duplicate, i ->> 'type', coalesce(i ->> 'field', ''), 0, count(*)
+     SELECT resource, department, department_uscc, duplicate, i ->> 'type', coalesce(i ->> 'field', ''), 0,
+            count(*)
      FROM q, jsonb_array_elements(q.issues) AS i
-     GROUP BY resource, department, duplicate, i ->> 'type', coalesce(i ->> 'field', '')`,
-    [runId, JSON.stringify(departmentKeysByResource)],
+     GROUP BY resource, department, department_uscc, duplicate, i ->> 'type', coalesce(i ->> 'field', '')`,
+    [runId, JSON.stringify(departmentKeysByResource), JSON.stringify(codeKeysByResource)],
   );
   for (const row of quarantineRows) {
-    const c = tally.of(row.resource, row.department);
+    const c = tally.of(row.resource, row.department, row.department_uscc);
     if (row.type === null) {
       if (row.duplicate) c.duplicates += num(row.rows);
       else c.quarantined += num(row.rows);
@@ -465,10 +493,11 @@ async function countQuarantine(db: Warehouse, catalog: Catalog, runId: number, t
   }
 }
 
-/** Per resource, the raw-row keys of its quarantined rows that hold its department field. */
-function quarantineDepartmentKeys(
+/** Per resource, the raw-row keys of its quarantined rows that hold one of its fields (`field` of the resource). */
+function quarantineFieldKeys(
   catalog: Catalog,
   keyRows: { resource: string | null; k: string }[],
+  field: (resource: Resource) => string | undefined,
 ): Record<string, string[]> {
   const keysByResource: Record<string, string[]> = {};
   for (const row of keyRows) {
@@ -477,23 +506,30 @@ function quarantineDepartmentKeys(
     list.push(row.k);
     keysByResource[row.resource] = list;
   }
-  const departmentKeysByResource: Record<string, string[]> = {};
-  for (const [resource, keys] of Object.entries(keysByResource)) {
-    departmentKeysByResource[resource] = departmentKeys(catalog.resources.get(resource), keys);
+  const fieldKeysByResource: Record<string, string[]> = {};
+  for (const [id, keys] of Object.entries(keysByResource)) {
+    const resource = catalog.resources.get(id);
+    fieldKeysByResource[id] = fieldKeys(resource, resource ? field(resource) : undefined, keys);
   }
-  return departmentKeysByResource;
+  return fieldKeysByResource;
 }
 
 /** Pass 3: records the run replaced whose previous version came from another source (uniqueness). */
 async function countAcrossSources(db: Warehouse, runId: number, tally: Tally): Promise<void> {
-  const crossRows = await db.query<{ resource: string; department: string | null; n: string }>(
-    `SELECT r.resource, r.department, count(DISTINCT h.natural_key) AS n
-     FROM record_history h JOIN records r ON r.record_id = h.record_id
+  const crossRows = await db.query<{
+    resource: string;
+    department: string | null;
+    department_uscc: string | null;
+    n: string;
+  }>(
+    `SELECT r.resource, r.department, r.department_uscc, count(DISTINCT h.natural_key) AS n
+     FROM record_history h JOIN common_records r ON r.record_id = h.record_id
      WHERE h.superseded_by_run = $1 AND (h.provenance ->> 'source') IS DISTINCT FROM r.source
-     GROUP BY r.resource, r.department`,
+     GROUP BY r.resource, r.department, r.department_uscc`,
     [runId],
   );
-  for (const row of crossRows) tally.of(row.resource, row.department).acrossSources += num(row.n);
+  for (const row of crossRows)
+    tally.of(row.resource, row.department, row.department_uscc).acrossSources += num(row.n);
 }
 
 /**
@@ -539,7 +575,9 @@ function metricLines(catalog: Catalog, tally: Tally): MetricRow[] {
 
 interface OverdueCutoff {
   resource: string;
+  /** The department as the records give it: name and credit code as written ('' for none). */
   department: string;
+  uscc: string;
   days: number;
 }
 
@@ -550,7 +588,8 @@ interface OverdueCutoff {
 function overdueCutoffs(overdueByDays: Map<string, Map<number, number>>, cap: number): OverdueCutoff[] {
   const cutoffs: OverdueCutoff[] = [];
   for (const [key, days] of overdueByDays) {
-    const [resource = '', department = ''] = key.split('\u0000');
+    const [resource = '', given = ''] = key.split('\u0000');
+    const [department = '', uscc = ''] = given.split('\u0001');
     let kept = 0;
     let cutoff = 0;
     for (const d of [...days.keys()].sort((a, b) => b - a)) {
@@ -558,7 +597,7 @@ function overdueCutoffs(overdueByDays: Map<string, Map<number, number>>, cap: nu
       kept += days.get(d) ?? 0;
       if (kept >= cap) break;
     }
-    cutoffs.push({ resource, department, days: cutoff });
+    cutoffs.push({ resource, department, uscc, days: cutoff });
   }
   return cutoffs;
 }
@@ -569,9 +608,9 @@ interface StoreInput {
   calendar: Calendar;
   lines: MetricRow[];
   cap: number;
-  /** The department texts of the run's records, resolved in the overdue list by `resolve`. */
-  texts: string[];
-  resolve: (text: string | null) => string;
+  /** The departments the run's records give (name and code as written), resolved in the overdue list. */
+  given: DepartmentGiven[];
+  resolve: DepartmentResolver;
   cutoffs: OverdueCutoff[];
   ms: () => number;
 }
@@ -581,7 +620,7 @@ interface StoreInput {
  * metric lines and, per resource and department, its most overdue records. Returns how many of those it kept.
  */
 async function storeMetrics(db: Warehouse, input: StoreInput): Promise<number> {
-  const { runId, run, calendar, lines, cap, texts, resolve, cutoffs, ms } = input;
+  const { runId, run, calendar, lines, cap, given, resolve, cutoffs, ms } = input;
   return db.transaction(async (tx) => {
     // the overdue lists sort the run's late records: in memory rather than on disk
     await tx.query(`SET LOCAL work_mem = '64MB'`);
@@ -615,13 +654,15 @@ async function storeMetrics(db: Warehouse, input: StoreInput): Promise<number> {
                   rw.workday_no - pw.workday_no > d.collect_workdays AS collect_late,
                   coalesce(r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays, false)
                     AS publish_late
-           FROM records r
+           FROM common_records r
            JOIN quality_deadlines d ON d.resource = r.resource
            JOIN workdays pw ON pw.day = r.produced_date
            JOIN workdays rw ON rw.day = (r.received_at AT TIME ZONE 'Asia/Shanghai')::date
-           LEFT JOIN unnest($3::text[], $4::text[]) AS m(text, code) ON m.text = r.department
-           JOIN unnest($5::text[], $6::text[], $7::integer[]) AS c(resource, department, days)
+           LEFT JOIN unnest($3::text[], $4::text[], $5::text[]) AS m(text, uscc, code)
+             ON m.text = coalesce(r.department, '') AND m.uscc = coalesce(r.department_uscc, '')
+           JOIN unnest($6::text[], $7::text[], $8::text[], $9::integer[]) AS c(resource, department, uscc, days)
              ON c.resource = r.resource AND c.department = coalesce(r.department, '')
+               AND c.uscc = coalesce(r.department_uscc, '')
            WHERE r.run_id = $1 AND r.first_run_id = $1 AND rw.workday_no - pw.workday_no >= c.days
              AND (rw.workday_no - pw.workday_no > d.collect_workdays
                   OR (r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays))
@@ -631,10 +672,12 @@ async function storeMetrics(db: Warehouse, input: StoreInput): Promise<number> {
       [
         runId,
         cap,
-        texts,
-        texts.map((t) => resolve(t)),
+        given.map((g) => g.name),
+        given.map((g) => g.uscc),
+        given.map((g) => resolve(g.name, g.uscc)),
         cutoffs.map((c) => c.resource),
         cutoffs.map((c) => c.department),
+        cutoffs.map((c) => c.uscc),
         cutoffs.map((c) => c.days),
       ],
     );

@@ -7,6 +7,7 @@ import { departmentName } from '../../catalog/load.js';
 import type { Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import type { Issue } from '../../lib/types.js';
+import { isCatalogDepartment } from '../quality/departments.js';
 import { computeQualityMetrics, MATCH_METHODS } from '../quality/metrics.js';
 
 export const REPORT_VERSION = 1;
@@ -60,8 +61,14 @@ export interface ResourceLine {
 }
 
 export interface DepartmentLine {
+  /** The catalog's department code; for a department the catalog does not know, the name it gave ('' none). */
   department: string;
   name: string;
+  /**
+   * Whether the records were resolved to a catalog department (by the source unit's credit code, else by an
+   * exact name or alias); false: an unresolved department, reported under the name it gave.
+   */
+  resolved: boolean;
   read: number;
   quarantined: number;
   duplicates: number;
@@ -639,6 +646,7 @@ async function readDepartments(db: Warehouse, catalog: Catalog, runs: number[]):
     .map((d) => ({
       department: d.department,
       name: d.department === '' ? '(未填写)' : departmentName(catalog, d.department),
+      resolved: isCatalogDepartment(catalog, d.department),
       read: Number(d.read),
       quarantined: Number(d.quarantined),
       duplicates: Number(d.duplicates),

@@ -4,7 +4,7 @@
  */
 import { matchingChart, resourcesChart, scorecardChart, trendsChart } from './charts.js';
 import type { QualityReport } from './data.js';
-import { type Labels, type Lang, labelsFor, percent } from './labels.js';
+import { departmentLabel, type Labels, type Lang, labelsFor, percent } from './labels.js';
 
 const ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -75,8 +75,10 @@ interface Names {
 function namesFor(report: QualityReport, t: Labels): Names {
   return {
     resource: (id) => report.resources.find((r) => r.resource === id)?.name ?? id,
-    department: (code) =>
-      report.departments.find((d) => d.department === code)?.name ?? (code === '' ? '—' : code),
+    department: (code) => {
+      const d = report.departments.find((x) => x.department === code);
+      return d ? departmentLabel(d, t) : code === '' ? '—' : code;
+    },
     issue: (type) => t.issueTypes[type] ?? type,
   };
 }
@@ -102,7 +104,12 @@ function watchSection(report: QualityReport, t: Labels): string {
     watch.length
       ? table(
           [t.department, t.late, t.measured, t.lateRate],
-          watch.map((d) => [d.name, d.late, d.measured, percent(d.measured ? d.late / d.measured : null)]),
+          watch.map((d) => [
+            departmentLabel(d, t),
+            d.late,
+            d.measured,
+            percent(d.measured ? d.late / d.measured : null),
+          ]),
           [false, true, true, true],
         )
       : `<p>${e(t.noWatch)}</p>`
@@ -128,7 +135,7 @@ ${table(
   ],
   report.departments.map((d) => [
     d.rank,
-    d.name,
+    departmentLabel(d, t),
     d.score === null ? '—' : d.score.toFixed(1),
     percent(d.validity),
     percent(d.timeliness),

@@ -23,6 +23,8 @@ const ZH = {
   matchRate: '企业关联率',
   watch: '需重点关注整改的部门（迟报率超过 50%）',
   noWatch: '无迟报率超过 50% 的部门。',
+  /** After the name of a department the catalog does not know (neither by credit code nor by exact name). */
+  unresolved: '（资源目录外，未识别）',
   scorecard: '部门评分排名',
   rank: '排名',
   department: '部门',
@@ -130,6 +132,7 @@ const EN: Labels = {
   matchRate: 'Match rate',
   watch: 'Departments to watch (late-report rate above 50%)',
   noWatch: 'No department has a late-report rate above 50%.',
+  unresolved: ' (not in the catalog)',
   scorecard: 'Department scorecard',
   rank: 'Rank',
   department: 'Department',
@@ -201,6 +204,11 @@ const EN: Labels = {
   },
   issueTypes: {},
 };
+
+/** A department's name, marked when the catalog does not know it (reported under the name it gave). */
+export function departmentLabel(d: { name: string; resolved?: boolean }, t: Labels): string {
+  return d.resolved === false && d.name !== '' ? `${d.name}${t.unresolved}` : d.name;
+}
 
 export function labelsFor(lang: Lang): Labels {
   return lang === 'en' ? EN : ZH;

@@ -7,7 +7,7 @@
 import ExcelJS from 'exceljs';
 import { cellText, cellValue } from '../xlsx-cells.js';
 import type { QualityReport } from './data.js';
-import { type Labels, type Lang, labelsFor } from './labels.js';
+import { departmentLabel, type Labels, type Lang, labelsFor } from './labels.js';
 
 type CellInput = string | number | null;
 
@@ -78,7 +78,10 @@ interface Names {
 function namesFor(report: QualityReport, t: Labels): Names {
   return {
     resource: (id) => report.resources.find((r) => r.resource === id)?.name ?? id,
-    department: (code) => report.departments.find((d) => d.department === code)?.name ?? code,
+    department: (code) => {
+      const d = report.departments.find((x) => x.department === code);
+      return d ? departmentLabel(d, t) : code;
+    },
     issue: (type) => t.issueTypes[type] ?? type,
   };
 }
@@ -132,7 +135,7 @@ function scorecardSheet(report: QualityReport, t: Labels): SheetSpec {
     percentColumns: [4, 5, 6],
     rows: report.departments.map((d) => [
       d.rank,
-      d.name,
+      departmentLabel(d, t),
       d.department,
       d.score,
       d.validity,

@@ -1,12 +1,5 @@
 import { hash } from 'node:crypto';
-import {
-  type Catalog,
-  departmentCreditCode,
-  type FieldDef,
-  type Resource,
-  type ResourceVersion,
-  type UpgradeSource,
-} from '../../catalog/load.js';
+import type { Catalog, FieldDef, Resource, ResourceVersion, UpgradeSource } from '../../catalog/load.js';
 import { formatChinaTime } from '../../connectors/http/china-time.js';
 import { GuijiError } from '../../lib/errors.js';
 import type { CellValue, Issue, Result } from '../../lib/types.js';
@@ -21,6 +14,7 @@ import {
   normalizeDocNumber,
   normalizeText,
 } from '../normalize/values.js';
+import { departmentCreditCode } from '../quality/departments.js';
 
 /** A row that passed every check, as the warehouse stores it. */
 export interface ValidRecord {
