@@ -33,7 +33,24 @@ export interface ResourceVersion {
   schema: Record<string, unknown>;
   fields: FieldDef[];
   /** How a record of this (older) version becomes one of version `to`: current field ← old field(s). */
-  upgrade?: { to: string; fields: Record<string, string | string[]> };
+  upgrade?: Upgrade;
+}
+
+/**
+ * Where a current field's value comes from in a record of an older field set: an old field; several, joined
+ * with ';'; an old field whose values are translated (2016's 当前状态 正常/撤销 → 2019's 1/2; a value not listed
+ * is not carried over, the original keeps it); or the credit code of the catalog department an old field names
+ * exactly (by name or alias: 2016 has the authority's name, never its code).
+ */
+export type UpgradeSource =
+  | string
+  | string[]
+  | { from: string; values: Record<string, string> }
+  | { creditCodeOf: string };
+
+export interface Upgrade {
+  to: string;
+  fields: Record<string, UpgradeSource>;
 }
 
 export interface Rule {
@@ -141,7 +158,7 @@ export function loadCatalog(catalogDir: string, schemasDir: string): Catalog {
         from: string;
         to?: string;
         schema: string;
-        upgrade?: { to: string; fields: Record<string, string | string[]> };
+        upgrade?: Upgrade;
       }[];
       rules?: Rule[];
     };

@@ -520,12 +520,26 @@ function checkResource(
           `${JSON.stringify(target)} is not a field of the current version`,
         );
       }
-      for (const old of Array.isArray(source) ? source : [source]) {
+      const at = jsonPath('versions', index, 'upgrade', 'fields', target);
+      let olds: unknown[];
+      if (isObject(source) && 'creditCodeOf' in source) olds = [source.creditCodeOf];
+      else if (isObject(source) && 'from' in source) {
+        olds = [source.from];
+        if (
+          !isObject(source.values) ||
+          !Object.values(source.values).every((v) => typeof v === 'string' && v.length > 0)
+        )
+          problems.add(at, '"values" must map old values to current ones: { "正常": "1", … }');
+      } else if (isObject(source)) {
+        problems.add(
+          at,
+          'an upgrade source is a field, a list of fields, { from, values } or { creditCodeOf }',
+        );
+        continue;
+      } else olds = Array.isArray(source) ? source : [source];
+      for (const old of olds) {
         if (typeof old !== 'string' || !fields.has(old)) {
-          problems.add(
-            jsonPath('versions', index, 'upgrade', 'fields', target),
-            `${JSON.stringify(old)} is not a field of this version`,
-          );
+          problems.add(at, `${JSON.stringify(old)} is not a field of this version`);
         }
       }
     }

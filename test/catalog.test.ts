@@ -133,8 +133,8 @@ describe('catalog validate', () => {
     const messages = only(result.problems, 'catalog.json').map((p) => `${p.path} ${p.message}`);
     expect(messages).toEqual([
       expect.stringMatching(/^\$\.codeLists\.xklb\[0\]\.aliases\[0\] alias "特许"/),
-      expect.stringMatching(/^\$\.codeLists\.cflb\[14\]\.code code "02"/),
-      expect.stringMatching(/^\$\.codeLists\.cflb\[14\]\.label label "警告"/),
+      expect.stringMatching(/^\$\.codeLists\.cflb\[15\]\.code code "02"/),
+      expect.stringMatching(/^\$\.codeLists\.cflb\[15\]\.label label "警告"/),
     ]);
   });
 
@@ -352,7 +352,7 @@ describe('catalog list and show', () => {
       category: 'public-3',
       disclosure: 'public',
       version: '2019',
-      fields: 30,
+      fields: 31, // the 2019 set and 当前状态 (CF_ZT), carried over from 2016
     });
   });
 

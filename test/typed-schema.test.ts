@@ -60,7 +60,7 @@ describe('typed tables generated from the catalog', () => {
     const def = typedTable(catalog.resources.get('xzcf')!);
     const fields = catalog.resources.get('xzcf')!.current.fields;
     expect(catalog.resources.get('xzcf')!.current.version).toBe('2019');
-    expect(fields).toHaveLength(30);
+    expect(fields).toHaveLength(31);
     for (const f of fields) expect(column(def, f.code.toLowerCase())?.field?.code, f.code).toBe(f.code);
     expect(column(def, 'cf_jdrq')?.type).toBe('date');
     expect(column(def, 'cf_yxq')?.type).toBe('date');
@@ -72,9 +72,11 @@ describe('typed tables generated from the catalog', () => {
     expect(column(def, 'cf_wsh')?.comment).toBe('行政处罚决定书文号');
     // 2016's CF_CFLB1 reaches the table only through its upgrade into CF_CFLB
     expect(column(def, 'cf_cflb1')).toBeUndefined();
+    // 当前状态 is no longer 2016-only: the 2019 set keeps it (1 有效, 2 无效) for the upgraded records
+    expect(column(def, 'cf_zt')?.type).toBe('text');
     // field columns are nullable: a later version adds them to tables with rows
     expect(def.columns.filter((c) => c.field).every((c) => !c.notNull)).toBe(true);
-    expect(def.columns.filter((c) => c.field)).toHaveLength(30);
+    expect(def.columns.filter((c) => c.field)).toHaveLength(31);
   });
 
   it('names and types the field columns as the analyst views do (the same lower-case codes)', () => {

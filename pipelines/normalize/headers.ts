@@ -18,7 +18,10 @@ export interface HeaderIndexEntry {
   resource: Resource;
   version: ResourceVersion;
   byKey: Map<string, FieldDef>;
+  /** The fields the header is scored by: the required ones (for the register, see `recognisedBy`). */
   required: FieldDef[];
+  /** The register: any of its columns counts towards the score, not only those of `required`. */
+  anyColumnCounts: boolean;
 }
 
 export function buildHeaderIndex(catalog: Catalog): HeaderIndexEntry[] {
@@ -35,10 +38,32 @@ export function buildHeaderIndex(catalog: Catalog): HeaderIndexEntry[] {
         const short = /^(.*?)[([].*[)\]]$/.exec(headerKey(field.title))?.[1];
         if (short && !byKey.has(short)) byKey.set(short, field);
       }
-      entries.push({ resource, version, byKey, required: version.fields.filter((f) => f.required) });
+      entries.push({
+        resource,
+        version,
+        byKey,
+        required: recognisedBy(resource, version),
+        anyColumnCounts: resource.register !== undefined && version === resource.current,
+      });
     }
   }
   return entries;
+}
+
+/**
+ * The fields a header row is recognised by: the required ones, and for the register the columns that fill the
+ * enterprises table too. The register requires only the credit code and the name, which penalty and licence
+ * files also carry (企业名称, 统一社会信用代码): recognised by those two alone it would claim such a file that
+ * lacks one of its own required columns. Any register column counts towards the register's score (登记机关,
+ * 核准日期… too), so a register of the credit code, the name and three other columns of its own is recognised.
+ */
+function recognisedBy(resource: Resource, version: ResourceVersion): FieldDef[] {
+  const wanted = new Set(version.fields.filter((f) => f.required).map((f) => f.code));
+  if (resource.register && version === resource.current) {
+    wanted.add(resource.subject.uscc);
+    for (const code of Object.values(resource.register)) if (code) wanted.add(code);
+  }
+  return version.fields.filter((f) => wanted.has(f.code));
 }
 
 export interface HeaderMatch {
@@ -78,7 +103,9 @@ export function matchHeader(
       return null;
     });
     const missing = entry.required.filter((f) => !used.has(f.code));
-    const score = entry.required.length ? 1 - missing.length / entry.required.length : 0;
+    let score = entry.required.length ? 1 - missing.length / entry.required.length : 0;
+    if (entry.anyColumnCounts && entry.required.length)
+      score = Math.max(score, Math.min(1, used.size / entry.required.length));
     if (score < 0.6) continue;
     if (!best || score > best.score || (score === best.score && used.size > bestMapped)) {
       best = { resource: entry.resource, version: entry.version, columns, unknown, missing, score };

@@ -52,3 +52,22 @@ export function departmentResolver(catalog: Catalog): DepartmentResolver {
 export function isCatalogDepartment(catalog: Catalog, department: string): boolean {
   return catalog.departments.some((d) => d.code === department);
 }
+
+const creditCodes = new WeakMap<Catalog, (name: string) => string | undefined>();
+
+/**
+ * The credit code of the department a name resolves to (exactly, as {@link departmentResolver} resolves names:
+ * its name or an alias after `normalizeName`, never a substring), the first of its `uscc`; undefined when the
+ * name is no department's or the department has no code. The 2016 field sets name the authority without its
+ * code: their upgrade takes it from here.
+ */
+export function departmentCreditCode(catalog: Catalog, name: string): string | undefined {
+  let lookup = creditCodes.get(catalog);
+  if (!lookup) {
+    const resolve = departmentResolver(catalog);
+    const byCode = new Map(catalog.departments.map((d) => [d.code, d.uscc?.[0]]));
+    lookup = (text) => byCode.get(resolve(text));
+    creditCodes.set(catalog, lookup);
+  }
+  return lookup(name);
+}

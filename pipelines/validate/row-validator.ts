@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { Catalog, FieldDef, Resource, ResourceVersion } from '../../catalog/load.js';
+import type { Catalog, FieldDef, Resource, ResourceVersion, UpgradeSource } from '../../catalog/load.js';
 import { formatChinaTime } from '../../connectors/http/china-time.js';
 import { GuijiError } from '../../lib/errors.js';
 import type { CellValue, Issue, Result } from '../../lib/types.js';
@@ -14,6 +14,7 @@ import {
   normalizeDocNumber,
   normalizeText,
 } from '../normalize/values.js';
+import { departmentCreditCode } from '../quality/departments.js';
 
 /** A row that passed every check, as the warehouse stores it. */
 export interface ValidRecord {
@@ -178,7 +179,7 @@ export function compileRowValidator(
     let original: Record<string, string> | undefined;
     if (upgrade) {
       original = data;
-      data = upgradeRecord(data, upgrade.fields);
+      data = upgradeRecord(data, upgrade.fields, (name) => departmentCreditCode(catalog, name));
       json = JSON.stringify(data);
     }
 
@@ -235,16 +236,32 @@ export function compileRowValidator(
 
 /**
  * Maps a record of an older field set to the current one: each current field takes the value of the old field
- * the catalog names, or of several old fields joined with ';' (2016's CF_CFLB1 + CF_CFLB2 → CF_CFLB). Keys in
- * code order, like every stored record.
+ * the catalog names, of several old fields joined with ';' (2016's CF_CFLB1 + CF_CFLB2 → CF_CFLB), an old
+ * value translated (`{ from, values }`; a value the map does not list is left out), or the credit code of the
+ * department an old field names (`{ creditCodeOf }`, through `creditCodeOf`; left out when it names none).
+ * Keys in code order, like every stored record.
  */
 export function upgradeRecord(
   data: Readonly<Record<string, string>>,
-  fields: Readonly<Record<string, string | string[]>>,
+  fields: Readonly<Record<string, UpgradeSource>>,
+  creditCodeOf: (name: string) => string | undefined = () => undefined,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const code of Object.keys(fields).sort()) {
-    const from = fields[code] as string | string[];
+    const from = fields[code] as UpgradeSource;
+    if (typeof from === 'object' && !Array.isArray(from)) {
+      const old = data['from' in from ? from.from : from.creditCodeOf];
+      const value =
+        old === undefined
+          ? undefined
+          : 'from' in from
+            ? Object.hasOwn(from.values, old)
+              ? from.values[old]
+              : undefined
+            : creditCodeOf(old);
+      if (value) out[code] = value;
+      continue;
+    }
     const values = (Array.isArray(from) ? from : [from]).map((f) => data[f]).filter((v): v is string => !!v);
     if (values.length) out[code] = [...new Set(values.flatMap((v) => v.split(';')))].join(';');
   }
