@@ -334,6 +334,10 @@ export async function* readCsv(
     throw error instanceof CsvError ? parseFailure(error, parser, name) : error;
   } finally {
     parser.destroy();
+    input.destroy();
+    // the descriptor closes after destroy(), on the stream's own time: a reader stopped early (a peek at the
+    // first rows) has let go of the file only once the stream says it is closed
+    if (!input.closed) await new Promise<void>((resolve) => input.once('close', () => resolve()));
   }
 }
 
