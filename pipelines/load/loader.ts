@@ -452,7 +452,11 @@ async function loadInTransaction(
   if (records.length && !loaded) {
     const staged: PendingRecord[] = [];
     let stored = 0;
-    for (const [resource, group] of byResource(records)) {
+    // the register's rows first: the records beside them in the batch are matched against what they bring
+    const groups = [...byResource(records)].sort(
+      ([a], [b]) => Number(registers.has(b)) - Number(registers.has(a)),
+    );
+    for (const [resource, group] of groups) {
       const layout = batch.layout(resource);
       const existing = await storedHashes(tx, layout, group);
       stored += existing.size;
