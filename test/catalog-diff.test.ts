@@ -20,6 +20,11 @@ schema.properties.CF_SY.title = '违法事实（旧）';
 schema.properties.CF_OLD = { title: '旧字段', type: 'string', 'x-guiji': { kind: 'text' } };
 writeFileSync(schemaPath, JSON.stringify(schema));
 rmSync(join(dir, 'catalog', 'resources', 'ry.json'));
+// a consistent older catalog: its departments do not deliver the resource it does not have
+const cataloguePath = join(dir, 'catalog', 'catalog.json');
+const catalogue = JSON.parse(readFileSync(cataloguePath, 'utf8'));
+for (const d of catalogue.departments) d.resources = d.resources?.filter((r: string) => r !== 'ry');
+writeFileSync(cataloguePath, JSON.stringify(catalogue));
 const xzxkPath = join(dir, 'catalog', 'resources', 'xzxk.json');
 const xzxk = JSON.parse(readFileSync(xzxkPath, 'utf8'));
 xzxk.naturalKey = ['XK_XKJGDM', 'XK_WSH'];
