@@ -113,10 +113,32 @@ export interface Department {
   resources?: string[];
 }
 
+/**
+ * The history deadline (the seed plan's "within 3 months"): records of a history backfill are measured against it,
+ * not against a resource's collection deadline, and kept apart from the month's late-report rate.
+ */
+export interface HistoryDeadline {
+  /** Months after `start` within which the history must be collected. */
+  collectMonths: number;
+  /** The day the programme came into force (YYYY-MM-DD); null or absent: the day each backfill began. */
+  start?: string | null;
+  /** Where the rule comes from (shown with the figures). */
+  source: string;
+}
+
+/** Without a `history` in catalog.json: the seed plan's three months, from each backfill's start. */
+export const DEFAULT_HISTORY: HistoryDeadline = {
+  collectMonths: 3,
+  start: null,
+  source: '界政办〔2020〕5号《界首市涉企信息归集应用实施方案》四：应在本实施办法实施之日起3个月内归集完成',
+};
+
 export interface Catalog {
   version: string;
   title: string;
   region: { division: string; name: string; cityPrefix: string };
+  /** The history deadline (see HistoryDeadline); DEFAULT_HISTORY when the catalog has none. */
+  history?: HistoryDeadline;
   departments: Department[];
   codeLists: Record<string, CodeListEntry[]>;
   resources: Map<string, Resource>;

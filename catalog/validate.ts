@@ -177,6 +177,7 @@ function checkRoot(root: Json, problems: Problems): RootInfo {
     });
   }
 
+  checkHistory(root.history, problems);
   if (!isObject(root.codeLists)) {
     problems.add(jsonPath('codeLists'), '"codeLists" must be an object of named lists');
     return info;
@@ -237,6 +238,29 @@ function checkRoot(root: Json, problems: Problems): RootInfo {
       });
   }
   return info;
+}
+
+/** The history deadline, when given: whole months, a real start date or null, and where the rule comes from. */
+function checkHistory(history: unknown, problems: Problems): void {
+  if (history === undefined) return;
+  if (!isObject(history)) {
+    problems.add(jsonPath('history'), '"history" must be { collectMonths, start, source }');
+    return;
+  }
+  const months = history.collectMonths;
+  if (typeof months !== 'number' || !Number.isInteger(months) || months < 1)
+    problems.add(
+      jsonPath('history', 'collectMonths'),
+      '"collectMonths" must be a whole number of months, 1 or more',
+    );
+  const start = history.start;
+  if (start !== undefined && start !== null && !(typeof start === 'string' && isRealDate(start)))
+    problems.add(
+      jsonPath('history', 'start'),
+      '"start" must be a date YYYY-MM-DD, or null (each backfill\'s start)',
+    );
+  if (!isString(history.source))
+    problems.add(jsonPath('history', 'source'), '"source" must say where the deadline comes from');
 }
 
 interface FieldInfo {

@@ -10,6 +10,8 @@ import { printRun } from '../output.js';
 import { writeReports } from '../report/index.js';
 import { type RunResult, runPipeline } from '../run.js';
 import {
+  AUTHORITIES,
+  type Authority,
   createRandom,
   ENTERPRISE_HEADER,
   enterpriseRow,
@@ -28,13 +30,28 @@ export interface DemoFiles {
   penalties: number;
 }
 
+/** The demo's penalty authorities: the environment bureau sends only its damaged workbook (a silent department). */
+const DEMO_PENALTY_AUTHORITIES = [AUTHORITIES[0], AUTHORITIES[1], AUTHORITIES[3]] as Authority[];
+
+/** Today's date in China (YYYY-MM-DD): the day the demo's files are delivered. */
+function chinaDate(ms: number): string {
+  return new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
+}
+
 /**
  * Writes a department's week of files into incoming/: the enterprise register (UTF-8 CSV with BOM), market
  * regulation's penalties (GB18030 CSV, as Chinese Excel saves it), emergency management's penalties (Excel's
  * "Unicode text": UTF-16LE, tab-separated), approval licences (xlsx with a title row above the header) and
- * one damaged workbook. A share of rows carries the faults departments really make.
+ * one damaged workbook. A share of rows carries the faults departments really make. The records were produced
+ * in the days before `delivered` (today in China): most within the 7-working-day deadline, emergency
+ * management's mostly past it (AUTHORITIES' lateShare), so the first report reads like a real month.
  */
-export async function writeDemoFiles(dropDir: string, seed: number, penalties: number): Promise<DemoFiles> {
+export async function writeDemoFiles(
+  dropDir: string,
+  seed: number,
+  penalties: number,
+  delivered: string = chinaDate(Date.now()),
+): Promise<DemoFiles> {
   ensureDropDirs(dropDir);
   const incoming = join(dropDir, 'incoming');
   const random = createRandom(seed);
@@ -46,31 +63,39 @@ export async function writeDemoFiles(dropDir: string, seed: number, penalties: n
   await writeDelimited(
     register,
     ENTERPRISE_HEADER,
-    enterprises.map((e) => enterpriseRow(random, e)),
+    enterprises.map((e) => enterpriseRow(random, e, delivered)),
     { encoding: 'utf8-bom' },
   );
   files.push(register);
 
   const market = Math.round(penalties * 0.7);
   const cf1 = join(incoming, `行政处罚_市场监管局_${day}.csv`);
-  await writeDelimited(cf1, PENALTY_HEADER, generatePenalties(random, enterprises, market).rows, {
-    encoding: 'gb18030',
-  });
+  const penaltyOptions = { delivered, authorities: DEMO_PENALTY_AUTHORITIES };
+  await writeDelimited(
+    cf1,
+    PENALTY_HEADER,
+    generatePenalties(random, enterprises, market, penaltyOptions).rows,
+    {
+      encoding: 'gb18030',
+    },
+  );
   files.push(cf1);
 
   const cf2 = join(incoming, `行政处罚_应急管理局_${day}.txt`);
-  await writeDelimited(cf2, PENALTY_HEADER, generatePenalties(random, enterprises, penalties - market).rows, {
+  const emergency = generatePenalties(random, enterprises, penalties - market, penaltyOptions).rows;
+  await writeDelimited(cf2, PENALTY_HEADER, emergency, {
     encoding: 'utf16le',
     delimiter: '\t',
   });
   files.push(cf2);
 
   const xk = join(incoming, `行政许可_行政审批局_${day}.xlsx`);
-  await writeLicenceWorkbook(xk, generateLicences(random, enterprises, Math.round(penalties / 2)), random);
+  const licences = generateLicences(random, enterprises, Math.round(penalties / 2), { delivered });
+  await writeLicenceWorkbook(xk, licences, random);
   files.push(xk);
 
   const broken = join(incoming, `行政处罚_生态环境分局_${day}.xlsx`);
-  await writeLicenceWorkbook(broken, generateLicences(random, enterprises, 20), random);
+  await writeLicenceWorkbook(broken, generateLicences(random, enterprises, 20, { delivered }), random);
   const whole = readFileSync(broken);
   writeFileSync(broken, whole.subarray(0, Math.floor(whole.length / 2)));
   files.push(broken);

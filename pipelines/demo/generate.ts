@@ -139,6 +139,8 @@ export interface Authority {
   name: string;
   uscc: string;
   short: string;
+  /** The demo's share of this department's records delivered after the 7-working-day deadline. */
+  lateShare: number;
 }
 
 /** A government organ's credit code: authority 1 (机构编制), category 1, division 341282. */
@@ -147,12 +149,13 @@ function organCode(serial: number): string {
   return makeUscc(`11341282${org}`);
 }
 
+/** The demo's departments: most deliver on time, emergency management mostly late (a department to watch). */
 export const AUTHORITIES: readonly Authority[] = [
-  { name: '界首市市场监督管理局', uscc: organCode(11), short: '界市监' },
-  { name: '界首市应急管理局', uscc: organCode(12), short: '界应急' },
-  { name: '阜阳市界首市生态环境分局', uscc: organCode(13), short: '界环' },
-  { name: '国家税务总局界首市税务局', uscc: organCode(14), short: '界税' },
-  { name: '界首市行政审批局', uscc: organCode(15), short: '界审批' },
+  { name: '界首市市场监督管理局', uscc: organCode(11), short: '界市监', lateShare: 0.06 },
+  { name: '界首市应急管理局', uscc: organCode(12), short: '界应急', lateShare: 0.62 },
+  { name: '阜阳市界首市生态环境分局', uscc: organCode(13), short: '界环', lateShare: 0.1 },
+  { name: '国家税务总局界首市税务局', uscc: organCode(14), short: '界税', lateShare: 0.2 },
+  { name: '界首市行政审批局', uscc: organCode(15), short: '界审批', lateShare: 0.04 },
 ];
 
 function isoDate(year: number, month: number, day: number): string {
@@ -161,6 +164,16 @@ function isoDate(year: number, month: number, day: number): string {
 
 function randomDate(random: Random, fromYear: number, toYear: number): string {
   return isoDate(int(random, fromYear, toYear), int(random, 1, 12), int(random, 1, 28));
+}
+
+/**
+ * The day a record delivered on `delivered` (YYYY-MM-DD) was produced: within the 7 working days (0–6 days
+ * before) for most, `lateShare` of them 12–45 days before (past the deadline), as departments really deliver.
+ */
+export function producedBefore(random: Random, delivered: string, lateShare: number): string {
+  const late = random() < lateShare;
+  const days = late ? int(random, 12, 45) : int(random, 0, 6);
+  return new Date(Date.parse(`${delivered}T00:00:00Z`) - days * 86_400_000).toISOString().slice(0, 10);
 }
 
 function addYears(date: string, years: number): string {
@@ -224,7 +237,14 @@ export const ENTERPRISE_HEADER = [
   '住所',
 ];
 
-export function enterpriseRow(random: Random, e: DemoEnterprise): string[] {
+/**
+ * A register row. With `delivered` (the China date the file is delivered), the row is a change of the week: its
+ * 核准日期 is days before it (the clock of a register row); otherwise 0–2 years after its founding.
+ */
+export function enterpriseRow(random: Random, e: DemoEnterprise, delivered?: string): string[] {
+  const approved = delivered
+    ? producedBefore(random, delivered, 0.05)
+    : addYears(e.founded, int(random, 0, 2));
   return [
     e.uscc,
     e.name,
@@ -233,7 +253,7 @@ export function enterpriseRow(random: Random, e: DemoEnterprise): string[] {
     String(int(random, 10, 5000)),
     e.founded,
     '界首市市场监督管理局',
-    addYears(e.founded, int(random, 0, 2)),
+    approved,
     pick(random, ['存续', '存续', '存续', '在业', '吊销', '注销']),
     e.address,
   ];
@@ -309,7 +329,16 @@ export function generatePenalties(
   random: Random,
   enterprises: readonly DemoEnterprise[],
   count: number,
-  options: { faultShare?: number; unknownShare?: number; authority?: Authority; year?: number } = {},
+  options: {
+    faultShare?: number;
+    unknownShare?: number;
+    authority?: Authority;
+    year?: number;
+    /** The China date the rows are delivered: decisions dated days before it, by their authority's lateness. */
+    delivered?: string;
+    /** The authorities rows are decided by, when no single `authority` (default: the first four). */
+    authorities?: readonly Authority[];
+  } = {},
 ): PenaltyPlan {
   const faultShare = options.faultShare ?? 0.08;
   const unknownShare = options.unknownShare ?? 0.05;
@@ -319,7 +348,7 @@ export function generatePenalties(
   let serial = 0;
   let lastClean = false;
   while (rows.length < count) {
-    const authority = options.authority ?? pick(random, AUTHORITIES.slice(0, 4));
+    const authority = options.authority ?? pick(random, options.authorities ?? AUTHORITIES.slice(0, 4));
     const unknown = random() < unknownShare;
     const subject = unknown
       ? {
@@ -327,9 +356,11 @@ export function generatePenalties(
           uscc: makeUscc(`91341282${makeOrgCode(String(int(random, 10000000, 99999999)))}`),
         }
       : pick(random, enterprises);
-    const decided = options.year
-      ? randomDate(random, options.year, options.year)
-      : randomDate(random, 2023, 2025);
+    const decided = options.delivered
+      ? producedBefore(random, options.delivered, authority.lateShare)
+      : options.year
+        ? randomDate(random, options.year, options.year)
+        : randomDate(random, 2023, 2025);
     const [violation, fact, basis] = pick(random, VIOLATIONS) as string[];
     const withFine = random() < 0.7;
     const kinds = withFine ? (random() < 0.3 ? '警告;罚款' : '罚款') : '警告';
@@ -446,13 +477,17 @@ export function generateLicences(
   random: Random,
   enterprises: readonly DemoEnterprise[],
   count: number,
+  /** The China date the rows are delivered: decisions dated days before it (see producedBefore). */
+  options: { delivered?: string } = {},
 ): string[][] {
   const authority = AUTHORITIES[4] as Authority;
   const rows: string[][] = [];
   for (let i = 1; i <= count; i++) {
     const e = pick(random, enterprises);
     const [cert, decision, content] = pick(random, LICENCES) as string[];
-    const decided = randomDate(random, 2023, 2025);
+    const decided = options.delivered
+      ? producedBefore(random, options.delivered, authority.lateShare)
+      : randomDate(random, 2023, 2025);
     rows.push([
       e.name,
       '法人及非法人组织',

@@ -35,6 +35,9 @@ export async function startSimulatorProcess(
       String(records),
       '--seed',
       String(seed),
+      // a month of records, decided in the days before their platform received them (mostly on time)
+      '--recent-days',
+      '30',
     ],
     {
       env: { ...process.env, [`${prefix}_APP_KEY`]: appKey, [`${prefix}_APP_SECRET`]: appSecret },

@@ -10,19 +10,22 @@
  *   (records the run replaced whose previous version came from another source);
  * - consistency: name vs register (name_mismatch), out-of-region codes, conflicting versions (records the
  *   run replaced with different content);
- * - timeliness: records first received by the run, working days from produced to received against the
- *   resource's collection deadline (7) and, for public resources, its publication deadline (20);
+ * - timeliness: records first received by the run, working days from produced to delivered (clock.ts: the
+ *   platform's receipt time, the drop file's first sighting) against the resource's collection deadline (7) and,
+ *   for public resources, its publication deadline (20); the records of a history backfill apart, against the
+ *   history deadline (catalog `history`: `history_measured`, `history_late`), out of the collection figures;
  * - matching: loaded records by match method, unmatched included.
  *
  * The run's records are read in one pass (grouped in SQL, departments resolved on the grouped rows), the
  * quarantine and the history of the run in one pass each.
  */
 import { headerKey } from '../../catalog/header-key.js';
-import type { Catalog, Resource } from '../../catalog/load.js';
+import { type Catalog, DEFAULT_HISTORY, type Resource } from '../../catalog/load.js';
 import type { Calendar } from '../../lib/calendar.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
 import { recordTable } from '../match/match-batch.js';
+import { deliveredDaySql } from './clock.js';
 import { type DepartmentResolver, departmentResolver } from './departments.js';
 import { qualityCalendar, syncWorkdays } from './workdays.js';
 
@@ -88,6 +91,10 @@ interface Counts {
   collectLate: number;
   publishMeasured: number;
   publishLate: number;
+  /** New records of a history backfill: measured against the history deadline, not counted above. */
+  historyNew: number;
+  historyMeasured: number;
+  historyLate: number;
   missing: Map<string, number>;
   issues: Map<string, number>;
 }
@@ -110,6 +117,9 @@ function emptyCounts(): Counts {
     collectLate: 0,
     publishMeasured: 0,
     publishLate: 0,
+    historyNew: 0,
+    historyMeasured: 0,
+    historyLate: 0,
     missing: new Map(),
     issues: new Map(),
   };
@@ -204,11 +214,11 @@ export async function computeQualityMetrics(
   options: ComputeOptions = {},
 ): Promise<ComputeResult> {
   const started = Date.now();
-  const run = await readRun(db, runId);
+  const run = await readRun(db, catalog, runId);
   const calendar = calendarOf(options);
   await prepareReferenceTables(db, catalog, runId, calendar, options);
   const tally = new Tally(departmentResolver(catalog));
-  const records = await countRecords(db, catalog, runId, tally);
+  const records = await countRecords(db, catalog, run, tally);
   await countOlderVersionGaps(db, catalog, runId, records.oldVersionResources, tally);
   await countQuarantine(db, catalog, runId, tally);
   await countAcrossSources(db, runId, tally);
@@ -230,18 +240,38 @@ export async function computeQualityMetrics(
 }
 
 interface RunRow {
+  id: number;
   kind: string;
   started_at: Date | string;
+  /** For a backfill run: the last day (YYYY-MM-DD) its records may be delivered on; null for the others. */
+  history_deadline: string | null;
 }
 
-/** The run the metrics are of: its kind and start are kept with them; an unknown run is a usage error. */
-async function readRun(db: Warehouse, runId: number): Promise<RunRow> {
-  const [run] = await db.query<{ kind: string; started_at: Date | string }>(
-    'SELECT kind, started_at FROM runs WHERE id = $1',
-    [runId],
+/**
+ * The run the metrics are of: its kind and start are kept with them, and for a backfill run the history
+ * deadline — the catalog's `history.start`, else the day its backfill began (China date), plus
+ * `history.collectMonths`. An unknown run is a usage error.
+ */
+async function readRun(db: Warehouse, catalog: Catalog, runId: number): Promise<RunRow> {
+  const history = catalog.history ?? DEFAULT_HISTORY;
+  const [run] = await db.query<Omit<RunRow, 'id'>>(
+    `SELECT r.kind, r.started_at,
+            CASE WHEN r.kind = 'backfill' THEN to_char(
+              coalesce($2::date, (coalesce(b.started, r.started_at) AT TIME ZONE 'Asia/Shanghai')::date)
+                + make_interval(months => $3::int), 'YYYY-MM-DD') END AS history_deadline
+     FROM runs r
+     LEFT JOIN LATERAL (
+       SELECT min(f.created_at) AS started
+       FROM backfill_attempts a
+       JOIN backfill_partitions p ON p.id = a.partition_id
+       JOIN backfills f ON f.id = p.backfill_id
+       WHERE a.run_id = r.id
+     ) b ON true
+     WHERE r.id = $1`,
+    [runId, history.start ?? null, history.collectMonths],
   );
   if (!run) throw new GuijiError('GUIJI_ERR_USAGE', `there is no run ${runId}`);
-  return run;
+  return { id: runId, ...run };
 }
 
 /** The working-day calendar the deadlines are counted with: the one given, else the catalog folder's. */
@@ -308,15 +338,12 @@ interface RecordPass {
 }
 
 /**
- * Pass 1, the run's records in one grouped query: volume, matching, consistency flags and timeliness against
- * the collection and publication deadlines, and how overdue the late records are (for the overdue list's cap).
+ * Pass 1, the run's records in one grouped query: volume, matching, consistency flags and timeliness — working
+ * days from produced to delivered against the collection and publication deadlines, and how overdue the late
+ * records are (for the overdue list's cap); for a backfill run, delivery against the history deadline instead.
  */
-async function countRecords(
-  db: Warehouse,
-  catalog: Catalog,
-  runId: number,
-  tally: Tally,
-): Promise<RecordPass> {
+async function countRecords(db: Warehouse, catalog: Catalog, run: RunRow, tally: Tally): Promise<RecordPass> {
+  const runId = run.id;
   const currentVersions = [...catalog.resources.values()];
   const recordGroups = await db.query<Record<string, string | null>>(
     `SELECT r.resource, r.department, r.department_uscc, t.workdays,
@@ -332,28 +359,42 @@ async function countRecords(
             count(*) FILTER (WHERE 'name_mismatch' = ANY (r.match_flags)) AS name_mismatch,
             count(*) FILTER (WHERE 'out_of_region' = ANY (r.match_flags)) AS out_of_region,
             count(*) FILTER (WHERE r.schema_version <> v.version) AS old_version,
-            count(*) FILTER (WHERE r.first_run_id = $1 AND pw.day IS NOT NULL AND rw.day IS NOT NULL) AS measured,
-            count(*) FILTER (WHERE r.first_run_id = $1 AND rw.workday_no - pw.workday_no > d.collect_workdays)
-              AS collect_late,
-            count(*) FILTER (WHERE r.first_run_id = $1 AND r.disclosure = 'public' AND d.publish_workdays IS NOT NULL
+            count(*) FILTER (WHERE t.month AND pw.day IS NOT NULL AND rw.day IS NOT NULL) AS measured,
+            count(*) FILTER (WHERE t.month AND rw.workday_no - pw.workday_no > d.collect_workdays) AS collect_late,
+            count(*) FILTER (WHERE t.month AND r.disclosure = 'public' AND d.publish_workdays IS NOT NULL
                                AND pw.day IS NOT NULL AND rw.day IS NOT NULL) AS publish_measured,
-            count(*) FILTER (WHERE r.first_run_id = $1 AND r.disclosure = 'public'
-                               AND rw.workday_no - pw.workday_no > d.publish_workdays) AS publish_late
+            count(*) FILTER (WHERE t.month AND r.disclosure = 'public'
+                               AND rw.workday_no - pw.workday_no > d.publish_workdays) AS publish_late,
+            count(*) FILTER (WHERE t.history) AS history_new,
+            count(*) FILTER (WHERE t.history AND r.produced_date IS NOT NULL) AS history_measured,
+            count(*) FILTER (WHERE t.history AND r.produced_date IS NOT NULL
+                               AND ${deliveredDaySql('r')} > $4::date) AS history_late
      FROM common_records r
      LEFT JOIN unnest($2::text[], $3::text[]) AS v(resource, version) ON v.resource = r.resource
      LEFT JOIN quality_deadlines d ON d.resource = r.resource
      LEFT JOIN workdays pw ON pw.day = r.produced_date
-     LEFT JOIN workdays rw ON rw.day = (r.received_at AT TIME ZONE 'Asia/Shanghai')::date
+     LEFT JOIN workdays rw ON rw.day = ${deliveredDaySql('r')}
+     -- a record first written by this run is measured: against the deadlines of its resource (the month's
+     -- figures), or against the history deadline when the run is a history backfill ($4 set)
      CROSS JOIN LATERAL (
-       SELECT CASE WHEN r.first_run_id = $1 THEN rw.workday_no - pw.workday_no END AS workdays,
-              r.first_run_id = $1 AND (rw.workday_no - pw.workday_no > d.collect_workdays
+       SELECT r.first_run_id = $1 AND $4::date IS NULL AS month, r.first_run_id = $1 AND $4::date IS NOT NULL AS history
+     ) h
+     CROSS JOIN LATERAL (
+       SELECT h.month AS month, h.history AS history,
+              CASE WHEN h.month THEN rw.workday_no - pw.workday_no END AS workdays,
+              h.month AND (rw.workday_no - pw.workday_no > d.collect_workdays
                 OR (r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays)) AS overdue
      ) t
      WHERE r.run_id = $1
      -- by working days taken too (summed below): how many records are overdue by how much tells the overdue
      -- list where its cap falls, without sorting every late record
      GROUP BY r.resource, r.department, r.department_uscc, t.workdays`,
-    [runId, currentVersions.map((r) => r.id), currentVersions.map((r) => r.current.version)],
+    [
+      runId,
+      currentVersions.map((r) => r.id),
+      currentVersions.map((r) => r.current.version),
+      run.history_deadline,
+    ],
   );
   const pass: RecordPass = {
     departmentsGiven: new Map(),
@@ -396,6 +437,9 @@ function addRecordGroup(pass: RecordPass, tally: Tally, g: Record<string, string
   c.collectLate += num(g.collect_late);
   c.publishMeasured += num(g.publish_measured);
   c.publishLate += num(g.publish_late);
+  c.historyNew += num(g.history_new);
+  c.historyMeasured += num(g.history_measured);
+  c.historyLate += num(g.history_late);
   if (num(g.old_version) > 0) pass.oldVersionResources.add(resource);
 }
 
@@ -564,9 +608,15 @@ function metricLines(catalog: Catalog, tally: Tally): MetricRow[] {
     add('consistency', 'conflicting_versions', c.updated, c.loaded);
     add('timeliness', 'collect_on_time', c.measured - c.collectLate, c.measured);
     add('timeliness', 'collect_late', c.collectLate, c.measured);
-    add('timeliness', 'collect_unmeasured', c.newRecords - c.measured, c.newRecords);
+    const monthNew = c.newRecords - c.historyNew;
+    add('timeliness', 'collect_unmeasured', monthNew - c.measured, monthNew);
     add('timeliness', 'publish_on_time', c.publishMeasured - c.publishLate, c.publishMeasured);
     add('timeliness', 'publish_late', c.publishLate, c.publishMeasured);
+    if (c.historyNew > 0) {
+      add('timeliness', 'history_measured', c.historyMeasured, c.historyNew);
+      add('timeliness', 'history_on_time', c.historyMeasured - c.historyLate, c.historyMeasured);
+      add('timeliness', 'history_late', c.historyLate, c.historyMeasured);
+    }
     for (const m of MATCH_METHODS) add('matching', m, c.matching[m] ?? 0, c.loaded);
     add('matching', 'unmatched', c.unmatched, c.loaded);
   }
@@ -628,8 +678,9 @@ async function storeMetrics(db: Warehouse, input: StoreInput): Promise<number> {
     await tx.query('SET LOCAL enable_nestloop = off');
     await tx.query('DELETE FROM quality_runs WHERE run_id = $1', [runId]);
     await tx.query(
-      `INSERT INTO quality_runs (run_id, kind, run_started_at, calendar, ms) VALUES ($1, $2, $3, $4, 0)`,
-      [runId, run.kind, run.started_at, calendar.sources.join('; ')],
+      `INSERT INTO quality_runs (run_id, kind, run_started_at, calendar, ms, history_deadline)
+       VALUES ($1, $2, $3, $4, 0, $5)`,
+      [runId, run.kind, run.started_at, calendar.sources.join('; '), run.history_deadline],
     );
     for (let i = 0; i < lines.length; i += 5000) {
       await tx.query(
@@ -657,7 +708,7 @@ async function storeMetrics(db: Warehouse, input: StoreInput): Promise<number> {
            FROM common_records r
            JOIN quality_deadlines d ON d.resource = r.resource
            JOIN workdays pw ON pw.day = r.produced_date
-           JOIN workdays rw ON rw.day = (r.received_at AT TIME ZONE 'Asia/Shanghai')::date
+           JOIN workdays rw ON rw.day = ${deliveredDaySql('r')}
            LEFT JOIN unnest($3::text[], $4::text[], $5::text[]) AS m(text, uscc, code)
              ON m.text = coalesce(r.department, '') AND m.uscc = coalesce(r.department_uscc, '')
            JOIN unnest($6::text[], $7::text[], $8::text[], $9::integer[]) AS c(resource, department, uscc, days)

@@ -16,8 +16,10 @@ import { type PagingQuirks, parseShortPage } from './pages.js';
 import {
   DEFAULT_SHARING_APP_KEY,
   DEFAULT_SHARING_APP_SECRET,
+  DEFAULT_SHARING_INTERFACES,
   startSharingSimulator,
 } from './sharing-platform.js';
+import { CREDIT_DATASETS, createStore, type SimStore } from './store.js';
 
 export const PLATFORMS = ['credit-platform', 'sharing-platform'] as const;
 export type Platform = (typeof PLATFORMS)[number];
@@ -32,6 +34,11 @@ export interface ServeOptions extends PagingQuirks {
   /** The credentials requests must be signed with (GUIJI_CREDIT_APP_* or GUIJI_SHARING_APP_*; demo ones when unset). */
   appKey?: string | null | undefined;
   appSecret?: string | null | undefined;
+  /**
+   * The records were updated in the last this many days (to an hour ago), their decisions dated in the days
+   * before (the demo: a month as departments deliver it); default: 2024–2025, dated at random.
+   */
+  recentDays?: number | undefined;
 }
 
 /**
@@ -49,6 +56,7 @@ export async function serveSimulator(
     seed: options.seed,
     faults: options.faults ?? '',
     ...quirksOf(options),
+    ...(options.recentDays ? { store: recentStore(options, options.recentDays) } : {}),
   };
   const sim =
     options.platform === 'credit-platform'
@@ -66,6 +74,21 @@ export async function serveSimulator(
   if (!signal.aborted)
     await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
   await sim.close();
+}
+
+/** A store of records updated in the last `days` days, decided in the days before (see ServeOptions.recentDays). */
+function recentStore(options: ServeOptions, days: number): SimStore {
+  const now = Date.now();
+  const credit = options.platform === 'credit-platform';
+  return createStore({
+    records: options.records,
+    seed: options.seed,
+    datasets: credit ? CREDIT_DATASETS : DEFAULT_SHARING_INTERFACES,
+    ...(credit ? {} : { kinds: { xzxk: 'xzxk' as const } }),
+    fromMs: now - days * 86_400_000,
+    toMs: now - 3600_000,
+    producedBeforeSjc: true,
+  });
 }
 
 function quirksOf(options: PagingQuirks): PagingQuirks {
@@ -88,6 +111,8 @@ export interface SimulateFlags {
   pageSizeDeclared?: boolean | undefined;
   /** `--short-page PAGE:ROWS[:TIMES]`. */
   shortPage?: string | undefined;
+  /** `--recent-days N` (the demo's process entry): see ServeOptions.recentDays. */
+  recentDays?: string | undefined;
 }
 
 /**
@@ -116,6 +141,7 @@ export async function simulate(platform: string, flags: SimulateFlags, signal: A
     seed: number('seed', flags.seed, 0),
     faults: flags.faults,
   };
+  if (flags.recentDays !== undefined) options.recentDays = number('recent-days', flags.recentDays, 1);
   if (flags.clampPageSize !== undefined)
     options.clampPageSize = number('clamp-page-size', flags.clampPageSize, 1);
   if (flags.pageSizeDeclared !== undefined) options.declarePageSize = flags.pageSizeDeclared;
@@ -142,6 +168,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       records: { type: 'string', default: '1000' },
       seed: { type: 'string', default: '1' },
       faults: { type: 'string' },
+      'recent-days': { type: 'string' },
     },
   });
   const platform = positionals[0] ?? '';
@@ -149,7 +176,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   process.once('SIGINT', () => controller.abort());
   process.once('SIGTERM', () => controller.abort());
   try {
-    await simulate(platform, values, controller.signal);
+    await simulate(platform, { ...values, recentDays: values['recent-days'] }, controller.signal);
   } catch (error) {
     process.stderr.write(`${platform} simulator: ${messageOf(error)}\n`);
     // a process entry of its own: nobody else is there to map the failure to an exit code

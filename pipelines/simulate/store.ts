@@ -115,6 +115,11 @@ export interface StoreOptions {
   /** Share of rows with a planted fault (invalid). Default 0.05. */
   invalidShare?: number;
   /**
+   * Decisions dated in the days before their update time (SJC), as a department that delivers on time or late
+   * would have them (the demo's departments' lateness); default false: dated 2023–2025 whatever their SJC.
+   */
+  producedBeforeSjc?: boolean;
+  /**
    * Keep each record's JSON once rendered (default false). The bench sets it and calls
    * {@link SimStore.prerender} before the clock starts: a real platform runs on its own machine, so the
    * simulator should not take the pipeline's cores rendering rows. About 1 KB of memory per record.
@@ -254,6 +259,7 @@ export function createStore(options: StoreOptions): SimStore {
   for (const d of list) d.sort();
 
   const keepRendered = options.keepRendered ?? false;
+  const producedBeforeSjc = options.producedBeforeSjc ?? false;
   const get = (name: string): Dataset => {
     const d = datasets.get(name);
     if (!d) throw new Error(`no dataset ${name}`);
@@ -263,15 +269,20 @@ export function createStore(options: StoreOptions): SimStore {
   function render(d: Dataset, e: Entry): Row {
     const r = createRandom((seed * 7919 + e.index * 104_729) >>> 0);
     const invalid = r() < invalidShare;
+    const delivered = producedBeforeSjc ? { delivered: e.sjc.slice(0, 10) } : {};
     let row: Row;
     if (d.kind === 'xzcf') {
-      const plan = generatePenalties(r, enterprises, 1, { faultShare: invalid ? 1 : 0, unknownShare: 0.05 });
+      const plan = generatePenalties(r, enterprises, 1, {
+        faultShare: invalid ? 1 : 0,
+        unknownShare: 0.05,
+        ...delivered,
+      });
       row = toRow(PENALTY_CODES, plan.rows[0] ?? []);
       // one decision, one document number: the generator numbers from 1 on every call
       if (typeof row['CF_WSH'] === 'string')
         row['CF_WSH'] = row['CF_WSH'].replace(/〕\d+号$/, `〕${e.index + 1}号`);
     } else if (d.kind === 'xzxk') {
-      row = toRow(LICENCE_CODES, generateLicences(r, enterprises, 1)[0] ?? []);
+      row = toRow(LICENCE_CODES, generateLicences(r, enterprises, 1, delivered)[0] ?? []);
       row['XK_WSH'] = `界审批许〔${(row['XK_JDRQ'] ?? '2024').slice(0, 4)}〕${e.index + 1}号`;
       if (invalid) row[pick(r, ['XK_XDR_MC', 'XK_JDRQ', 'XK_XKJGDM'])] = pick(r, [null, '2024-02-30', '123']);
     } else {

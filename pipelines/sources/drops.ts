@@ -53,6 +53,8 @@ export interface DropsContext {
   readWorker?: boolean;
   /** Files of at least this many bytes may take the loader's bulk path (default BULK_BYTES; tests set 0). */
   bulkBytes?: number;
+  /** The clock a file's first sighting in incoming/ is taken from (tests; default Date.now). */
+  now?: () => number;
 }
 
 /**
@@ -145,6 +147,7 @@ export async function runDrops(ctx: DropsContext): Promise<FileOutcome[]> {
     ctx.logger.warn({ file: entry.name, kind: entry.kind, movedTo: entry.movedTo }, entry.reason);
     problems.push(`${entry.name}: ${entry.reason}`);
   }
+  const arrivals = await recordArrivals(ctx, files);
   const ordered = await orderForMatching(ctx, files, index);
   for (const file of ordered) {
     ctx.signal?.throwIfAborted();
@@ -169,7 +172,7 @@ export async function runDrops(ctx: DropsContext): Promise<FileOutcome[]> {
     let outcome: FileOutcome;
     let headerTitles: string[];
     try {
-      ({ outcome, headerTitles } = await loadFile(ctx, index, file, log));
+      ({ outcome, headerTitles } = await loadFile(ctx, index, file, log, arrivals.get(file.sha256) ?? null));
     } catch (error) {
       // stopped: the file rolled back and stays in incoming/; the next run reads it from the start
       if (ctx.signal?.aborted && error === ctx.signal.reason) throw error;
@@ -193,6 +196,31 @@ export async function runDrops(ctx: DropsContext): Promise<FileOutcome[]> {
   }
   if (problems.length) throw new DropsIncomplete(problems, outcomes);
   return outcomes;
+}
+
+/**
+ * When guiji first saw each listed file in incoming/ (`drop_arrivals`, by SHA-256), as China time: the delivery
+ * time of the file's records. Written in a statement of its own before any file is loaded, so the time survives
+ * whatever becomes of the load — a rollback, a crash, SIGKILL, a fault of guiji's that sends the file to
+ * rejected/ until an engineer puts it back: the same bytes keep the time they first arrived.
+ */
+async function recordArrivals(ctx: DropsContext, files: readonly DropFile[]): Promise<Map<string, string>> {
+  const seen = new Map<string, string>();
+  if (!files.length) return seen;
+  const shas = files.map((f) => f.sha256);
+  await ctx.db.query(
+    `INSERT INTO drop_arrivals (sha256, name, first_seen_at, first_run_id)
+     SELECT DISTINCT ON (sha256) sha256, name, $3::timestamptz, $4 FROM unnest($1::text[], $2::text[]) AS f(sha256, name)
+     ON CONFLICT (sha256) DO NOTHING`,
+    [shas, files.map((f) => f.name), new Date((ctx.now ?? Date.now)()).toISOString(), ctx.runId],
+  );
+  const rows = await ctx.db.query<{ sha256: string; seen: string }>(
+    `SELECT sha256, to_char(first_seen_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS.MS') AS seen
+     FROM drop_arrivals WHERE sha256 = ANY($1::text[])`,
+    [shas],
+  );
+  for (const row of rows) seen.set(row.sha256, row.seen);
+  return seen;
 }
 
 /** Moves a file out of incoming/; a failure is the engineer's problem, never the file's. */
@@ -368,6 +396,8 @@ async function loadFile(
   index: HeaderIndexEntry[],
   file: DropFile,
   log: Logger,
+  /** When the file was first seen in incoming/ (China time): its records' delivery time. */
+  deliveredAt: string | null,
 ): Promise<{ outcome: FileOutcome; headerTitles: string[] }> {
   if (!isSupported(file)) {
     throw new FileError(
@@ -394,7 +424,7 @@ async function loadFile(
         bulk: file.size >= (ctx.bulkBytes ?? BULK_BYTES),
       });
       try {
-        await loadFileIn(ctx, index, file, log, batches, totals);
+        await loadFileIn(ctx, index, { file, deliveredAt }, log, batches, totals);
         await batches.finish();
       } catch (error) {
         bodyFailure = error;
@@ -437,7 +467,7 @@ async function loadFile(
 async function loadFileIn(
   ctx: DropsContext,
   index: HeaderIndexEntry[],
-  file: DropFile,
+  { file, deliveredAt }: { file: DropFile; deliveredAt: string | null },
   log: Logger,
   batches: TransactionBatches,
   totals: FileTotals,
@@ -476,7 +506,7 @@ async function loadFileIn(
         index,
         file,
         table,
-        { sheetRef, tableNumber: totals.tables, seen, batches },
+        { sheetRef, tableNumber: totals.tables, seen, batches, deliveredAt },
         () => pending,
         flush,
       );
@@ -531,7 +561,13 @@ async function loadTable(
   index: HeaderIndexEntry[],
   file: DropFile,
   table: DropTable,
-  within: { sheetRef: string; tableNumber: number; seen: SeenKeys; batches: TransactionBatches },
+  within: {
+    sheetRef: string;
+    tableNumber: number;
+    seen: SeenKeys;
+    batches: TransactionBatches;
+    deliveredAt: string | null;
+  },
   batch: () => Batch,
   flush: () => Promise<void>,
 ): Promise<{ resource: string; headers: string[]; unchangedRaw: number } | null> {
@@ -621,7 +657,11 @@ async function loadTable(
       const duplicate = duplicateOf(row, turn, result.value.naturalKey);
       if (duplicate) current.duplicates.push(duplicate);
       else {
-        current.addRecord(result.value, { sheet: table.sheet, row: row.rowNumber }, digest);
+        current.addRecord(
+          result.value,
+          { sheet: table.sheet, row: row.rowNumber, deliveredAt: within.deliveredAt },
+          digest,
+        );
       }
     }
   };

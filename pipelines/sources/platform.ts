@@ -1,6 +1,6 @@
 import type { Catalog, FieldDef, Resource } from '../../catalog/load.js';
 import { CREDIT_SOURCE, createCreditClient } from '../../connectors/credit-platform/client.js';
-import { formatChinaTime, parseChinaTime } from '../../connectors/http/china-time.js';
+import { formatChinaTime, isChinaTime, parseChinaTime } from '../../connectors/http/china-time.js';
 import type { RetryEvent } from '../../connectors/http/fetch-json.js';
 import { createSharingClient, SHARING_SOURCE } from '../../connectors/sharing-platform/client.js';
 import type { Config } from '../../lib/config.js';
@@ -319,7 +319,7 @@ export async function loadPlatformWindow(
             // the same record twice in one batch goes to the next one, as in the nightly load
             if (keys.has(result.value.naturalKey)) await flush(false);
             keys.add(result.value.naturalKey);
-            batch.addRecord(result.value, { recordId: id, deliveredAt: sjc });
+            batch.addRecord(result.value, { recordId: id, deliveredAt: deliveredAtOf(row) });
           }
           if (sjc > maxSjc) maxSjc = sjc;
           if (batch.size >= ctx.batchSize) await flush(false);
@@ -337,6 +337,28 @@ export async function loadPlatformWindow(
   await queue.settle();
   log.debug({ read }, 'window loaded');
   return { read };
+}
+
+/** A platform time as it comes: `YYYY-MM-DD HH:mm:ss` China time, or epoch milliseconds (number or digits). */
+function platformTime(value: unknown): string | null {
+  if (typeof value === 'string' && isChinaTime(value)) return value;
+  const ms =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^\d{12,13}$/.test(value)
+        ? Number(value)
+        : NaN;
+  return Number.isFinite(ms) && ms > 0 ? formatChinaTime(ms) : null;
+}
+
+/**
+ * When the platform received the record — the end of its timeliness clock (China time): its update time `SJC`
+ * (the standard's, what the credit platform and the sharing gateway send), else its creation time on the platform
+ * `CREATE_DATE` (a credit platform's own column, epoch ms in the published answers); null when it gives neither,
+ * and the record is then measured to the time guiji loaded it.
+ */
+export function deliveredAtOf(row: Record<string, unknown>): string | null {
+  return platformTime(row.SJC) ?? platformTime(row.CREATE_DATE);
 }
 
 function toCell(value: unknown): CellValue {

@@ -8,6 +8,7 @@ import * as matching from '../../migrations/006_matching.js';
 import * as rawDigest from '../../migrations/007_raw_digest.js';
 import * as quarantineByFile from '../../migrations/008_quarantine_by_file.js';
 import * as typedWarehouse from '../../migrations/009_typed_warehouse.js';
+import * as deliveryClock from '../../migrations/010_delivery_clock.js';
 
 /**
  * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
@@ -23,6 +24,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void
   ['007_raw_digest', rawDigest],
   ['008_quarantine_by_file', quarantineByFile],
   ['009_typed_warehouse', typedWarehouse],
+  ['010_delivery_clock', deliveryClock],
 ];
 
 const source: Knex.MigrationSource<string> = {

@@ -3,6 +3,7 @@ import { columnOf, sqlTypeOf, tableOf } from '../../catalog/columns.js';
 import type { Catalog, FieldDef, Resource } from '../../catalog/load.js';
 import type { SqlTx, Warehouse } from '../../lib/db.js';
 import { GuijiError } from '../../lib/errors.js';
+import { deliveredDaySql } from '../quality/clock.js';
 import { recordJsonSql, typedTable } from './typed-schema.js';
 
 /**
@@ -325,27 +326,36 @@ export function commonViewSql(catalog: Catalog): ViewDefinition[] {
       ...COMMON_COLUMNS.map(([c, , zh]) => `COMMENT ON COLUMN records.${ident(c)} IS ${literal(zh)}`),
     ],
   };
-  // Every record's timeliness, in working days from produced to received (China date of its first load, which
-  // is also when a public record appears in the public view: guiji's "published").
+  // Every record's timeliness, in working days from produced to delivered (pipelines/quality/clock.ts): the
+  // China date the department delivered it (`received_date`), not the day guiji loaded it (`loaded_date`). The
+  // records first written by a history backfill are measured against the history deadline of their run
+  // (`history_late`), never against the collection and publication deadlines.
   const timeliness: ViewDefinition = {
     name: 'quality_timeliness',
     sql: `CREATE OR REPLACE VIEW quality_timeliness AS
    SELECT r.resource, r.natural_key, r.department, r.uscc, r.subject_name, r.disclosure, r.first_run_id,
-          r.produced_date, (r.received_at AT TIME ZONE 'Asia/Shanghai')::date AS received_date,
+          r.produced_date, rw.day AS received_date,
           rw.workday_no - pw.workday_no AS workdays, d.collect_workdays, d.publish_workdays,
-          rw.workday_no - pw.workday_no > d.collect_workdays AS collect_late,
-          coalesce(r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays, false)
-            AS publish_late
+          NOT h.history AND rw.workday_no - pw.workday_no > d.collect_workdays AS collect_late,
+          coalesce(NOT h.history AND r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays,
+                   false) AS publish_late,
+          (r.received_at AT TIME ZONE 'Asia/Shanghai')::date AS loaded_date, h.history, q.history_deadline,
+          coalesce(h.history AND rw.day > q.history_deadline, false) AS history_late
    FROM common_records r
    JOIN quality_deadlines d ON d.resource = r.resource
    JOIN workdays pw ON pw.day = r.produced_date
-   JOIN workdays rw ON rw.day = (r.received_at AT TIME ZONE 'Asia/Shanghai')::date`,
-    comments: [],
+   JOIN workdays rw ON rw.day = ${deliveredDaySql('r')}
+   LEFT JOIN runs fr ON fr.id = r.first_run_id
+   LEFT JOIN quality_runs q ON q.run_id = r.first_run_id
+   CROSS JOIN LATERAL (SELECT coalesce(fr.kind = 'backfill', false) AS history) h`,
+    comments: [
+      `COMMENT ON VIEW quality_timeliness IS ${literal('每条记录的时效：自信息产生日期至送达日期（平台接收或更新时间、文件首次出现在 incoming/ 的日期）的工作日数；历史补录记录按历史归集期限另计')}`,
+    ],
   };
   const overdue: ViewDefinition = {
     name: 'quality_overdue_all',
     sql: `CREATE OR REPLACE VIEW quality_overdue_all AS
-   SELECT * FROM quality_timeliness WHERE collect_late OR publish_late`,
+   SELECT * FROM quality_timeliness WHERE collect_late OR publish_late OR history_late`,
     comments: [],
   };
   return [common, records, timeliness, overdue];
