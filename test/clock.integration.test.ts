@@ -289,7 +289,7 @@ describe(`the timeliness clock stops at delivery (${WAREHOUSE_KIND})`, () => {
     ]);
 
     // a catalog that fixes the programme's start: three months from it
-    const fixed = { ...env.catalog, history: { collectMonths: 3, start: '2025-12-01', source: 'test' } };
+    const fixed = { ...env.catalog, history: { collectMonths: 3, start: '2025-06-01', source: 'test' } };
     await computeQualityMetrics(db, fixed, runId, { calendar });
     const again = await db.query<Metric>(
       `SELECT department, resource, measure, value, base FROM quality_metrics WHERE run_id = $1`,
@@ -338,7 +338,11 @@ describe(`the timeliness clock stops at delivery (${WAREHOUSE_KIND})`, () => {
     ] as const) {
       for (const row of store.query(dataset, '2000-01-01 00:00:00', '2100-01-01 00:00:00', 1, 1000).rows) {
         const sjc = String(row.SJC).slice(0, 10);
-        const produced = String(row[field]);
+        // dates as departments write them: 2025/02/07, 20250207, 2025年2月7日
+        const [y, m, d] = /^\d{8}$/.test(String(row[field]))
+          ? [String(row[field]).slice(0, 4), String(row[field]).slice(4, 6), String(row[field]).slice(6)]
+          : (String(row[field]).match(/\d+/g) as string[]);
+        const produced = `${y}-${m?.padStart(2, '0')}-${d?.padStart(2, '0')}`;
         expect(produced <= sjc).toBe(true);
         total++;
         if (calendar.workdaysBetween(produced, sjc) > 7) late++;
