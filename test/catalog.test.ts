@@ -344,6 +344,19 @@ describe('catalog validate', () => {
 });
 
 describe('catalog list and show', () => {
+  it('catches a history deadline without whole months, a real start date or its source', () => {
+    const { result } = brokenCatalog(({ catalogDir }) => {
+      editJson(join(catalogDir, 'catalog.json'), (c) => {
+        c.history = { collectMonths: 0, start: '2020-02-30', source: '' };
+      });
+    });
+    expect(only(result.problems, 'catalog.json').map((p) => p.path)).toEqual([
+      '$.history.collectMonths',
+      '$.history.start',
+      '$.history.source',
+    ]);
+  });
+
   it('lists every resource with its current version and field count', () => {
     const rows = listResources(catalog);
     expect(rows).toHaveLength(catalog.resources.size);

@@ -165,8 +165,17 @@ describe(`guiji demo, the README's npm start (${WAREHOUSE_KIND})`, () => {
         quarantined: number;
         duplicates: number;
       };
+      departments: { department: string; late: number; measured: number; watch: boolean }[];
+      rates: { lateRate: number | null };
     };
     expect(report.reportVersion).toBe(1);
+    // a month as departments deliver it: most on time, one department to watch, not every one late
+    const measured = report.departments.filter((d) => d.measured > 0);
+    expect(measured.length).toBeGreaterThanOrEqual(3);
+    expect(measured.filter((d) => d.watch).length).toBe(1);
+    expect(measured.filter((d) => d.late / d.measured < 0.25).length).toBeGreaterThanOrEqual(2);
+    expect(report.rates.lateRate).toBeGreaterThan(0.05);
+    expect(report.rates.lateRate).toBeLessThan(0.4);
     const t = report.totals;
     expect(t.read).toBeGreaterThan(1000);
     expect(t.read).toBe(t.inserted + t.updated + t.unchanged + t.quarantined + t.duplicates);
