@@ -359,15 +359,15 @@ async function countRecords(db: Warehouse, catalog: Catalog, run: RunRow, tally:
             count(*) FILTER (WHERE 'name_mismatch' = ANY (r.match_flags)) AS name_mismatch,
             count(*) FILTER (WHERE 'out_of_region' = ANY (r.match_flags)) AS out_of_region,
             count(*) FILTER (WHERE r.schema_version <> v.version) AS old_version,
-            count(*) FILTER (WHERE t.month AND pw.day IS NOT NULL AND rw.day IS NOT NULL) AS measured,
-            count(*) FILTER (WHERE t.month AND rw.workday_no - pw.workday_no > d.collect_workdays) AS collect_late,
-            count(*) FILTER (WHERE t.month AND r.disclosure = 'public' AND d.publish_workdays IS NOT NULL
+            count(*) FILTER (WHERE h.month AND pw.day IS NOT NULL AND rw.day IS NOT NULL) AS measured,
+            count(*) FILTER (WHERE h.month AND rw.workday_no - pw.workday_no > d.collect_workdays) AS collect_late,
+            count(*) FILTER (WHERE h.month AND r.disclosure = 'public' AND d.publish_workdays IS NOT NULL
                                AND pw.day IS NOT NULL AND rw.day IS NOT NULL) AS publish_measured,
-            count(*) FILTER (WHERE t.month AND r.disclosure = 'public'
+            count(*) FILTER (WHERE h.month AND r.disclosure = 'public'
                                AND rw.workday_no - pw.workday_no > d.publish_workdays) AS publish_late,
-            count(*) FILTER (WHERE t.history) AS history_new,
-            count(*) FILTER (WHERE t.history AND r.produced_date IS NOT NULL) AS history_measured,
-            count(*) FILTER (WHERE t.history AND r.produced_date IS NOT NULL
+            count(*) FILTER (WHERE h.history) AS history_new,
+            count(*) FILTER (WHERE h.history AND r.produced_date IS NOT NULL) AS history_measured,
+            count(*) FILTER (WHERE h.history AND r.produced_date IS NOT NULL
                                AND ${deliveredDaySql('r')} > $4::date) AS history_late
      FROM common_records r
      LEFT JOIN unnest($2::text[], $3::text[]) AS v(resource, version) ON v.resource = r.resource
@@ -380,8 +380,7 @@ async function countRecords(db: Warehouse, catalog: Catalog, run: RunRow, tally:
        SELECT r.first_run_id = $1 AND $4::date IS NULL AS month, r.first_run_id = $1 AND $4::date IS NOT NULL AS history
      ) h
      CROSS JOIN LATERAL (
-       SELECT h.month AS month, h.history AS history,
-              CASE WHEN h.month THEN rw.workday_no - pw.workday_no END AS workdays,
+       SELECT CASE WHEN h.month THEN rw.workday_no - pw.workday_no END AS workdays,
               h.month AND (rw.workday_no - pw.workday_no > d.collect_workdays
                 OR (r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays)) AS overdue
      ) t
