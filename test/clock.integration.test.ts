@@ -235,6 +235,7 @@ describe(`the timeliness clock stops at delivery (${WAREHOUSE_KIND})`, () => {
     );
     expect(deliveredAtOf({ CREATE_DATE: 1568180781000 })).toBe('2019-09-11 13:46:21');
     expect(deliveredAtOf({ SJC: '1568180781000' })).toBe('2019-09-11 13:46:21');
+    expect(deliveredAtOf({ SJC: '2025-03-07 09:00:00.0' })).toBe('2025-03-07 09:00:00');
     expect(deliveredAtOf({ SJC: '2025-02-30 09:00:00' })).toBeNull();
     expect(deliveredAtOf({})).toBeNull();
   });

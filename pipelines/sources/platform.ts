@@ -339,9 +339,15 @@ export async function loadPlatformWindow(
   return { read };
 }
 
-/** A platform time as it comes: `YYYY-MM-DD HH:mm:ss` China time, or epoch milliseconds (number or digits). */
+/**
+ * A platform time as it comes: `YYYY-MM-DD HH:mm:ss` China time (a `T` or a fraction of a second, as some
+ * databases print a timestamp, are let go), or epoch milliseconds (number or digits).
+ */
 function platformTime(value: unknown): string | null {
-  if (typeof value === 'string' && isChinaTime(value)) return value;
+  if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$/.test(value)) {
+    const text = `${value.slice(0, 10)} ${value.slice(11, 19)}`;
+    return isChinaTime(text) ? text : null;
+  }
   const ms =
     typeof value === 'number'
       ? value
