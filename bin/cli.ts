@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { loadConfig, SETTINGS } from '../lib/config.js';
 import { exitCodeOf, toGuijiError, type WarehouseTarget } from '../lib/errors.js';
+import { registerAuditCommands } from '../pipelines/commands/audit.js';
 import { registerBackfillCommands } from '../pipelines/commands/backfill.js';
 import { registerCalendarCommands } from '../pipelines/commands/calendar.js';
 import { registerCatalogCommands } from '../pipelines/commands/catalog.js';
@@ -15,7 +16,10 @@ import { registerDemoCommand } from '../pipelines/commands/demo.js';
 import { registerDoctorCommand } from '../pipelines/commands/doctor.js';
 import { registerIdCommands } from '../pipelines/commands/id.js';
 import { registerMigrateCommand } from '../pipelines/commands/migrate.js';
+import { registerObjectionCommands } from '../pipelines/commands/objection.js';
+import { registerPublicationCommands } from '../pipelines/commands/publication.js';
 import { registerQuarantineCommands } from '../pipelines/commands/quarantine.js';
+import { registerRepairCommands } from '../pipelines/commands/repair.js';
 import { registerReportCommand } from '../pipelines/commands/report.js';
 import { registerReviewCommands } from '../pipelines/commands/review.js';
 import { registerRunCommand } from '../pipelines/commands/run.js';
@@ -60,6 +64,10 @@ registerBackfillCommands(program);
 registerScheduleCommand(program);
 registerDoctorCommand(program);
 registerSimulateCommand(program);
+registerPublicationCommands(program);
+registerObjectionCommands(program);
+registerRepairCommands(program);
+registerAuditCommands(program);
 
 /** The warehouse a message may name, when the settings can be read at all. */
 function targetForMessages(): WarehouseTarget {

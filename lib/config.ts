@@ -69,6 +69,8 @@ export interface Config {
   xlsxMaxColumns: number;
   /** 1: a drop file of 1 MB or more is read (decoded, parsed) on a second thread; 0: on the main thread. */
   readWorker: number;
+  /** The day publication states are computed for (YYYY-MM-DD); null: today in Asia/Shanghai. */
+  today: string | null;
 }
 
 interface Setting {
@@ -351,6 +353,12 @@ export const SETTINGS: readonly Setting[] = [
     type: 'integer',
     help: 'drops: read files of 1 MB or more on a second thread, 1 or 0 (default 1)',
   },
+  {
+    key: 'today',
+    env: ['GUIJI_TODAY'],
+    type: 'string',
+    help: 'publication: the day states are computed for, YYYY-MM-DD (default today in Asia/Shanghai; for tests and replays)',
+  },
 ];
 
 const packageRoot = resolve(import.meta.dirname, '..');
@@ -408,6 +416,7 @@ const schema = {
     xlsxMaxRows: { type: 'integer', minimum: 1 },
     xlsxMaxColumns: { type: 'integer', minimum: 1, maximum: 16_384 },
     readWorker: { enum: [0, 1] },
+    today: { type: ['string', 'null'], pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
   },
 } as const;
 
@@ -485,6 +494,7 @@ export function explainConfig(options: LoadConfigOptions = {}): ExplainedConfig 
     xlsxMaxRows: 1_048_576,
     xlsxMaxColumns: 16_384,
     readWorker: 1,
+    today: null,
   };
 
   const fromFile = readConfigFile(resolve(cwd, 'guiji.config.json'));

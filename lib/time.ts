@@ -37,3 +37,8 @@ export function shanghaiText(value: Date | string | number, options: { seconds?:
   const text = `${pad(w.getUTCFullYear(), 4)}-${pad(w.getUTCMonth() + 1)}-${pad(w.getUTCDate())} ${pad(w.getUTCHours())}:${pad(w.getUTCMinutes())}`;
   return options.seconds ? `${text}:${pad(w.getUTCSeconds())}` : text;
 }
+
+/** `2026-12-06`: the Shanghai calendar day of an instant (the city's "today" by default). */
+export function shanghaiDate(value: Date | string | number = Date.now()): string {
+  return shanghaiIso(value).slice(0, 10);
+}

@@ -1,14 +1,16 @@
 import { hostname } from 'node:os';
 import type { Catalog } from '../catalog/load.js';
+import { loadPublicationRules } from '../catalog/publication.js';
 import { checkDropFolder } from '../connectors/spreadsheet/drop-folder.js';
 import { xlsxLimitsOf } from '../connectors/spreadsheet/xlsx-reader.js';
 import type { Config } from '../lib/config.js';
 import type { Warehouse } from '../lib/db.js';
 import { GuijiError, LockedError, messageOf } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import { shanghaiIsoOrNull } from '../lib/time.js';
+import { shanghaiDate, shanghaiIsoOrNull } from '../lib/time.js';
 import { type Ajv, createAjv } from '../schemas/ajv.js';
 import type { BatchCounts } from './load/loader.js';
+import { refreshPublication } from './publication/state.js';
 import { computeQualityMetrics } from './quality/metrics.js';
 import { DROPS_SOURCE, DropsIncomplete, type FileOutcome, runDrops } from './sources/drops.js';
 import {
@@ -81,6 +83,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     const interrupted = await runSources(run, sources);
     await finishRun(db, run.runId, interrupted);
     await computeRunMetrics(run);
+    await refreshRunPublication(run);
     const summary = await getRun(db, run.runId);
     if (!summary) throw new GuijiError('GUIJI_ERR_DB', `run ${run.runId} vanished`);
     run.logger.info({ status: summary.status }, 'run finished');
@@ -282,6 +285,28 @@ async function computeRunMetrics(run: RunContext): Promise<void> {
     run.logger.error(
       { err: messageOf(error) },
       'quality metrics failed; the run stands, guiji report computes them later',
+    );
+  }
+}
+
+/**
+ * What is public today, recomputed after the load for the records it brought or changed and the periods that
+ * began or ended (issue 14). A failure is logged and leaves the run as it stands: the public views keep the
+ * states computed before, until `guiji publication refresh` or the next run.
+ */
+async function refreshRunPublication(run: RunContext): Promise<void> {
+  try {
+    const today = run.config.today ?? shanghaiDate();
+    const rules = loadPublicationRules(run.config.catalogDir, run.catalog);
+    const result = await refreshPublication(run.db, run.catalog, rules, { today, runId: run.runId });
+    run.logger.info(
+      { today, computed: result.computed, changed: result.changed },
+      'publication states computed',
+    );
+  } catch (error) {
+    run.logger.error(
+      { err: messageOf(error) },
+      'publication states failed; the run stands, guiji publication refresh computes them',
     );
   }
 }

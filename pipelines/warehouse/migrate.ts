@@ -9,6 +9,7 @@ import * as rawDigest from '../../migrations/007_raw_digest.js';
 import * as quarantineByFile from '../../migrations/008_quarantine_by_file.js';
 import * as typedWarehouse from '../../migrations/009_typed_warehouse.js';
 import * as deliveryClock from '../../migrations/010_delivery_clock.js';
+import * as publication from '../../migrations/011_publication.js';
 
 /**
  * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
@@ -25,6 +26,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void
   ['008_quarantine_by_file', quarantineByFile],
   ['009_typed_warehouse', typedWarehouse],
   ['010_delivery_clock', deliveryClock],
+  ['011_publication', publication],
 ];
 
 const source: Knex.MigrationSource<string> = {

@@ -39,7 +39,7 @@ import { recordJsonSql, typedTable } from './typed-schema.js';
 export const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]*$/;
 
 /** Bumped when the generator's output changes for the same catalog, so that every view is regenerated. */
-const GENERATOR_VERSION = '2';
+const GENERATOR_VERSION = '3';
 
 const BOOKKEEPING = 'catalog_views';
 
@@ -56,6 +56,20 @@ const RECORD_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['match_method', '主体匹配方式'],
   ['disclosure', '公开属性（public 公示 / shared 共享）'],
   ['run_id', '最近写入的运行编号'],
+];
+
+/**
+ * What is public today (issue 14): the records whose publication state (`publication`, recomputed by every run
+ * and by `guiji publication refresh`) is `public`. The public views join it; so may any export of what is public.
+ */
+export function publicTodayJoin(record: string, publication = 'p'): string {
+  return `JOIN publication ${publication} ON ${publication}.record_id = ${record}.record_id AND ${publication}.state = 'public'`;
+}
+
+/** The public views' columns after the fields: the period the record is public for. */
+const PUBLICATION_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [
+  ['public_from', 'p.public_from', '公示起始日'],
+  ['public_until', 'p.public_until', '公示截止日（含当日；空为无截止日）'],
 ];
 
 /** Record columns the views gained later: they come after the fields (see {@link definition}). */
@@ -171,6 +185,7 @@ function definition(
     const note = mask && field.sensitive ? '（已脱敏）' : '';
     wanted.push([column, expr, `${field.title}${note}`]);
   }
+  if (publicOnly) for (const [c, expr, zh] of PUBLICATION_COLUMNS) wanted.push([c, expr, zh]);
   // A view that exists keeps its columns where they are and gains the new ones at its end: what
   // CREATE OR REPLACE VIEW accepts, so that the views analysts built on it survive. A view that lost a column
   // is made anew in today's order (it is dropped and created again; see replaceView).
@@ -187,7 +202,7 @@ function definition(
     `COMMENT ON VIEW ${view} IS ${literal(title)}`,
     ...ordered.map(([c, , zh]) => `COMMENT ON COLUMN ${view}.${ident(c)} IS ${literal(zh)}`),
   ];
-  const where = publicOnly ? `\nWHERE r.disclosure = 'public'` : '';
+  const where = publicOnly ? ` ${publicTodayJoin('r')}\nWHERE r.disclosure = 'public'` : '';
   const sql = `CREATE OR REPLACE VIEW ${view} AS\nSELECT\n${select.join(',\n')}\nFROM ${ident(tableOf(resource.id))} r${where}`;
   return { name, sql, comments };
 }
