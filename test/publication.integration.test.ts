@@ -157,6 +157,7 @@ describe(`publication: periods, objections, repair, revocation, audit (${WAREHOU
     });
     expect(shown.basis).toContain('发改办财金〔2019〕527号');
     expect(shown.why.join('\n')).toContain('公示期至 2016-03-02 已届满');
+    await expect(showPublication(ctx(), 999_999_999)).rejects.toThrow('记录编号 999999999 不存在');
   });
 
   it('publishes a serious penalty for its whole period and no longer (refresh with a later today)', async () => {
@@ -329,14 +330,8 @@ describe(`publication: periods, objections, repair, revocation, audit (${WAREHOU
         },
       ]);
 
-      const show = await runCli(['publication', 'show', '--record', String(ids.valid), '--json'], env2);
-      expect(show.code, show.stderr).toBe(0);
-      expect(JSON.parse(show.stdout)).toMatchObject({
-        state: 'suspended',
-        reason: 'objection',
-        today: '2026-12-05',
-      });
       const text = await runCli(['publication', 'show', '--record', String(ids.oldWarning)], env2);
+      expect(text.code, text.stderr).toBe(0);
       expect(text.stdout).toContain('已撤下');
       expect(text.stdout).toContain('2016-03-02');
 
@@ -346,10 +341,6 @@ describe(`publication: periods, objections, repair, revocation, audit (${WAREHOU
       );
       expect(early.code).toBe(2);
       expect(early.stderr).toContain('2026-08-01 起方可申请信用修复');
-      const missing = await runCli(['publication', 'show', '--record', '999999999'], env2);
-      expect(missing.code).toBe(2);
-      expect(missing.stderr).toContain('记录编号 999999999 不存在');
-
       const audit = await runCli(['audit', 'list', '--record', String(ids.valid), '--json'], env2);
       const { entries } = JSON.parse(audit.stdout) as {
         entries: { by: string; action: string; at: string }[];
@@ -359,5 +350,5 @@ describe(`publication: periods, objections, repair, revocation, audit (${WAREHOU
     } finally {
       db = await env.open();
     }
-  }, 120_000);
+  }, 480_000);
 });
