@@ -51,7 +51,8 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
     );
 
   beforeAll(async () => {
-    env = await makeEnv('views');
+    // the demo's penalties are decided 2023–2025 and published 3 years: all public on this day
+    env = await makeEnv('views', { GUIJI_TODAY: '2025-12-31' });
     db = await env.open();
     // the first sync, on a warehouse without views (opening it prepared them, as every run does: they are
     // dropped here so that the first sync has them all to create)
@@ -145,8 +146,12 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
     expect(type.produced_date).toBe('date');
     expect(type.received_at).toBe('timestamp with time zone');
     expect(type.version).toBe('integer');
-    // the public view has the same columns and types
-    expect(await columns('v_xzcf_public')).toEqual(cols);
+    // the public view has the same columns and types, then the period the record is public for
+    expect(await columns('v_xzcf_public')).toEqual([
+      ...cols,
+      { column_name: 'public_from', data_type: 'date' },
+      { column_name: 'public_until', data_type: 'date' },
+    ]);
   });
 
   it('shows the values of the records, typed', async () => {
