@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { loadPublicationRules } from '../../catalog/publication.js';
+import { shanghaiDate } from '../../lib/time.js';
+import { refreshPublication } from '../publication/state.js';
 import { prepareWarehouse } from '../warehouse/prepare.js';
 import { commandCatalog, commandContext, withWarehouse } from './context.js';
 
@@ -13,9 +16,16 @@ export function registerMigrateCommand(program: Command): void {
     .action(async () => {
       const ctx = commandContext();
       const catalog = commandCatalog(ctx);
-      const { applied, tables, upgraded, views } = await withWarehouse(ctx, (db) =>
-        prepareWarehouse(db, catalog),
-      );
+      const { applied, tables, upgraded, views, published } = await withWarehouse(ctx, async (db) => {
+        const prepared = await prepareWarehouse(db, catalog);
+        // the public views show what `publication` says is public: filled at once for a warehouse that had none
+        const published = prepared.applied.includes('011_publication')
+          ? await refreshPublication(db, catalog, loadPublicationRules(ctx.config.catalogDir, catalog), {
+              today: ctx.config.today ?? shanghaiDate(),
+            })
+          : null;
+        return { ...prepared, published };
+      });
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'the warehouse is up to date');
       if (tables.created.length) console.log(`tables created: ${tables.created.join(', ')}`);
       if (tables.added.length) console.log(`columns added: ${tables.added.join(', ')}`);
@@ -25,5 +35,9 @@ export function registerMigrateCommand(program: Command): void {
         console.log(`left in records_v1 (not in the catalog): ${l.resource}, ${l.records} records`);
       if (views.created.length) console.log(`views created: ${views.created.join(', ')}`);
       if (views.dropped.length) console.log(`views dropped: ${views.dropped.join(', ')}`);
+      if (published)
+        console.log(
+          `publication states computed: ${published.computed} records, ${published.states.public} public today`,
+        );
     });
 }

@@ -18,8 +18,9 @@ import { recordJsonSql, typedTable } from './typed-schema.js';
  *   field as loaded: the data is published anyway and analysts need the identifiers to work. For a **shared**
  *   (departments only) resource the fields marked `sensitive` in the catalog are masked, here as everywhere.
  * - `v_<resource>_public`: the view for public-facing use, only for public resources; every `sensitive` field
- *   masked, and only rows whose disclosure is `public`. A shared resource gets **no** public view: it must not
- *   be published.
+ *   masked, and only the records public today: disclosure `public` and publication state `public` (issue 14,
+ *   {@link publicTodayJoin}), with the period (`public_from`, `public_until`) after the fields. A shared
+ *   resource gets **no** public view: it must not be published.
  * - The `records` table itself stays unmasked, for privileged use (ops, corrections, audits).
  *
  * Masking by kind: identifiers (`code`, `docno`) keep their first 6 and last 4 characters (`340104********1234`;
