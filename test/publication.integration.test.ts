@@ -18,6 +18,8 @@ import { applyRepair, revokeRepair } from '../pipelines/publication/repairs.js';
 import { showPublication } from '../pipelines/publication/show.js';
 import { refreshPublication } from '../pipelines/publication/state.js';
 import { listQuarantine } from '../pipelines/quarantine.js';
+import { gatherReport } from '../pipelines/report/data.js';
+import { renderHtml } from '../pipelines/report/html.js';
 import { runCli } from './helpers/cli.js';
 import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
@@ -351,4 +353,25 @@ describe(`publication: periods, objections, repair, revocation, audit (${WAREHOU
       db = await env.open();
     }
   }, 480_000);
+
+  it('lists the open objections past their deadline in the quality report', async () => {
+    const [open] = await listObjections(db, { open: true, today: TODAY });
+    expect(open).toMatchObject({ record: ids.valid });
+    const before = await gatherReport(db, env.catalog, { today: open!.deadline });
+    expect(before.objectionsOverdue).toEqual([]);
+    const after = await gatherReport(db, env.catalog, { today: '2027-02-01' });
+    expect(after.objectionsOverdue).toEqual([
+      {
+        id: open!.id,
+        record: ids.valid,
+        resource: 'xzxk',
+        received: '2026-12-04',
+        deadline: open!.deadline,
+        reason: '许可已注销',
+      },
+    ]);
+    const html = renderHtml(after, 'zh');
+    expect(html).toContain('逾期未办结的异议');
+    expect(html).toContain(open!.deadline);
+  });
 });

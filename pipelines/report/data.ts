@@ -185,6 +185,8 @@ export interface QualityReport {
   quarantineSamples: { total: number; rows: QuarantineSample[] };
   /** The last 30 runs with metrics up to the scope's run, oldest first. */
   trends: TrendPoint[];
+  /** Open objections (异议) past their deadline on the day of the report (issue 14). */
+  objectionsOverdue: ObjectionOverdueLine[];
 }
 
 export interface GatherOptions {
@@ -197,6 +199,8 @@ export interface GatherOptions {
   sampleCap?: number;
   /** Where the calendar's override file lives, to compute the metrics of a run that has none yet. */
   catalogDir?: string;
+  /** The China date objections' deadlines are compared with (default: today in Asia/Shanghai). */
+  today?: string;
 }
 
 const TREND_RUNS = 30;
@@ -243,6 +247,10 @@ export async function gatherReport(
     overdue,
     quarantineSamples,
     trends,
+    objectionsOverdue: await readObjectionsPastDeadline(
+      db,
+      options.today ?? shanghaiIso(new Date()).slice(0, 10),
+    ),
   };
 }
 
@@ -818,4 +826,37 @@ async function readTrends(db: Warehouse, runId: number): Promise<TrendPoint[]> {
       matchRate: rate(loaded - unmatched, loaded),
     };
   });
+}
+
+export interface ObjectionOverdueLine {
+  id: number;
+  record: number;
+  resource: string;
+  received: string;
+  deadline: string;
+  reason: string;
+}
+
+/** Open objections whose 20 working days ended before `today` (China date): the department has not answered. */
+async function readObjectionsPastDeadline(db: Warehouse, today: string): Promise<ObjectionOverdueLine[]> {
+  const rows = await db.query<{
+    id: string;
+    record_id: string;
+    resource: string;
+    received: string;
+    deadline: string;
+    reason: string;
+  }>(
+    `SELECT id, record_id, resource, received::text AS received, deadline::text AS deadline, reason
+     FROM objections WHERE status = 'open' AND deadline < $1::date ORDER BY deadline, id LIMIT 1000`,
+    [today],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    record: Number(r.record_id),
+    resource: r.resource,
+    received: r.received,
+    deadline: r.deadline,
+    reason: r.reason,
+  }));
 }

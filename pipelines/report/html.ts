@@ -68,6 +68,7 @@ export function renderHtml(report: QualityReport, lang: Lang = 'zh'): string {
     matchingSection(report, t, names),
     overdueSection(report, t, names),
     samplesSection(report, t, names, lang),
+    objectionsOverdueSection(report, names, lang),
   ];
   return page(report, t, lang, sections);
 }
@@ -362,4 +363,20 @@ ${sections.join('\n')}
 </body>
 </html>
 `;
+}
+
+/** Open objections past their deadline (issue 14); nothing when there are none. */
+function objectionsOverdueSection(report: QualityReport, names: Names, lang: Lang): string {
+  const rows = report.objectionsOverdue ?? [];
+  if (rows.length === 0) return '';
+  const zh = lang === 'zh';
+  const title = zh ? '逾期未办结的异议' : 'Objections past their deadline';
+  const headers = zh
+    ? ['异议编号', '记录编号', '资源', '受理日期', '办理期限', '异议理由']
+    : ['Objection', 'Record', 'Resource', 'Received', 'Deadline', 'Reason'];
+  return `<section id="objections"><h2>${e(title)}</h2>${table(
+    headers,
+    rows.map((o) => [o.id, o.record, names.resource(o.resource), o.received, o.deadline, o.reason]),
+    [true, true],
+  )}</section>`;
 }
