@@ -5,7 +5,8 @@ import { createAjv } from '../schemas/ajv.js';
 import { checkUscc } from '../schemas/identifiers.js';
 import { type ColumnVersion, checkColumns } from './columns.js';
 import { headerKey } from './header-key.js';
-import { type Catalog, departmentName, type FieldKind, type Resource } from './load.js';
+import { type Catalog, departmentName, type FieldKind, loadCatalog, type Resource } from './load.js';
+import { loadPublicationRules, PUBLICATION_FILE } from './publication.js';
 
 /** One thing wrong with the catalog: the file, where in it (a JSONPath such as `$.versions[1].from`), and what. */
 export interface CatalogProblem {
@@ -757,7 +758,19 @@ export function validateCatalog(catalogDir: string, schemasDir: string): Catalog
   }
   checkDeliveries(info, providers, rootProblems);
   problems.unshift(...rootProblems.list);
+  if (problems.length === 0) problems.push(...publicationFileProblems(catalogDir, schemasDir));
   return { ok: problems.length === 0, problems };
+}
+
+/** The publication rules (`publication.json`) against the catalog, once the catalog itself is sound. */
+function publicationFileProblems(catalogDir: string, schemasDir: string): CatalogProblem[] {
+  const file = join(catalogDir, PUBLICATION_FILE);
+  try {
+    loadPublicationRules(catalogDir, loadCatalog(catalogDir, schemasDir));
+    return [];
+  } catch (error) {
+    return [{ file, path: '$', message: (error as Error).message.replace(`${file}：`, '') }];
+  }
 }
 
 /**

@@ -20,6 +20,8 @@ schema.properties.CF_SY.title = '违法事实（旧）';
 schema.properties.CF_OLD = { title: '旧字段', type: 'string', 'x-guiji': { kind: 'text' } };
 writeFileSync(schemaPath, JSON.stringify(schema));
 rmSync(join(dir, 'catalog', 'resources', 'ry.json'));
+// an older catalog has no publication rules (they came with issue 14; they name CF_GSJZQ and ry)
+rmSync(join(dir, 'catalog', 'publication.json'));
 // a consistent older catalog: its departments do not deliver the resource it does not have
 const cataloguePath = join(dir, 'catalog', 'catalog.json');
 const catalogue = JSON.parse(readFileSync(cataloguePath, 'utf8'));

@@ -1,7 +1,10 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCatalog } from '../catalog/load.js';
 import { loadPublicationRules, type PublicationRule, publicationProblems } from '../catalog/publication.js';
+import { validateCatalog } from '../catalog/validate.js';
 import { addMonths, decide, type RecordFacts } from '../pipelines/publication/decide.js';
 
 const root = join(import.meta.dirname, '..');
@@ -39,6 +42,22 @@ describe('publication periods (catalog/publication.json)', () => {
       'xzxk.until：XK_NOPE 不是当前字段集的日期字段',
       'nsxx 是共享资源，不得公示',
     ]);
+  });
+
+  it('is checked by catalog validate, naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'guiji-pubrules-'));
+    try {
+      cpSync(join(root, 'catalog'), dir, { recursive: true });
+      const file = join(dir, 'publication.json');
+      const raw = JSON.parse(readFileSync(file, 'utf8')) as { resources: Record<string, unknown> };
+      raw.resources.nsxx = { kind: 'open' };
+      writeFileSync(file, JSON.stringify(raw));
+      expect(validateCatalog(dir, join(root, 'schemas')).problems).toEqual([
+        { file, path: '$', message: 'nsxx 是共享资源，不得公示' },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('527号: a general penalty 3 months to 1 year, a serious one 6 months to 3 years, from the decision date', () => {
