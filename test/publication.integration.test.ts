@@ -15,7 +15,7 @@ import { listAudit } from '../pipelines/publication/audit.js';
 import { listObjections, openObjection, resolveObjection } from '../pipelines/publication/objections.js';
 import { type PublicationContext, publicationContext } from '../pipelines/publication/record.js';
 import { applyRepair, revokeRepair } from '../pipelines/publication/repairs.js';
-import { showPublication } from '../pipelines/publication/show.js';
+import { setSeverity, setWithdrawal, showPublication } from '../pipelines/publication/show.js';
 import { refreshPublication } from '../pipelines/publication/state.js';
 import { listQuarantine } from '../pipelines/quarantine.js';
 import { gatherReport } from '../pipelines/report/data.js';
@@ -278,6 +278,32 @@ describe(`publication: periods, objections, repair, revocation, audit (${WAREHOU
     await expect(applyRepair(ctx(), { record: ids.valid!, date: TODAY })).rejects.toThrow(/不适用信用修复/);
   });
 
+  it('takes a record down by hand and puts it back; a person decides its severity', async () => {
+    const id = ids.serious!;
+    const down = await setWithdrawal(ctx(), {
+      record: id,
+      reason: '法院裁定暂停公示',
+      withdraw: true,
+      by: '钱八',
+    });
+    expect(down).toMatchObject({ state: 'withdrawn', reason: 'withdrawn-manually' });
+    expect(await publicIds('v_xzcf_public')).not.toContain(id);
+    await setWithdrawal(ctx(), { record: id, reason: '裁定解除', withdraw: false, by: '钱八' });
+    expect(await stateOf(id)).toEqual({ state: 'public', reason: 'period' });
+    const judged = await setSeverity(ctx(), {
+      record: ids.repaired!,
+      severity: 'serious',
+      reason: '涉案金额巨大',
+      by: '钱八',
+    });
+    expect(judged.severity).toBe('serious');
+    expect(judged.why.join('\n')).toContain('严重程度由人工认定为严重');
+    expect((await listAudit(db, { record: id })).slice(0, 2).map((e) => e.action)).toEqual([
+      'publication.restore',
+      'publication.withdraw',
+    ]);
+  });
+
   it('records every change a person made, with who, what and why', async () => {
     const entries = await listAudit(db, { record: ids.objected! });
     expect(entries.map((e) => [e.action, e.by])).toEqual([
@@ -289,7 +315,7 @@ describe(`publication: periods, objections, repair, revocation, audit (${WAREHOU
     expect(entries[3]).toMatchObject({ reason: '处罚已被复议撤销', detail: { deadline: '2026-10-29' } });
     expect(entries[0]!.at).toMatch(/\+08:00$/);
     const repairs = await listAudit(db, { record: ids.repaired! });
-    expect(repairs.map((e) => e.action)).toEqual(['repair.revoke', 'repair.apply']);
+    expect(repairs.map((e) => e.action)).toEqual(['publication.severity', 'repair.revoke', 'repair.apply']);
   });
 
   it('serves the commands: objection open/list, publication show, audit list, refusals in Chinese', async () => {
