@@ -57,6 +57,7 @@ export const RECORD_COLUMN_NAMES = [
   'catalog_version',
   'upgraded_from',
   'original',
+  'warnings',
 ] as const;
 
 export type RecordColumnName = (typeof RECORD_COLUMN_NAMES)[number];

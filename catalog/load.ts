@@ -2,6 +2,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuijiError } from '../lib/errors.js';
 
+/**
+ * What a finding does to its row: `reject` quarantines it (keys, identifiers, what the national platform needs
+ * to publish); `warn` loads it, flagged with the finding (the value that failed its own check is not stored).
+ */
+export type Severity = 'reject' | 'warn';
+
+export const SEVERITIES: readonly Severity[] = ['reject', 'warn'];
+
 /** How a field's raw values are normalised before validation. */
 export type FieldKind = 'text' | 'code' | 'docno' | 'date' | 'datetime' | 'amount' | 'enum';
 
@@ -22,6 +30,8 @@ export interface FieldDef {
   sensitive: boolean;
   codeList?: string;
   multi: boolean;
+  /** What a finding on this field does to its row (`x-guiji.severity`; `reject` when the schema says none). */
+  severity: Severity;
 }
 
 export interface ResourceVersion {
@@ -56,6 +66,8 @@ export interface Upgrade {
 export interface Rule {
   when: { field: string; includes?: string; includesAny?: string[] };
   require: string;
+  /** What breaking the rule does to the row (`reject` when the catalog says none). */
+  severity?: Severity;
 }
 
 export interface SubjectFields {
@@ -86,7 +98,12 @@ export interface Resource {
   versions: ResourceVersion[];
   rules: Rule[];
   /** Date checks on the current version's fields: pairs that must not be in reverse order, dates not in the future. */
-  checks?: { order?: [string, string][]; notFuture?: string[] };
+  checks?: {
+    order?: [string, string][];
+    notFuture?: string[];
+    /** What a failed check of each kind does to the row (`reject` when the catalog says none). */
+    severity?: { order?: Severity; notFuture?: Severity };
+  };
   /** For the enterprise register: which fields fill the `enterprises` table that matching reads. */
   register?: {
     name: string;
@@ -154,6 +171,7 @@ interface SchemaProperty {
     sensitive?: boolean;
     codeList?: string;
     multi?: boolean;
+    severity?: Severity;
   };
 }
 
@@ -218,6 +236,7 @@ function fieldsOf(schema: Record<string, unknown>): FieldDef[] {
       aliases: x.aliases ?? [],
       sensitive: x.sensitive ?? false,
       multi: x.multi ?? false,
+      severity: x.severity ?? 'reject',
     };
     if (p.maxLength !== undefined) field.maxLength = p.maxLength;
     if (p.format !== undefined) field.format = p.format;

@@ -5,7 +5,15 @@ import { createAjv } from '../schemas/ajv.js';
 import { checkUscc } from '../schemas/identifiers.js';
 import { type ColumnVersion, checkColumns } from './columns.js';
 import { headerKey } from './header-key.js';
-import { type Catalog, departmentName, type FieldKind, loadCatalog, type Resource } from './load.js';
+import {
+  type Catalog,
+  departmentName,
+  type FieldKind,
+  loadCatalog,
+  type Resource,
+  SEVERITIES,
+  type Severity,
+} from './load.js';
 import { loadPublicationRules, PUBLICATION_FILE } from './publication.js';
 
 /** One thing wrong with the catalog: the file, where in it (a JSONPath such as `$.versions[1].from`), and what. */
@@ -269,6 +277,17 @@ interface FieldInfo {
   format?: string;
   required: boolean;
   codeList?: string;
+  severity?: Severity;
+}
+
+const isSeverity = (v: unknown): v is Severity => (SEVERITIES as readonly unknown[]).includes(v);
+
+/** The problem of a severity that is missing or unknown, or null when it is `reject` or `warn`. */
+function severityProblem(value: unknown, what: string): string | null {
+  if (isSeverity(value)) return null;
+  return value === undefined
+    ? `${what} needs a "severity": reject (the row is quarantined) or warn (loaded, flagged)`
+    : `${what} has severity ${JSON.stringify(value)}; it must be one of ${SEVERITIES.join(', ')}`;
 }
 
 /** Checks one schema file; returns its fields, or null when it cannot be read. */
@@ -328,6 +347,9 @@ function checkSchema(
         `field ${code} has kind ${JSON.stringify(x.kind)}; known kinds: ${FIELD_KINDS.join(', ')}`,
       );
     const info: FieldInfo = { kind, required: required.has(code) };
+    const severity = severityProblem(x.severity, `field ${code}`);
+    if (severity) problems.add(at('x-guiji', 'severity'), severity);
+    else info.severity = x.severity as Severity;
     if (typeof p.format === 'string') info.format = p.format;
     if (x.codeList !== undefined) {
       if (typeof x.codeList !== 'string' || !root.codeLists.has(x.codeList))
@@ -595,6 +617,8 @@ function checkFieldReferences(
         );
     });
 
+  checkKeySeverities(raw, fields, problems);
+
   const subject = raw.subject;
   if (!isObject(subject)) problems.add(jsonPath('subject'), '"subject" must name at least { uscc, name }');
   else {
@@ -669,6 +693,7 @@ function checkFieldReferences(
           `${JSON.stringify(code)} is not a date field of the current version`,
         );
     });
+    checkCheckSeverities(raw.checks as Json, { order, notFuture }, problems);
   }
 
   if (raw.rules !== undefined) {
@@ -683,6 +708,8 @@ function checkFieldReferences(
           return;
         }
         const field = rule.when.field;
+        const severity = severityProblem(rule.severity, `rule ${i}`);
+        if (severity) problems.add(jsonPath('rules', i, 'severity'), severity);
         if (missing(field)) problems.add(jsonPath('rules', i, 'when', 'field'), `rule ${nf(field)}`);
         if (missing(rule.require)) problems.add(jsonPath('rules', i, 'require'), `rule ${nf(rule.require)}`);
         const values =
@@ -720,6 +747,48 @@ function checkFieldReferences(
         else if (missing(code)) problems.add(jsonPath('register', key), `register ${key} ${nf(code)}`);
       }
   }
+}
+
+/**
+ * The fields that file a record — its natural key, the subject's credit code and name, and every subject field
+ * when the key takes the subject (`$subject`) — are `reject`: a warning keeps a bad value out of the record, and
+ * a record without its key would be filed under another one.
+ */
+function checkKeySeverities(raw: Json, fields: Map<string, FieldInfo>, problems: Problems): void {
+  const key = isStringArray(raw.naturalKey) ? raw.naturalKey : [];
+  const subject = isObject(raw.subject) ? raw.subject : {};
+  const filing = new Map<string, string>();
+  key.forEach((code, i) => {
+    // an optional key field is reported as such already
+    if (code !== '$subject' && fields.get(code)?.required) filing.set(code, jsonPath('naturalKey', i));
+  });
+  for (const [role, code] of Object.entries(subject)) {
+    if (typeof code !== 'string') continue;
+    if (role === 'uscc' || role === 'name' || key.includes('$subject'))
+      if (!filing.has(code)) filing.set(code, jsonPath('subject', role));
+  }
+  for (const [code, where] of filing)
+    if (fields.get(code)?.severity === 'warn')
+      problems.add(
+        where,
+        `field ${code} files the record (natural key or subject) and must be severity reject, not warn`,
+      );
+}
+
+/** Each kind of date check the resource uses names its severity in `checks.severity`. */
+function checkCheckSeverities(checks: Json, used: Record<string, unknown[]>, problems: Problems): void {
+  const severity = checks.severity;
+  if (severity !== undefined && !isObject(severity)) {
+    problems.add(jsonPath('checks', 'severity'), '"severity" must be { order?, notFuture }: reject or warn');
+    return;
+  }
+  for (const [kind, list] of Object.entries(used)) {
+    if (list.length === 0) continue;
+    const problem = severityProblem(severity?.[kind], `the ${kind} checks`);
+    if (problem) problems.add(jsonPath('checks', 'severity', kind), problem);
+  }
+  for (const kind of Object.keys(severity ?? {}))
+    if (!(kind in used)) problems.add(jsonPath('checks', 'severity', kind), `unknown check kind "${kind}"`);
 }
 
 /**
@@ -835,6 +904,7 @@ export interface FieldDescription {
   kind: FieldKind;
   required: boolean;
   sensitive: boolean;
+  severity: Severity;
   aliases: string[];
   format?: string;
   maxLength?: number;
@@ -895,6 +965,7 @@ export function describeResource(catalog: Catalog, id: string): ResourceDescript
         kind: f.kind,
         required: f.required,
         sensitive: f.sensitive,
+        severity: f.severity,
         aliases: f.aliases,
       };
       if (f.format !== undefined) d.format = f.format;
@@ -934,12 +1005,17 @@ export function formatResource(d: ResourceDescription): string {
   ];
   for (const rule of d.rules) {
     const values = rule.when.includes ?? rule.when.includesAny?.join(' | ') ?? '';
-    lines.push(`  rule         ${rule.require} required when ${rule.when.field} includes ${values}`);
+    lines.push(
+      `  rule         ${rule.require} required when ${rule.when.field} includes ${values} (${rule.severity ?? 'reject'})`,
+    );
   }
-  lines.push('', '  fields (* required, ! sensitive):');
+  lines.push(
+    '',
+    '  fields (* required, ! sensitive, ~ warn: a defect loads the row flagged, never rejects it):',
+  );
   const width = Math.max(...d.fields.map((f) => f.code.length));
   for (const f of d.fields) {
-    const mark = `${f.required ? '*' : ' '}${f.sensitive ? '!' : ' '}`;
+    const mark = `${f.required ? '*' : ' '}${f.sensitive ? '!' : ' '}${f.severity === 'warn' ? '~' : ' '}`;
     const kind = f.codeList
       ? `${f.kind}:${f.codeList}${f.multi ? '[;]' : ''}`
       : f.format

@@ -159,7 +159,9 @@ describe('catalog validate', () => {
         r.subject.name = 'SX_XM';
         r.producedDate = 'SX_AH';
         r.departmentField = 'SX_FY';
-        r.rules = [{ when: { field: 'SX_LXQK', includes: '全部未履行' }, require: 'SX_WLXBF' }];
+        r.rules = [
+          { when: { field: 'SX_LXQK', includes: '全部未履行' }, require: 'SX_WLXBF', severity: 'reject' },
+        ];
       }),
     );
     expect(result.problems.map((p) => p.path)).toEqual([
@@ -273,6 +275,48 @@ describe('catalog validate', () => {
     expect(only(result.problems, 'schemas/xzxk/2019.json')).toEqual([
       expect.objectContaining({ path: '$.properties.XK_NR["x-guiji"].kind' }),
     ]);
+  });
+
+  it('refuses a severity that is unknown or missing, and a key field that only warns', () => {
+    const { result } = brokenCatalog(({ catalogDir, schemasDir }) => {
+      editJson(join(schemasDir, 'xzcf/2019.json'), (s) => {
+        s.properties.CF_GSJZQ['x-guiji'].severity = 'block';
+        delete s.properties.BZ['x-guiji'].severity;
+        s.properties.CF_WSH['x-guiji'].severity = 'warn';
+      });
+      editJson(join(catalogDir, 'resources/xzcf.json'), (r) => {
+        r.rules[0].severity = 'fatal';
+        delete r.checks.severity.order;
+      });
+    });
+    expect(result.ok).toBe(false);
+    const schema = only(result.problems, 'schemas/xzcf/2019.json');
+    expect(schema.map((p) => p.path)).toEqual([
+      '$.properties.CF_GSJZQ["x-guiji"].severity',
+      '$.properties.BZ["x-guiji"].severity',
+    ]);
+    expect(schema[0]?.message).toMatch(/"block".*reject, warn/);
+    expect(schema[1]?.message).toMatch(/needs a "severity"/);
+    const resource = only(result.problems, 'resources/xzcf.json');
+    expect(resource.map((p) => p.path)).toEqual([
+      '$.naturalKey[1]',
+      '$.checks.severity.order',
+      '$.rules[0].severity',
+    ]);
+    expect(resource[0]?.message).toMatch(/CF_WSH files the record.*must be severity reject/);
+    expect(resource[2]?.message).toMatch(/"fatal"/);
+  });
+
+  it('keeps the severities it decided: identifiers and what publication needs reject, the rest warn', () => {
+    const severity = (id: string, code: string) =>
+      catalog.resources.get(id)?.current.fields.find((f) => f.code === code)?.severity;
+    for (const code of ['CF_WSH', 'CF_CFJGDM', 'CF_XDR_SHXYM', 'CF_XDR_MC', 'CF_JDRQ', 'CF_FRDB'])
+      expect(severity('xzcf', code), code).toBe('reject');
+    for (const code of ['CF_GSJZQ', 'CF_NR_FK', 'BZ']) expect(severity('xzcf', code), code).toBe('warn');
+    const register = catalog.resources.get('enterprise')?.current.fields ?? [];
+    expect(register.filter((f) => f.severity === 'reject').map((f) => f.code)).toEqual(['QY_SHXYM', 'QY_MC']);
+    expect(catalog.resources.get('xzcf')?.rules.every((r) => r.severity === 'reject')).toBe(true);
+    expect(catalog.resources.get('xzxk')?.checks?.severity).toEqual({ order: 'warn', notFuture: 'reject' });
   });
 
   it('catches a natural-key field that is optional and a credit-code field without a credit-code format', () => {

@@ -275,6 +275,7 @@ describe(`typed tables in the warehouse (${WAREHOUSE_KIND})`, () => {
       aliases: [],
       sensitive: false,
       multi: false,
+      severity: 'warn' as const,
     }));
     const base = env.catalog.resources.get('xzcf')!;
     const version: ResourceVersion = { ...base.current, version: '1', fields };

@@ -32,6 +32,7 @@ const EXTRA_FIELD: FieldDef = {
   aliases: [],
   sensitive: false,
   multi: false,
+  severity: 'warn',
 };
 
 function maskId(id: string): string {

@@ -34,6 +34,7 @@ export const LINE_RECORD_COLUMNS = [
   'upgraded_from',
   'original',
   'raw_digest',
+  'warnings',
 ] as const;
 
 /** The columns the loader appends to a line when it writes it: where from, how matched, by which run. */
@@ -100,7 +101,8 @@ export class TableLayout {
       `${this.prefix}\t${record.contentHash}\t${copyValue(record.department)}\t${record.producedDate ?? '\\N'}\t` +
       `${this.disclosure}\t${this.source}\t${copyValue(place.sheet)}\t${place.row ?? '\\N'}\t` +
       `${copyValue(place.recordId)}\t${delivered}\t${copyValue(record.upgradedFrom)}\t` +
-      `${record.original ? copyJson(JSON.stringify(record.original)) : '\\N'}\t${rawDigest ?? '\\N'}`;
+      `${record.original ? copyJson(JSON.stringify(record.original)) : '\\N'}\t${rawDigest ?? '\\N'}\t` +
+      `${record.warnings ? copyJson(JSON.stringify(record.warnings)) : '\\N'}`;
     const { data } = record;
     const fields = this.fields;
     const kinds = this.kinds;

@@ -1,5 +1,12 @@
 import { hash } from 'node:crypto';
-import type { Catalog, FieldDef, Resource, ResourceVersion, UpgradeSource } from '../../catalog/load.js';
+import type {
+  Catalog,
+  FieldDef,
+  Resource,
+  ResourceVersion,
+  Severity,
+  UpgradeSource,
+} from '../../catalog/load.js';
 import { formatChinaTime } from '../../connectors/http/china-time.js';
 import { GuijiError } from '../../lib/errors.js';
 import type { CellValue, Issue, Result } from '../../lib/types.js';
@@ -28,6 +35,11 @@ export interface ValidRecord {
   upgradedFrom?: string;
   /** `data` as JSON, computed once: hashed here, copied into the warehouse by the loader. */
   json: string;
+  /**
+   * Findings of `warn` severity: the row loads, flagged with them (a value that failed its own field's check is
+   * not in `data`; the finding keeps it as sent). Absent when there are none.
+   */
+  warnings?: Issue[];
   contentHash: string;
   uscc: string | null;
   subjectName: string | null;
@@ -93,11 +105,16 @@ export function compileRowValidator(
   const orderChecks = resource.checks?.order ?? [];
   const notFuture = resource.checks?.notFuture ?? [];
   const today = options.today ?? formatChinaTime(Date.now()).slice(0, 10);
+  const severityOf = (code: string | null): Severity =>
+    code === null ? 'reject' : (fieldsByCode.get(code)?.severity ?? 'reject');
+  const checkSeverity = resource.checks?.severity ?? {};
 
   return (cells) => {
     let data: Record<string, string> = {};
     let issues = noIssues;
     let failed: Set<string> | null = null;
+    // warn-level findings, and the fields whose value one of them kept out of `data`
+    const found = new Findings();
     // the record's JSON is written as the fields are visited, in code order: no second pass to serialise it
     let json = '{';
     for (const i of order) {
@@ -113,6 +130,8 @@ export function compileRowValidator(
           if (json.length > 1) json += ',';
           json += jsonKeys[i] + jsonString(value);
         }
+      } else if (field.severity === 'warn') {
+        found.drop(field.code, { ...result.issue, field: field.code });
       } else {
         if (issues === noIssues) issues = [];
         failed ??= new Set<string>();
@@ -125,13 +144,18 @@ export function compileRowValidator(
     if (!validate(data)) {
       for (const error of validate.errors ?? []) {
         const issue = issueFromAjv(error, data, fieldsByCode);
-        if (issue && !(issue.field && failed?.has(issue.field))) {
-          if (issues === noIssues) issues = [];
-          failed ??= new Set<string>();
-          if (issue.field) failed.add(issue.field);
-          issues.push(issue);
+        if (!issue || (issue.field && (failed?.has(issue.field) || found.dropped(issue.field)))) continue;
+        if (severityOf(issue.field) === 'warn') {
+          found.drop(issue.field as string, issue);
+          continue;
         }
+        if (issues === noIssues) issues = [];
+        failed ??= new Set<string>();
+        if (issue.field) failed.add(issue.field);
+        issues.push(issue);
       }
+      // a value a warning kept out is not stored: the record's JSON is written again without it
+      if (found.removeFrom(data)) json = JSON.stringify(data);
     }
 
     // the catalog's conditional rules speak of the current version's fields: an older field set had none of them
@@ -143,10 +167,10 @@ export function compileRowValidator(
         ? kinds.includes(rule.when.includes)
         : (rule.when.includesAny ?? []).some((k) => kinds.includes(k));
       if (!hit) continue;
-      if (issues === noIssues) issues = [];
       const required = fieldsByCode.get(rule.require);
       const title = required?.title ?? rule.require;
-      issues.push({
+      if (issues === noIssues && rule.severity !== 'warn') issues = [];
+      (rule.severity === 'warn' ? found.list : issues).push({
         type: 'rule-error',
         field: rule.require,
         value: null,
@@ -173,7 +197,7 @@ export function compileRowValidator(
       });
     }
 
-    if (issues.length) return { ok: false, issues };
+    if (issues.length) return { ok: false, issues: found.besides(issues) };
 
     // a record of an older field set is stored in the current one; what it was stays in its provenance
     let original: Record<string, string> | undefined;
@@ -187,8 +211,8 @@ export function compileRowValidator(
       const a = data[before];
       const b = data[after];
       if (a === undefined || b === undefined || a <= b) continue;
-      if (issues === noIssues) issues = [];
-      issues.push({
+      if (issues === noIssues && checkSeverity.order !== 'warn') issues = [];
+      (checkSeverity.order === 'warn' ? found.list : issues).push({
         type: 'rule-error',
         field: after,
         value: b,
@@ -199,8 +223,8 @@ export function compileRowValidator(
     for (const field of notFuture) {
       const value = data[field];
       if (value === undefined || value.slice(0, 10) <= today) continue;
-      if (issues === noIssues) issues = [];
-      issues.push({
+      if (issues === noIssues && checkSeverity.notFuture !== 'warn') issues = [];
+      (checkSeverity.notFuture === 'warn' ? found.list : issues).push({
         type: 'rule-error',
         field,
         value,
@@ -208,7 +232,7 @@ export function compileRowValidator(
         messageZh: `“${titleOf(field)}”（${value}）晚于今天（${today}），日期不能在未来`,
       });
     }
-    if (issues.length) return { ok: false, issues };
+    if (issues.length) return { ok: false, issues: found.besides(issues) };
 
     const keyParts = resource.naturalKey.map((part) =>
       part === '$subject' ? subjectKey(data, resource) : data[part],
@@ -224,7 +248,8 @@ export function compileRowValidator(
         naturalKey,
         data,
         json,
-        contentHash: hash('md5', json, 'base64url'),
+        ...(found.list.length ? { warnings: found.list } : {}),
+        contentHash: contentHash(json, found.list),
         uscc: uscc && uscc !== USCC_PLACEHOLDER ? uscc : null,
         subjectName: data[subject.name] ?? null,
         department,
@@ -232,6 +257,48 @@ export function compileRowValidator(
       },
     };
   };
+}
+
+/**
+ * A record's content hash: its fields, and its warnings when it has any, so that a resend whose warnings differ
+ * (a bad value corrected to another bad value) is a new version that carries the new warnings. A record
+ * without warnings hashes as it did before severities existed.
+ */
+function contentHash(json: string, warnings: readonly Issue[]): string {
+  return hash('md5', warnings.length ? `${json}\u0000${JSON.stringify(warnings)}` : json, 'base64url');
+}
+
+/** The warn-level findings of one row, and which fields' values they keep out of the record. */
+class Findings {
+  readonly list: Issue[] = [];
+  private fields: Set<string> | null = null;
+
+  /** A finding on a field whose value is not stored (it failed the field's own check, or is missing). */
+  drop(field: string, issue: Issue): void {
+    this.list.push(issue);
+    this.fields ??= new Set();
+    this.fields.add(field);
+  }
+
+  dropped(field: string): boolean {
+    return this.fields?.has(field) ?? false;
+  }
+
+  /** Removes the dropped fields' values from `data`; true when one was there. */
+  removeFrom(data: Record<string, string>): boolean {
+    let removed = false;
+    for (const field of this.fields ?? []) {
+      if (data[field] === undefined) continue;
+      delete data[field];
+      removed = true;
+    }
+    return removed;
+  }
+
+  /** A rejected row's issues, with its warnings after them: the clerk mends everything in one go. */
+  besides(issues: Issue[]): Issue[] {
+    return this.list.length ? [...issues, ...this.list] : issues;
+  }
 }
 
 /**

@@ -135,6 +135,12 @@ const RECORD_COLUMNS: ReadonlyArray<Omit<ColumnDef, 'name' | 'field'> & { name: 
     notNull: false,
     comment: '按旧字段集报送时的原始记录（仅此类记录有值）',
   },
+  {
+    name: 'warnings',
+    type: 'jsonb',
+    notNull: false,
+    comment: '提示：未阻止入库的问题（字段、原值、说明），无则为空；未通过校验的值不入字段列',
+  },
 ];
 
 /** How information_schema.columns spells each type the generator writes. */

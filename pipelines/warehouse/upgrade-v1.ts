@@ -115,6 +115,8 @@ export function moveSql(resource: Resource, def: TableDef): string {
     catalog_version: '$2',
     upgraded_from: `o.provenance->>'upgradedFrom'`,
     original: `o.provenance->'original'`,
+    // v1 had no severities: every stored record passed every check
+    warnings: 'NULL::jsonb',
   };
   const columns: string[] = [];
   const values: string[] = [];

@@ -73,9 +73,19 @@ const PUBLICATION_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [
   ['public_until', 'p.public_until', '公示截止日（含当日；空为无截止日）'],
 ];
 
+const WARNINGS_COMMENT =
+  '提示：未阻止入库的问题（type 类型、field 字段、value 原值、messageZh 说明），无则为空';
+
+/**
+ * A record's warnings where fields are masked: without the values as sent, which may be a sensitive field's
+ * (an ID number that failed its check).
+ */
+const MASKED_WARNINGS = `(SELECT jsonb_agg(w - 'value') FROM jsonb_array_elements(r.warnings) AS w)`;
+
 /** Record columns the views gained later: they come after the fields (see {@link definition}). */
 const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['record_id', '记录编号（稳定，不含个人信息，全库唯一）'],
+  ['warnings', WARNINGS_COMMENT],
 ];
 
 export interface ViewDefinition {
@@ -168,8 +178,8 @@ function definition(
   // every column: [name, expression, comment], in the order of a view made today
   const wanted: Array<[string, string, string]> = [...RECORD_COLUMNS, ...ADDED_COLUMNS].map(([c, zh]) => [
     c,
-    recordColumnSql(resource, c),
-    zh,
+    c === 'warnings' && mask ? MASKED_WARNINGS : recordColumnSql(resource, c),
+    c === 'warnings' && mask ? `${zh}（已去掉原值）` : zh,
   ]);
   const taken = new Set(wanted.map(([c]) => c));
   for (const field of resource.current.fields) {
@@ -295,6 +305,7 @@ const COMMON_COLUMNS: ReadonlyArray<readonly [string, (resource: Resource) => st
     (res) => departmentUsccSql(res),
     '数据来源部门的统一社会信用代码（资源目录指定的字段）',
   ],
+  ['warnings', () => 'r.warnings', WARNINGS_COMMENT],
 ];
 
 /** The typed column of the resource's `departmentCodeField` (the providing department's credit code), or NULL. */

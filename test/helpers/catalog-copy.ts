@@ -35,4 +35,5 @@ export const EXTRA_FIELD: FieldDef = {
   aliases: [],
   sensitive: false,
   multi: false,
+  severity: 'warn',
 };
