@@ -100,6 +100,8 @@ export class Batch {
   /** Rows recognised as unchanged before validation (same raw digest as the stored record), and how many of those are unmatched. */
   unchanged = 0;
   unchangedUnmatched = 0;
+  /** Records added with warnings (findings of severity warn): loaded, flagged. */
+  warned = 0;
 
   constructor(
     readonly source: string,
@@ -129,6 +131,7 @@ export class Batch {
    */
   addRecord(record: ValidRecord, place: RecordPlace, rawDigest: string | null = null): void {
     const line = this.layouts.of(record.resource).line(record, place, rawDigest);
+    if (record.warnings) this.warned++;
     // at most three UTF-8 bytes a UTF-16 unit
     const room = line.length * 3;
     let arena = this.arena;

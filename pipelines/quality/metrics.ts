@@ -4,7 +4,8 @@
  *
  * - volume: rows read (= loaded + quarantined + duplicates), inserted, updated, loaded, quarantined, duplicates;
  * - completeness: per required field, rows missing it (quarantined rows with a missing-cell issue, records of
- *   an older field set that lack a field the current one requires) of all rows (loaded + quarantined);
+ *   an older field set that lack a field the current one requires) of all rows (loaded + quarantined); per
+ *   field with warnings, the records loaded flagged on it (`warned`);
  * - validity: quarantine issues by type and field;
  * - uniqueness: duplicate natural keys within the run (rows rejected as duplicate-row) and across sources
  *   (records the run replaced whose previous version came from another source);
@@ -96,6 +97,8 @@ interface Counts {
   historyMeasured: number;
   historyLate: number;
   missing: Map<string, number>;
+  /** Per field: records loaded with a warning on it. */
+  warned: Map<string, number>;
   issues: Map<string, number>;
 }
 
@@ -121,6 +124,7 @@ function emptyCounts(): Counts {
     historyMeasured: 0,
     historyLate: 0,
     missing: new Map(),
+    warned: new Map(),
     issues: new Map(),
   };
 }
@@ -221,6 +225,7 @@ export async function computeQualityMetrics(
   const records = await countRecords(db, catalog, run, tally);
   await countOlderVersionGaps(db, catalog, runId, records.oldVersionResources, tally);
   await countQuarantine(db, catalog, runId, tally);
+  await countWarnings(db, runId, tally);
   await countAcrossSources(db, runId, tally);
   const lines = metricLines(catalog, tally);
   const cap = options.overdueCap ?? OVERDUE_CAP;
@@ -536,6 +541,35 @@ async function countQuarantine(db: Warehouse, catalog: Catalog, runId: number, t
   }
 }
 
+/**
+ * Pass 2b, the warnings of the run's records (findings of severity warn: the row loaded, flagged): per field,
+ * the records flagged on it (completeness `warned`); a warned missing cell also counts as missing, as a
+ * quarantined one does.
+ */
+async function countWarnings(db: Warehouse, runId: number, tally: Tally): Promise<void> {
+  const rows = await db.query<{
+    resource: string;
+    department: string | null;
+    department_uscc: string | null;
+    field: string;
+    warned: string;
+    missing: string;
+  }>(
+    `SELECT r.resource, r.department, r.department_uscc, coalesce(w ->> 'field', '') AS field,
+            count(DISTINCT r.record_id) AS warned,
+            count(DISTINCT r.record_id) FILTER (WHERE w ->> 'type' = 'missing-cell') AS missing
+     FROM common_records r, jsonb_array_elements(r.warnings) AS w
+     WHERE r.run_id = $1 AND r.warnings IS NOT NULL
+     GROUP BY r.resource, r.department, r.department_uscc, coalesce(w ->> 'field', '')`,
+    [runId],
+  );
+  for (const row of rows) {
+    const c = tally.of(row.resource, row.department, row.department_uscc);
+    c.warned.set(row.field, (c.warned.get(row.field) ?? 0) + num(row.warned));
+    if (num(row.missing) > 0) c.missing.set(row.field, (c.missing.get(row.field) ?? 0) + num(row.missing));
+  }
+}
+
 /** Per resource, the raw-row keys of its quarantined rows that hold one of its fields (`field` of the resource). */
 function quarantineFieldKeys(
   catalog: Catalog,
@@ -596,6 +630,7 @@ function metricLines(catalog: Catalog, tally: Tally): MetricRow[] {
     const required = catalog.resources.get(resource)?.current.fields.filter((f) => f.required) ?? [];
     const fields = new Set([...required.map((f) => f.code), ...c.missing.keys()]);
     if (rows > 0) for (const f of fields) add('completeness', 'missing', c.missing.get(f) ?? 0, rows, f);
+    for (const [f, n] of c.warned) add('completeness', 'warned', n, rows, f);
     for (const [k, n] of c.issues) {
       const [type = '', field = ''] = k.split('\u0000');
       add('validity', type, n, c.read, field);

@@ -85,6 +85,8 @@ export interface FileOutcome {
   resources: string[];
   read: number;
   quarantined: number;
+  /** Rows loaded with warnings (findings of severity warn), listed as 提示 in the feedback workbook. */
+  warned?: number;
   /** Rows found unchanged by their raw digest, without being validated again. */
   unchangedRaw?: number;
   /** For the engineer (English). */
@@ -182,9 +184,10 @@ export async function runDrops(ctx: DropsContext): Promise<FileOutcome[]> {
     outcomes.push(outcome);
     // committed: whatever happens now, the file is loaded (the next run moves it on if this move fails)
     const archived = moveAfter(file, 'archive', log, problems, ctx.dropDir);
-    if (archived && outcome.quarantined > 0) {
+    if (archived && (outcome.quarantined > 0 || outcome.warned)) {
       try {
-        const feedback = await writeFeedbackWorkbook(ctx.db, file.sha256, archived, headerTitles);
+        const warned = outcome.warned ? { runId: ctx.runId, source: DROPS_SOURCE } : undefined;
+        const feedback = await writeFeedbackWorkbook(ctx.db, file.sha256, archived, headerTitles, warned);
         outcome.feedback = relative(ctx.dropDir, feedback);
       } catch (error) {
         log.error({ err: messageOf(error) }, 'the feedback workbook could not be written');
@@ -380,6 +383,7 @@ interface FileTotals {
   read: number;
   quarantined: number;
   duplicates: number;
+  warned: number;
   unchangedRaw: number;
   tables: number;
   unmatchedSheets: string[];
@@ -411,6 +415,7 @@ async function loadFile(
     read: 0,
     quarantined: 0,
     duplicates: 0,
+    warned: 0,
     unchangedRaw: 0,
     tables: 0,
     unmatchedSheets: [],
@@ -458,6 +463,7 @@ async function loadFile(
       resources: resourceList,
       read: totals.read,
       quarantined: rejected,
+      ...(totals.warned ? { warned: totals.warned } : {}),
       unchangedRaw: totals.unchangedRaw,
     },
     headerTitles: totals.headerTitles,
@@ -482,6 +488,7 @@ async function loadFileIn(
     const batch = pending;
     pending = new Batch(DROPS_SOURCE, ctx.catalog, origin);
     if (finalize) batch.finalize = finalize;
+    totals.warned += batch.warned;
     await batches.submit(batch, (counts) => {
       totals.read += counts.read;
       totals.quarantined += counts.quarantined;

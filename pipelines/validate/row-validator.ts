@@ -131,7 +131,9 @@ export function compileRowValidator(
           json += jsonKeys[i] + jsonString(value);
         }
       } else if (field.severity === 'warn') {
-        found.drop(field.code, { ...result.issue, field: field.code });
+        // a warning is read without the row beside it (the 提示 sheet, the record's warnings): it names its field
+        const messageZh = `“${field.title}”：${result.issue.messageZh}`;
+        found.drop(field.code, { ...result.issue, field: field.code, messageZh });
       } else {
         if (issues === noIssues) issues = [];
         failed ??= new Set<string>();
