@@ -43,33 +43,34 @@ describe(`severity: warn loads and flags, reject quarantines (${WAREHOUSE_KIND})
 
   const archive = () => join(env.config.dropDir, 'archive');
   const subject = enterprise('界首市提示测试有限公司');
-  const header = [...PENALTY_2019_HEADER, 'CF_GSJZQ'];
+  const header = [...PENALTY_2019_HEADER, 'CF_GSJZQ', 'CF_ZT'];
   const jdrq = header.indexOf('CF_JDRQ');
-  const yxq = header.indexOf('CF_YXQ');
 
   it('loads a row whose only defects warn, flags it, counts it, and lists it as 提示; a reject defect quarantines', async () => {
-    const row = (doc: string, gsjzq = '') => [...penalty2019(doc, subject), gsjzq];
-    const clean = row('701', '2027-03-01');
+    const row = (doc: string, gsjzq = '', zt = '') => [...penalty2019(doc, subject), gsjzq, zt];
+    const clean = row('701', '2027-03-01', '有效');
     const warnedDate = row('702', '2024-02-30'); // 公示截止期: no such day (warn)
-    const warnedOrder = row('703');
-    warnedOrder[yxq] = '2024-01-01'; // 处罚有效期 before 处罚决定日期 2024-03-01 (an order check: warn)
+    const warnedState = row('703', '', '暂停'); // 当前状态: not in its code list (warn)
     const rejected = row('704', '2024-02-31'); // and a reject defect besides: 处罚决定日期 no such day
     rejected[jdrq] = '2024-02-30';
-    await drop(env.config.dropDir, '提示与退回.csv', header, [clean, warnedDate, warnedOrder, rejected]);
+    await drop(env.config.dropDir, '提示与退回.csv', header, [clean, warnedDate, warnedState, rejected]);
     const result = await env.run(db);
     expect(result.summary.status).toBe('succeeded');
     await expectLedgerBalanced(db);
 
     // loaded and flagged: the bad value is not stored, the warning keeps it as sent
-    const records = await db.query<{ cf_wsh: string; cf_gsjzq: string | null; warnings: Issue[] | null }>(
-      `SELECT cf_wsh, cf_gsjzq::text, warnings FROM v_xzcf ORDER BY cf_wsh`,
-    );
+    const records = await db.query<{
+      cf_wsh: string;
+      cf_gsjzq: string | null;
+      cf_zt: string | null;
+      warnings: Issue[] | null;
+    }>(`SELECT cf_wsh, cf_gsjzq::text, cf_zt, warnings FROM v_xzcf ORDER BY cf_wsh`);
     expect(records.map((r) => r.cf_wsh)).toEqual([
       '界市监罚〔2024〕701号',
       '界市监罚〔2024〕702号',
       '界市监罚〔2024〕703号',
     ]);
-    expect(records[0]).toMatchObject({ cf_gsjzq: '2027-03-01', warnings: null });
+    expect(records[0]).toMatchObject({ cf_gsjzq: '2027-03-01', cf_zt: '1', warnings: null });
     expect(records[1]?.cf_gsjzq).toBeNull();
     expect(records[1]?.warnings).toEqual([
       expect.objectContaining({
@@ -80,9 +81,9 @@ describe(`severity: warn loads and flags, reject quarantines (${WAREHOUSE_KIND})
     ]);
     expect(records[2]?.warnings).toEqual([
       expect.objectContaining({
-        type: 'rule-error',
-        field: 'CF_YXQ',
-        messageZh: expect.stringContaining('早于'),
+        field: 'CF_ZT',
+        value: '暂停',
+        messageZh: expect.stringContaining('当前状态'),
       }),
     ]);
     // the public view shows the warnings without the values as sent
@@ -110,7 +111,7 @@ describe(`severity: warn loads and flags, reject quarantines (${WAREHOUSE_KIND})
     );
     expect(warned.map((w) => [w.field, Number(w.value), Number(w.base)])).toEqual([
       ['CF_GSJZQ', 1, 4],
-      ['CF_YXQ', 1, 4],
+      ['CF_ZT', 1, 4],
     ]);
 
     // listed in the feedback workbook: 退回数据 the rejected row, 提示 the two warned ones
@@ -129,7 +130,7 @@ describe(`severity: warn loads and flags, reject quarantines (${WAREHOUSE_KIND})
       ['4', subject.name],
     ]);
     expect(hints[1]?.[3]).toMatch(/^1\. .*公示截止期.*2024-02-30/);
-    expect(hints[2]?.[3]).toMatch(/^1\. .*处罚有效期.*早于/);
+    expect(hints[2]?.[3]).toMatch(/^1\. .*当前状态.*暂停/);
     expect(book.get('说明')?.flat()).toEqual(expect.arrayContaining(['退回行数：1', '提示行数：2']));
   });
 

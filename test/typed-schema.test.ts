@@ -305,7 +305,11 @@ describe('catalog validate checks the typed tables the schemas make', () => {
   it('reports a field named like a record column', () => {
     const result = copyWith(({ schemasDir }) =>
       edit(join(schemasDir, 'sg/1.json'), (s) => {
-        s.properties.SOURCE = { type: 'string', title: '来源', 'x-guiji': { kind: 'text' } };
+        s.properties.SOURCE = {
+          type: 'string',
+          title: '来源',
+          'x-guiji': { kind: 'text', severity: 'warn' },
+        };
       }),
     );
     expect(result.ok).toBe(false);

@@ -122,7 +122,7 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
   it('types the columns by the field kind and names them as the catalog does', async () => {
     const cols = await columns('v_xzcf');
     const type = Object.fromEntries(cols.map((c) => [c.column_name, c.data_type]));
-    expect(cols.slice(0, 12).map((c) => c.column_name)).toEqual([
+    expect(cols.slice(0, 13).map((c) => c.column_name)).toEqual([
       'natural_key',
       'uscc',
       'subject_name',
@@ -135,8 +135,9 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
       'disclosure',
       'run_id',
       'record_id',
+      'warnings',
     ]);
-    expect(cols.slice(12).map((c) => c.column_name)).toEqual(
+    expect(cols.slice(13).map((c) => c.column_name)).toEqual(
       env.catalog.resources.get('xzcf')!.current.fields.map((f) => f.code.toLowerCase()),
     );
     expect(type.cf_jdrq).toBe('date');
@@ -147,6 +148,7 @@ describe(`analyst views generated from the catalog (${WAREHOUSE_KIND})`, () => {
     expect(type.produced_date).toBe('date');
     expect(type.received_at).toBe('timestamp with time zone');
     expect(type.version).toBe('integer');
+    expect(type.warnings).toBe('jsonb');
     // the public view has the same columns and types, then the period the record is public for
     expect(await columns('v_xzcf_public')).toEqual([
       ...cols,

@@ -105,7 +105,7 @@ export function registerCatalogCommands(
   catalog
     .command('show')
     .description(
-      'one resource: its fields (title, kind, required, sensitive, aliases), key, deadlines, versions',
+      'one resource: its fields (title, kind, required, sensitive, severity, aliases), key, deadlines, versions',
     )
     .argument('<resource>', 'resource id, e.g. xzcf (see catalog list)')
     .option('--json', 'print the description as JSON')
