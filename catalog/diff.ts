@@ -33,6 +33,7 @@ const FIELD_PROPERTIES: (keyof FieldDef)[] = [
   'sensitive',
   'codeList',
   'multi',
+  'severity',
 ];
 
 const show = (value: unknown) => (value === undefined ? '—' : JSON.stringify(value));

@@ -32,7 +32,7 @@ export function printRun(summary: RunSummary, files: FileOutcome[] = []): void {
   for (const f of files) {
     const detail =
       f.status === 'loaded'
-        ? `${f.resources.join(',')}: ${f.read} rows, ${f.quarantined} rejected${f.feedback ? ` → feedback ${f.feedback}` : ''}`
+        ? `${f.resources.join(',')}: ${f.read} rows, ${f.quarantined} rejected${f.warned ? `, ${f.warned} loaded with warnings` : ''}${f.feedback ? ` → feedback ${f.feedback}` : ''}`
         : (f.message ?? '');
     console.log(`  ${f.status.padEnd(9)} ${f.file}  ${detail}`);
   }

@@ -17,7 +17,7 @@ const schemaPath = join(dir, 'schemas', 'xzcf', '2019.json');
 const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
 delete schema.properties.CF_GSJZQ;
 schema.properties.CF_SY.title = '违法事实（旧）';
-schema.properties.CF_OLD = { title: '旧字段', type: 'string', 'x-guiji': { kind: 'text' } };
+schema.properties.CF_OLD = { title: '旧字段', type: 'string', 'x-guiji': { kind: 'text', severity: 'warn' } };
 writeFileSync(schemaPath, JSON.stringify(schema));
 rmSync(join(dir, 'catalog', 'resources', 'ry.json'));
 // an older catalog has no publication rules (they came with issue 14; they name CF_GSJZQ and ry)
