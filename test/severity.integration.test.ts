@@ -4,6 +4,7 @@ import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Warehouse } from '../lib/db.js';
 import type { Issue } from '../lib/types.js';
+import { gatherReport } from '../pipelines/report/data.js';
 import { drop, enterprise, PENALTY_2019_HEADER, penalty2019 } from './fixtures/match/data.js';
 import { expectLedgerBalanced, makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
@@ -113,6 +114,12 @@ describe(`severity: warn loads and flags, reject quarantines (${WAREHOUSE_KIND})
       ['CF_GSJZQ', 1, 4],
       ['CF_ZT', 1, 4],
     ]);
+
+    // the quality report's completeness table counts missing cells only: a warned row is not a missing one
+    const report = await gatherReport(db, env.catalog, { run: runId });
+    const lines = report.completeness.filter((c) => c.resource === 'xzcf');
+    expect(lines.find((c) => c.field === 'CF_WSH')).toMatchObject({ missing: 0, rows: 4 });
+    expect(lines.map((c) => c.field)).not.toContain('CF_GSJZQ');
 
     // listed in the feedback workbook: 退回数据 the rejected row, 提示 the two warned ones
     const book = await readBook(join(archive(), '提示与退回.退回说明.xlsx'));

@@ -432,7 +432,8 @@ class ResourceTables {
         this.addIssue(m, value);
         break;
       case 'completeness':
-        this.addCompleteness(m, value, base);
+        // rows loaded with warnings (`warned`) are not missing cells: the table's figures are the missing ones
+        if (m.measure === 'missing') this.addCompleteness(m, value, base);
         break;
       case 'uniqueness':
         this.addUniqueness(m, value);
