@@ -316,7 +316,7 @@ describe('catalog validate', () => {
     const register = catalog.resources.get('enterprise')?.current.fields ?? [];
     expect(register.filter((f) => f.severity === 'reject').map((f) => f.code)).toEqual(['QY_SHXYM', 'QY_MC']);
     expect(catalog.resources.get('xzcf')?.rules.every((r) => r.severity === 'reject')).toBe(true);
-    expect(catalog.resources.get('xzxk')?.checks?.severity).toEqual({ order: 'warn', notFuture: 'reject' });
+    expect(catalog.resources.get('xzxk')?.checks?.severity).toEqual({ order: 'reject', notFuture: 'reject' });
   });
 
   it('catches a natural-key field that is optional and a credit-code field without a credit-code format', () => {
