@@ -93,6 +93,7 @@ describe(`typed tables in the warehouse (${WAREHOUSE_KIND})`, () => {
       'r_xzcf_pkey',
       'r_xzcf_record_id',
       'r_xzcf_run_id',
+      'r_xzcf_warned',
     ]);
     const [comment] = await db.query<{ comment: string }>(
       `SELECT col_description(to_regclass($1)::oid, attnum) AS comment FROM pg_attribute

@@ -100,7 +100,12 @@ describe('typed tables generated from the catalog', () => {
       expect(create).toContain(`"uscc" text COLLATE "C" NOT NULL`);
     }
     const def = typedTable(catalog.resources.get('xzcf')!);
-    expect(def.indexes.map((i) => i.name)).toEqual(['r_xzcf_record_id', 'r_xzcf_run_id', 'r_xzcf_matched']);
+    expect(def.indexes.map((i) => i.name)).toEqual([
+      'r_xzcf_record_id',
+      'r_xzcf_run_id',
+      'r_xzcf_matched',
+      'r_xzcf_warned',
+    ]);
     expect(column(def, 'record_id')).toMatchObject({ type: 'bigint', notNull: true });
     expect(column(def, 'record_id')?.default).toMatch(/^nextval\('guiji_record_id'::regclass\)$/);
   });
@@ -130,6 +135,18 @@ describe('additive evolution of the typed tables', () => {
     expect(plan.statements).toEqual([
       'ALTER TABLE "r_xzcf" ADD COLUMN "cf_zxje" numeric',
       `COMMENT ON COLUMN "r_xzcf"."cf_zxje" IS '已执行罚款金额（万元）'`,
+    ]);
+  });
+
+  it('gives a table made before severities its warnings column and the index of its warned records', () => {
+    const before = existingFrom(catalog).filter((c) => c.column_name !== 'warnings');
+    const plan = planTypedTables(catalog, before);
+    expect(plan.problems).toEqual([]);
+    expect(plan.added).toContain('r_xzcf.warnings');
+    const xzcf = plan.statements.filter((s) => s.includes('"r_xzcf"') && !s.startsWith('COMMENT'));
+    expect(xzcf).toEqual([
+      'ALTER TABLE "r_xzcf" ADD COLUMN "warnings" jsonb',
+      'CREATE INDEX "r_xzcf_warned" ON "r_xzcf" ("run_id") WHERE "warnings" IS NOT NULL',
     ]);
   });
 

@@ -56,6 +56,8 @@ export interface IndexDef {
   name: string;
   /** The whole `CREATE INDEX` statement. */
   sql: string;
+  /** A record column the generator added later: an existing table gets the index when it gets the column. */
+  column?: string;
 }
 
 export interface TableDef {
@@ -220,6 +222,12 @@ export function typedTable(resource: Resource): TableDef {
         name: `${name}_matched`,
         sql: `CREATE INDEX ${ident(`${name}_matched`)} ON ${table} ("matched_uscc") WHERE "matched_uscc" <> "uscc"`,
       },
+      // a run's records with warnings, for the quality metrics: few, and most runs have none
+      {
+        name: `${name}_warned`,
+        sql: `CREATE INDEX ${ident(`${name}_warned`)} ON ${table} ("run_id") WHERE "warnings" IS NOT NULL`,
+        column: 'warnings',
+      },
     ],
     comment: `${resource.name}（${resource.id}，字段集 ${resource.current.version}）：归集记录`,
   };
@@ -372,6 +380,7 @@ export function planTypedTables(catalog: Catalog, existing: readonly ExistingCol
         plan.statements.push(
           `ALTER TABLE ${ident(def.name)} ADD COLUMN ${columnSql(column)}`,
           commentSql(def.name, column),
+          ...def.indexes.filter((i) => i.column === column.name).map((i) => i.sql),
         );
       } else if (type !== wanted) {
         plan.problems.push(
