@@ -66,7 +66,13 @@ describe(`the bulk path for an empty table (${WAREHOUSE_KIND})`, () => {
     const expected = (await plainDb.query<{ indexname: string }>(INDEXES, [plainDb.schema])).map(
       (r) => r.indexname,
     );
-    expect(expected).toEqual(['r_xzcf_matched', 'r_xzcf_pkey', 'r_xzcf_record_id', 'r_xzcf_run_id']);
+    expect(expected).toEqual([
+      'r_xzcf_matched',
+      'r_xzcf_pkey',
+      'r_xzcf_record_id',
+      'r_xzcf_run_id',
+      'r_xzcf_warned',
+    ]);
     for (const [env, db] of [
       [bulk, bulkDb],
       [plain, plainDb],
@@ -129,6 +135,7 @@ describe(`the bulk path for an empty table (${WAREHOUSE_KIND})`, () => {
         'r_xzcf_pkey',
         'r_xzcf_record_id',
         'r_xzcf_run_id',
+        'r_xzcf_warned',
       ]);
       await expectLedgerBalanced(db);
     } finally {
