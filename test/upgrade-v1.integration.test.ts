@@ -427,7 +427,7 @@ describe(`an upgrade that fails half-way (${WAREHOUSE_KIND})`, () => {
           [db.schema],
         )
       ).map((i) => i.indexname),
-    ).toEqual(['r_xzcf_matched', 'r_xzcf_pkey', 'r_xzcf_record_id', 'r_xzcf_run_id']);
+    ).toEqual(['r_xzcf_matched', 'r_xzcf_pkey', 'r_xzcf_record_id', 'r_xzcf_run_id', 'r_xzcf_warned']);
 
     await db.query('DROP TRIGGER refuse ON r_xzcf');
     // the rerun as `guiji migrate` (and every command that writes) makes it
