@@ -24,6 +24,7 @@ import { registerReportCommand } from '../pipelines/commands/report.js';
 import { registerReviewCommands } from '../pipelines/commands/review.js';
 import { registerRunCommand } from '../pipelines/commands/run.js';
 import { registerScheduleCommand } from '../pipelines/commands/schedule.js';
+import { registerServeCommand } from '../pipelines/commands/serve.js';
 import { registerSimulateCommand } from '../pipelines/commands/simulate.js';
 import { registerStatusCommand } from '../pipelines/commands/status.js';
 import { registerTemplateCommands } from '../pipelines/commands/template.js';
@@ -68,6 +69,7 @@ registerPublicationCommands(program);
 registerObjectionCommands(program);
 registerRepairCommands(program);
 registerAuditCommands(program);
+registerServeCommand(program);
 
 /** The warehouse a message may name, when the settings can be read at all. */
 function targetForMessages(): WarehouseTarget {

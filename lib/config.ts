@@ -71,6 +71,8 @@ export interface Config {
   readWorker: number;
   /** The day publication states are computed for (YYYY-MM-DD); null: today in Asia/Shanghai. */
   today: string | null;
+  /** `guiji serve`: the token every action (and any address but loopback) requires. A secret: never logged. */
+  serveToken: string | null;
 }
 
 interface Setting {
@@ -359,6 +361,12 @@ export const SETTINGS: readonly Setting[] = [
     type: 'string',
     help: 'publication: the day states are computed for, YYYY-MM-DD (default today in Asia/Shanghai; for tests and replays)',
   },
+  {
+    key: 'serveToken',
+    env: ['GUIJI_SERVE_TOKEN'],
+    type: 'string',
+    help: 'console: token for actions, required off 127.0.0.1 (environment only)',
+  },
 ];
 
 const packageRoot = resolve(import.meta.dirname, '..');
@@ -417,6 +425,7 @@ const schema = {
     xlsxMaxColumns: { type: 'integer', minimum: 1, maximum: 16_384 },
     readWorker: { enum: [0, 1] },
     today: { type: ['string', 'null'], pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+    serveToken: { type: ['string', 'null'], minLength: 16 },
   },
 } as const;
 
@@ -495,6 +504,7 @@ export function explainConfig(options: LoadConfigOptions = {}): ExplainedConfig 
     xlsxMaxColumns: 16_384,
     readWorker: 1,
     today: null,
+    serveToken: null,
   };
 
   const fromFile = readConfigFile(resolve(cwd, 'guiji.config.json'));
@@ -560,6 +570,9 @@ function readConfigFile(path: string): Partial<Config> {
         path,
         'databaseUrl may carry a password: set GUIJI_DATABASE_URL in the environment instead',
       );
+    }
+    if ('serveToken' in parsed) {
+      throw new ConfigError(path, 'serveToken is a secret: set GUIJI_SERVE_TOKEN in the environment instead');
     }
     return parsed;
   } catch (error) {

@@ -389,6 +389,19 @@ export async function recentRuns(db: Warehouse, limit = 20): Promise<RunSummary[
     'SELECT id, status, started_at, finished_at FROM runs ORDER BY id DESC LIMIT $1',
     [limit],
   );
+  return summarizeRuns(db, runs);
+}
+
+/** These runs (rows of `runs`), each with its sources' ledger, in the order given. */
+export async function summarizeRuns(
+  db: Warehouse,
+  runs: ReadonlyArray<{
+    id: string;
+    status: string;
+    started_at: Date | string;
+    finished_at: Date | string | null;
+  }>,
+): Promise<RunSummary[]> {
   if (!runs.length) return [];
   const sources = await db.query<SourceRunRow>(
     'SELECT * FROM source_runs WHERE run_id = ANY($1::bigint[]) ORDER BY source',
@@ -396,7 +409,7 @@ export async function recentRuns(db: Warehouse, limit = 20): Promise<RunSummary[
   );
   return runs.map((run) =>
     toSummary(
-      run,
+      run as RunRow,
       sources.filter((s) => s.run_id === run.id || Number(s.run_id) === Number(run.id)),
     ),
   );
