@@ -1,0 +1,252 @@
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Warehouse } from '../lib/db.js';
+import { createLogger } from '../lib/logger.js';
+import type { FiledRecord } from '../pipelines/console/enterprises.js';
+import { CONTENT_SECURITY_POLICY } from '../pipelines/console/security.js';
+import { buildConsole } from '../pipelines/console/server.js';
+import type { Review } from '../pipelines/match/review.js';
+import {
+  BAICHUAN,
+  CLOSE_NAME,
+  DONGFANG,
+  loadConsoleData,
+  PENALTY_DOC,
+  RENAMED,
+} from './helpers/console-data.js';
+import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
+
+const TOKEN = 'a-long-enough-test-token';
+
+interface Profile {
+  enterprise: { uscc: string; name: string; names: string[]; legalRep: string | null };
+  records: FiledRecord[];
+}
+
+describe(`guiji serve: the console's API and its guards (${WAREHOUSE_KIND})`, () => {
+  let env: TestEnv;
+  let db: Warehouse;
+  let app: FastifyInstance;
+  let bare: FastifyInstance;
+  const log: string[] = [];
+
+  const json = async <T>(url: string): Promise<T> => {
+    const r = await app.inject({ url });
+    expect(r.statusCode, r.body).toBe(200);
+    return r.json() as T;
+  };
+  const search = async (q: string) =>
+    (
+      await json<{ enterprises: { uscc: string; formerName: string | null }[] }>(
+        `/api/enterprises?q=${encodeURIComponent(q)}`,
+      )
+    ).enterprises;
+  const waiting = async () => (await json<{ reviews: Review[] }>('/api/reviews')).reviews;
+
+  beforeAll(async () => {
+    env = await makeEnv('console-api');
+    await loadConsoleData(env);
+    db = await env.open();
+    const stream = new PassThrough();
+    stream.on('data', (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean)));
+    const base = { config: env.config, db, catalog: env.catalog };
+    app = await buildConsole({ ...base, logger: createLogger('info', stream), token: TOKEN });
+    bare = await buildConsole({ ...base, logger: createLogger('silent'), token: null });
+  }, 300_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await bare?.close();
+    await db?.close();
+    await env?.cleanup();
+  });
+
+  it('finds an enterprise by credit code, by name and by former name, normalised as matching does', async () => {
+    expect((await search(BAICHUAN.uscc.toLowerCase())).map((h) => h.uscc)).toEqual([BAICHUAN.uscc]);
+    expect((await search('百川智能')).map((h) => h.uscc)).toEqual([BAICHUAN.uscc]);
+    // the former name, written with full-width brackets, spaces and the long legal form
+    const former = await search(' 界首市（百川）电器有限责任公司 ');
+    expect(former).toEqual([
+      { uscc: BAICHUAN.uscc, name: RENAMED, status: '存续', formerName: BAICHUAN.name },
+    ]);
+    expect(await search('没有这家企业')).toEqual([]);
+    // LIKE's wildcards are taken literally
+    expect(await search('%')).toEqual([]);
+    const bad = await app.inject({ url: '/api/enterprises' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: { code: 'GUIJI_ERR_USAGE' } });
+  });
+
+  it('returns every record filed under a credit code, with its versions, match method and flags', async () => {
+    const profile = await json<Profile>(`/api/enterprises/${BAICHUAN.uscc}`);
+    expect(profile.enterprise).toMatchObject({
+      uscc: BAICHUAN.uscc,
+      name: RENAMED,
+      names: [BAICHUAN.name, RENAMED],
+    });
+    expect(profile.records.map((r) => r.resource).sort()).toEqual(['enterprise', 'xzcf', 'xzxk']);
+    const penalty = profile.records.find((r) => r.resource === 'xzcf') as FiledRecord;
+    expect(penalty).toMatchObject({
+      version: 2,
+      matchMethod: 'uscc',
+      matchFlags: [],
+      ownUscc: BAICHUAN.uscc,
+    });
+    expect(penalty.fields).toMatchObject({ CF_WSH: PENALTY_DOC, CF_WFXW: '虚假宣传（更正）' });
+    expect(penalty.history.map((h) => [h.version, h.fields.CF_WFXW])).toEqual([[1, '虚假宣传']]);
+    // the other enterprise's records are not there
+    expect(profile.records.some((r) => JSON.stringify(r.fields).includes(DONGFANG.name))).toBe(false);
+    const missing = await app.inject({ url: '/api/enterprises/91341282MA2N0000X0' });
+    expect([404, 400]).toContain(missing.statusCode);
+    expect((await app.inject({ url: '/api/enterprises/DROP%20TABLE' })).statusCode).toBe(400);
+  });
+
+  it('shows the public preview masked as the public views are', async () => {
+    const preview = await json<Profile>(`/api/enterprises/${BAICHUAN.uscc}?view=public`);
+    const full = await json<Profile>(`/api/enterprises/${BAICHUAN.uscc}`);
+    const [view] = await db.query<{ row: Record<string, unknown> }>(
+      `SELECT row_to_json(v) AS row FROM v_xzcf_public v WHERE uscc = $1`,
+      [BAICHUAN.uscc],
+    );
+    const penalty = preview.records.find((r) => r.resource === 'xzcf') as FiledRecord;
+    const sensitive = env.catalog.resources.get('xzcf')!.current.fields.filter((f) => f.sensitive);
+    expect(sensitive.length).toBeGreaterThan(0);
+    for (const f of sensitive)
+      expect(penalty.fields[f.code] ?? null).toEqual(view!.row[f.code.toLowerCase()] ?? null);
+    expect(JSON.stringify(preview.records)).not.toEqual(JSON.stringify(full.records));
+    expect(preview.enterprise.legalRep).toBeNull();
+  });
+
+  it('lists runs filtered by kind and source, and a run with its files loaded and rejected', async () => {
+    const { runs } = await json<{ runs: { runId: number; kind: string; sources: { source: string }[] }[] }>(
+      '/api/runs?kind=run&source=drops',
+    );
+    expect(runs.map((r) => r.runId)).toEqual([2, 1]);
+    expect((await json<{ runs: unknown[] }>('/api/runs?source=credit-platform')).runs).toEqual([]);
+    expect((await json<{ runs: unknown[] }>('/api/runs?kind=backfill')).runs).toEqual([]);
+    const detail = await json<{ files: { name: string; rowsQuarantined: number }[] }>('/api/runs/1');
+    expect(detail.files.find((f) => f.name === '行政处罚.csv')?.rowsQuarantined).toBe(1);
+    expect((await app.inject({ url: '/api/runs/999' })).statusCode).toBe(404);
+    expect((await app.inject({ url: '/api/runs/abc' })).statusCode).toBe(400);
+    const { files } = await json<{
+      files: { file: string; sample: { row: number; issues: { messageZh: string }[] }[] }[];
+    }>('/api/rejected');
+    expect(files.map((f) => f.file)).toEqual(['行政处罚.csv']);
+    expect(files[0]!.sample[0]!.row).toBe(4);
+    expect(files[0]!.sample[0]!.issues[0]!.messageZh).toContain('2024-13-45');
+  });
+
+  it("gives a month's briefing, and refuses a month that is not one", async () => {
+    const [{ month }] = (await db.query<{ month: string }>(
+      `SELECT to_char(started_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month FROM runs ORDER BY id DESC LIMIT 1`,
+    )) as [{ month: string }];
+    const report = await json<{ scope: { runs: number[] }; totals: { read: number } }>(
+      `/api/report?month=${month}`,
+    );
+    expect(report.scope.runs).toEqual([1, 2]);
+    expect(report.totals.read).toBe(9);
+    expect((await app.inject({ url: '/api/report?month=2001-01' })).statusCode).toBe(404);
+    expect((await app.inject({ url: '/api/report?month=2026-13' })).statusCode).toBe(400);
+  });
+
+  it('refuses an action without the token, with a wrong one, and from another site; records each in the audit log', async () => {
+    const [review] = await waiting();
+    expect(review?.name).toBe(CLOSE_NAME);
+    const url = `/api/reviews/${review!.id}/accept`;
+    const tries = [
+      { headers: {} },
+      { headers: { 'x-guiji-token': 'wrong-token-of-some-length' } },
+      { headers: { 'x-guiji-token': TOKEN, 'sec-fetch-site': 'cross-site' } },
+      { headers: { 'x-guiji-token': TOKEN, origin: 'https://evil.example' } },
+    ];
+    for (const t of tries) {
+      const r = await app.inject({ method: 'POST', url, headers: t.headers, payload: {} });
+      expect(r.statusCode, JSON.stringify(t.headers)).toBe(403);
+      expect(r.json()).toMatchObject({ error: { code: 'GUIJI_ERR_FORBIDDEN' } });
+    }
+    // a page's form from another site, even with the token in it
+    const form = await app.inject({
+      method: 'POST',
+      url: `/reviews/${review!.id}/accept`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' },
+      payload: `token=${TOKEN}`,
+    });
+    expect(form.statusCode).toBe(403);
+    // a console started without a token takes no action at all
+    const off = await bare.inject({ method: 'POST', url, headers: { 'x-guiji-token': TOKEN }, payload: {} });
+    expect(off.statusCode).toBe(403);
+    expect(off.json().error.message).toContain('GUIJI_SERVE_TOKEN');
+    expect(await waiting()).toHaveLength(1);
+    const refused = log
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.audit && l.outcome === 'refused');
+    expect(refused.map((l) => l.detail)).toEqual([
+      'bad-token',
+      'bad-token',
+      'cross-site',
+      'cross-site',
+      'cross-site',
+    ]);
+    expect(log.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('accepts a review with the token: the record is filed under the enterprise, and the action audited', async () => {
+    const [review] = await waiting();
+    const r = await app.inject({
+      method: 'POST',
+      url: `/api/reviews/${review!.id}/accept`,
+      headers: { 'x-guiji-token': TOKEN, 'sec-fetch-site': 'same-origin' },
+      payload: { uscc: BAICHUAN.uscc },
+    });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json()).toMatchObject({ status: 'accepted', uscc: BAICHUAN.uscc });
+    expect(await waiting()).toEqual([]);
+    const profile = await json<Profile>(`/api/enterprises/${BAICHUAN.uscc}`);
+    const filed = profile.records.find((x) => x.matchMethod === 'manual');
+    expect(filed).toMatchObject({ resource: 'xzcf', ownUscc: '' });
+    expect(filed?.fields.CF_XDR_MC).toBe(CLOSE_NAME);
+    const done = log
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.audit && l.outcome === 'done');
+    expect(done).toMatchObject([{ action: 'review.accept', target: `review ${review!.id}` }]);
+    // a review that does not exist is a usage error, said in words
+    const none = await app.inject({
+      method: 'POST',
+      url: '/api/reviews/999999/reject',
+      headers: { 'x-guiji-token': TOKEN },
+    });
+    expect(none.statusCode).toBe(400);
+    expect(none.json()).toMatchObject({ error: { code: 'GUIJI_ERR_USAGE' } });
+  });
+
+  it('serves pages in Chinese (English on request) under a strict policy, every value escaped', async () => {
+    const home = await app.inject({ url: '/' });
+    expect(home.statusCode).toBe(200);
+    expect(home.headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
+    expect(CONTENT_SECURITY_POLICY).toContain("script-src 'none'");
+    expect(home.body).toContain('需要关注的运行');
+    const en = await app.inject({ url: '/?lang=en' });
+    expect(en.body).toContain('Runs needing attention');
+    expect(String(en.headers['set-cookie'])).toContain('guiji_lang=en');
+    const hostile = await app.inject({
+      url: `/enterprises?q=${encodeURIComponent('"><script>alert(1)</script>')}`,
+    });
+    expect(hostile.statusCode).toBe(200);
+    expect(hostile.body).not.toContain('<script>');
+    expect(hostile.body).toContain('&quot;&gt;&lt;script&gt;');
+    for (const page of [
+      '/runs',
+      '/runs/1',
+      '/quality',
+      '/reviews',
+      '/rejected',
+      `/enterprises/${BAICHUAN.uscc}`,
+    ]) {
+      const r = await app.inject({ url: page });
+      expect(r.statusCode, page).toBe(200);
+      expect(r.body, page).not.toMatch(/<script|style="/);
+    }
+    expect((await app.inject({ url: '/nowhere' })).statusCode).toBe(404);
+  });
+});
