@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,27 +11,10 @@ import { writeReports } from '../pipelines/report/index.js';
 import { writeXlsx } from '../pipelines/report/xlsx.js';
 import { CELL_MAX_CHARS, cellText } from '../pipelines/xlsx-cells.js';
 import { chinaToday, EXPECTED, writeQualityDrop } from './fixtures/quality/dataset.js';
+import { CHROMIUM, SKIP_BROWSER } from './helpers/chromium.js';
 import { runCli } from './helpers/cli.js';
 import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 import { asRead, expectSafeWorkbook, HOSTILE, unzipText } from './helpers/workbook-cells.js';
-
-function chromiumPath(): string | null {
-  const candidates = [process.env.GUIJI_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
-  for (const c of candidates) if (c && existsSync(c)) return c;
-  try {
-    return (
-      execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], {
-        encoding: 'utf8',
-      }).trim() || null
-    );
-  } catch {
-    return null; // none on this machine
-  }
-}
-
-const CHROMIUM = chromiumPath();
-// without a browser the test is skipped on a developer's machine only; CI installs Debian's chromium
-const SKIP_BROWSER = CHROMIUM === null && !process.env.CI;
 
 describe(`quality reports (${WAREHOUSE_KIND})`, () => {
   let env: TestEnv;

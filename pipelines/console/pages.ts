@@ -41,7 +41,7 @@ export function layout(view: PageView, title: string, body: Html): string {
   return html`<!doctype html>
 <html lang="${view.lang === 'en' ? 'en' : 'zh-CN'}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · ${t.title}</title><link rel="stylesheet" href="/static/console.css"></head>
+<title>${title} · ${t.title}</title><link rel="stylesheet" href="/static/console.css"><link rel="icon" href="data:,"></head>
 <body><header><strong>${t.title}</strong>${nav}<span class="right"><a href="?lang=${other}">${t.language}</a>${account}</span></header>
 <main><h1>${title}</h1>${body}</main></body></html>`.text;
 }
