@@ -117,7 +117,7 @@ interface Options {
   /** Which pipeline children run under --cpu-prof: none, the first run's, or every scenario's. */
   profile: 'off' | 'first' | 'all';
   nodeFlags: string[];
-  /** The parts to run besides the drop scenarios: platform, report, backfill, embedded. */
+  /** The parts to run besides the drop scenarios: platform, report, backfill, embedded, console. */
   only: Set<Part>;
   /** The drop scenarios to run (`--only drops`: all of them), with those they need. */
   scenarios: Set<ScenarioId>;
@@ -127,7 +127,7 @@ interface Options {
   schema: string;
 }
 
-const PARTS = ['drops', 'platform', 'report', 'backfill', 'embedded'] as const;
+const PARTS = ['drops', 'platform', 'report', 'backfill', 'embedded', 'console'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The drop scenarios `--only` names one by one (`typed` is both typed PostgreSQL-alone variants). */
@@ -154,7 +154,8 @@ const USAGE = `usage: npm run bench [-- --rows N] [--repeat K] [--quick] [--prof
                CPU per row by stage (reading, validation, digests, loader, matching, GC…) and top functions
   --profile-all  the same for every pipeline scenario (first run, re-run, GB18030, xlsx)
   --only P,…   run only these parts: drops (every drop scenario below), platform, report, backfill,
-               embedded (50,000 rows into PGlite, in-process and served; needs no PostgreSQL);
+               embedded (50,000 rows into PGlite, in-process and served; needs no PostgreSQL), console
+               (the enterprise page and search of guiji serve on --rows records: p95 < 200 / 300 ms);
                or single drop scenarios: first, rerun, gb18030, xlsx, copy, stored (PostgreSQL alone into
                the JSONB store), typed (PostgreSQL alone into r_xzcf, both variants); the first run and
                \\copy come along when a scenario needs them
@@ -1311,6 +1312,8 @@ async function main(): Promise<number> {
   // backfill throughput with 1, 2 and 3 workers (issue 4): a fifth of the rows, from the credit simulator
   part('backfill', 'scripts/bench-backfill.ts', ['--rows', String(Math.round(options.rows / 5))]);
   if (options.only.has('embedded') && runEmbedded() !== 0) failures.push('embedded: failed');
+  // the console's enterprise page and search on the same number of records (issue 13): p95 < 200 / 300 ms
+  part('console', 'scripts/bench-console.ts', ['--rows', String(options.rows)]);
   const codes = new Set(Object.values(scenarios).flatMap((s) => s.measurements.map((m) => m.code)));
   codes.add(codeAtStart);
   if (codes.size > 1) {
