@@ -125,8 +125,22 @@ describe(`guiji serve: the console's API and its guards (${WAREHOUSE_KIND})`, ()
     expect(runs.map((r) => r.runId)).toEqual([2, 1]);
     expect((await json<{ runs: unknown[] }>('/api/runs?source=credit-platform')).runs).toEqual([]);
     expect((await json<{ runs: unknown[] }>('/api/runs?kind=backfill')).runs).toEqual([]);
-    const detail = await json<{ files: { name: string; rowsQuarantined: number }[] }>('/api/runs/1');
-    expect(detail.files.find((f) => f.name === '行政处罚.csv')?.rowsQuarantined).toBe(1);
+    const detail = await json<{ files: { name: string; sha256: string; rowsQuarantined: number }[] }>(
+      '/api/runs/1',
+    );
+    const penalties = detail.files.find((f) => f.name === '行政处罚.csv');
+    expect(penalties?.rowsQuarantined).toBe(1);
+    // its feedback workbook, made on request
+    const workbook = await app.inject({ url: `/runs/1/files/${penalties!.sha256}/feedback.xlsx` });
+    expect(workbook.statusCode).toBe(200);
+    expect(workbook.rawPayload.subarray(0, 2).toString()).toBe('PK');
+    expect(workbook.headers['content-disposition']).toContain(encodeURIComponent('行政处罚.退回说明.xlsx'));
+    const clean = detail.files.find((f) => f.name === '企业登记.csv');
+    expect((await app.inject({ url: `/runs/1/files/${clean!.sha256}/feedback.xlsx` })).statusCode).toBe(404);
+    expect((await app.inject({ url: `/runs/2/files/${penalties!.sha256}/feedback.xlsx` })).statusCode).toBe(
+      404,
+    );
+    expect((await app.inject({ url: '/runs/1/files/..%2F..%2Fetc/feedback.xlsx' })).statusCode).toBe(400);
     expect((await app.inject({ url: '/api/runs/999' })).statusCode).toBe(404);
     expect((await app.inject({ url: '/api/runs/abc' })).statusCode).toBe(400);
     const { files } = await json<{

@@ -107,6 +107,7 @@ const fileLine = {
     rowsRead: { type: 'integer' },
     rowsQuarantined: { type: 'integer' },
     error: nullable('string'),
+    reason: nullable('string'),
     finishedAt: { type: 'string' },
   },
 };

@@ -225,17 +225,19 @@ export function runsPage(
   return layout(view, t.runs, html`${form}${runsTable(t, runs)}`);
 }
 
-function filesTable(t: ConsoleLabels, files: readonly FileLine[]): Html {
+function filesTable(t: ConsoleLabels, runId: number, files: readonly FileLine[]): Html {
   if (!files.length) return html`<p>${t.none}</p>`;
   return table(
     [t.file, t.status, t.resource, t.read, t.quarantined, t.reason],
     files.map((f) => [
-      f.rowsQuarantined ? html`<a href="/rejected#${f.sha256}">${f.name}</a>` : f.name,
+      f.rowsQuarantined
+        ? html`<a href="/rejected?run=${runId}#${f.sha256}">${f.name}</a> · <a href="/runs/${runId}/files/${f.sha256}/feedback.xlsx">${t.feedback}</a>`
+        : f.name,
       statusText(t, f.status),
       f.resources.join(', '),
       f.rowsRead,
       f.rowsQuarantined,
-      f.error ?? '',
+      f.reason ?? '',
     ]),
     'files',
   );
@@ -275,7 +277,7 @@ export function runPage(view: PageView, detail: RunDetail): string {
     view,
     `${t.run} #${r.runId}`,
     html`<p>${t.kind}: ${r.kind} · ${t.status}: ${statusText(t, r.status)} · ${t.started}: ${time(r.startedAt)} · ${t.finished}: ${time(r.finishedAt)}</p>
-${sources}<h2>${t.files}</h2>${filesTable(t, detail.files)}<p><a href="/rejected?run=${r.runId}">${t.rejected}</a></p>`,
+${sources}<h2>${t.files}</h2>${filesTable(t, r.runId, detail.files)}<p><a href="/rejected?run=${r.runId}">${t.rejected}</a></p>`,
   );
 }
 

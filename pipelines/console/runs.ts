@@ -43,8 +43,10 @@ export interface FileLine {
   resources: string[];
   rowsRead: number;
   rowsQuarantined: number;
-  /** Why the whole file was refused, as the department reads it. */
+  /** Why the whole file was refused: the engineer's words, then the department's after ` / `. */
   error: string | null;
+  /** The department's words alone (Chinese). */
+  reason: string | null;
   finishedAt: string;
 }
 
@@ -82,6 +84,7 @@ export async function runDetail(db: Warehouse, id: number): Promise<RunDetail | 
       rowsRead: Number(f.rows_read),
       rowsQuarantined: Number(f.rows_quarantined),
       error: f.error,
+      reason: f.error === null ? null : (f.error.split(' / ').at(-1) ?? f.error),
       finishedAt: shanghaiIso(f.finished_at),
     })),
   };

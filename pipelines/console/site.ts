@@ -7,6 +7,7 @@ import { NotFound } from './api.js';
 import { MONTH, monthReport } from './briefing.js';
 import { audit, type ConsoleContext } from './context.js';
 import { enterpriseProfile, publicPreview, searchEnterprises } from './enterprises.js';
+import { feedbackWorkbook } from './feedback.js';
 import { consoleLabels } from './labels.js';
 import {
   homePage,
@@ -134,6 +135,32 @@ export function registerPages(app: FastifyInstance, ctx: ConsoleContext): void {
       const detail = await runDetail(db, request.params.id);
       if (!detail) throw new NotFound(`#${request.params.id}`);
       return page(reply, runPage(viewOf(ctx, request, reply), detail));
+    },
+  );
+
+  app.get<{ Params: { id: number; sha256: string } }>(
+    '/runs/:id/files/:sha256/feedback.xlsx',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          properties: {
+            id: { type: 'integer', minimum: 1 },
+            sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const workbook = await feedbackWorkbook(db, request.params.id, request.params.sha256);
+      if (!workbook) throw new NotFound(request.params.sha256);
+      return reply
+        .type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
+        .header(
+          'content-disposition',
+          `attachment; filename="feedback.xlsx"; filename*=UTF-8''${encodeURIComponent(workbook.name)}`,
+        )
+        .send(workbook.bytes);
     },
   );
 
