@@ -48,6 +48,10 @@ describe(`guiji serve: the console's API and its guards (${WAREHOUSE_KIND})`, ()
     env = await makeEnv('console-api');
     await loadConsoleData(env);
     db = await env.open();
+    // the publication issue's audit table (migration 011 on its branch), where the console writes when it exists
+    await db.query(`CREATE TABLE IF NOT EXISTS audit_log (
+      id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), actor text NOT NULL, action text NOT NULL,
+      resource text, record_id bigint, subject_id bigint, reason text, detail jsonb NOT NULL DEFAULT '{}'::jsonb)`);
     const stream = new PassThrough();
     stream.on('data', (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean)));
     const base = { config: env.config, db, catalog: env.catalog };
@@ -224,6 +228,24 @@ describe(`guiji serve: the console's API and its guards (${WAREHOUSE_KIND})`, ()
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((l) => l.audit && l.outcome === 'done');
     expect(done).toMatchObject([{ action: 'review.accept', target: `review ${review!.id}` }]);
+    const rows = await db.query<{
+      actor: string;
+      action: string;
+      reason: string | null;
+      detail: { outcome: string };
+    }>('SELECT actor, action, reason, detail FROM audit_log ORDER BY id');
+    expect(rows.map((r) => [r.action, r.detail.outcome, r.reason])).toEqual([
+      ['console.POST /api/reviews/1/accept', 'refused', 'bad-token'],
+      ['console.POST /api/reviews/1/accept', 'refused', 'bad-token'],
+      ['console.POST /api/reviews/1/accept', 'refused', 'cross-site'],
+      ['console.POST /api/reviews/1/accept', 'refused', 'cross-site'],
+      ['console.POST /reviews/1/accept', 'refused', 'cross-site'],
+      // the console without a token refused too; then the accepted one
+      ['console.POST /api/reviews/1/accept', 'refused', 'no-token-configured'],
+      ['console.review.accept', 'done', BAICHUAN.uscc],
+    ]);
+    expect(rows.at(-1)?.actor).toMatch(/^console header /);
+    expect(JSON.stringify(rows)).not.toContain(TOKEN);
     // a review that does not exist is a usage error, said in words
     const none = await app.inject({
       method: 'POST',

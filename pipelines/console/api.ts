@@ -3,10 +3,9 @@
  * serialises each answer with its schema (ajv and fast-json-stringify): a field left out of a schema is not sent.
  */
 import type { FastifyInstance } from 'fastify';
-import { GuijiError } from '../../lib/errors.js';
-import { acceptReview, listReviews, rejectReview } from '../match/review.js';
+import { listReviews } from '../match/review.js';
 import { MONTH, monthReport } from './briefing.js';
-import { audit, type ConsoleContext } from './context.js';
+import { type ConsoleContext, decideReview } from './context.js';
 import { enterpriseProfile, publicPreview, searchEnterprises } from './enterprises.js';
 import { listRuns, rejectedByFile, runDetail } from './runs.js';
 
@@ -354,32 +353,7 @@ export function registerApi(app: FastifyInstance, ctx: ConsoleContext): void {
           response: { 200: decision, 400: errorBody, 403: errorBody },
         },
       },
-      async (request) => {
-        const id = request.params.id;
-        try {
-          const result =
-            kind === 'accept'
-              ? await acceptReview(db, catalog, id, request.body?.uscc)
-              : await rejectReview(db, catalog, id);
-          audit(ctx, {
-            action: `review.${kind}`,
-            target: `review ${id}`,
-            outcome: 'done',
-            ip: request.ip,
-            detail: result.uscc ?? '',
-          });
-          return result;
-        } catch (error) {
-          audit(ctx, {
-            action: `review.${kind}`,
-            target: `review ${id}`,
-            outcome: 'failed',
-            ip: request.ip,
-            detail: error instanceof GuijiError ? error.message : 'internal error',
-          });
-          throw error;
-        }
-      },
+      async (request) => decideReview(ctx, request, kind, request.params.id, request.body?.uscc),
     );
   decide('accept');
   decide('reject');

@@ -1,7 +1,11 @@
+import type { FastifyRequest } from 'fastify';
 import type { Catalog } from '../../catalog/load.js';
 import type { Config } from '../../lib/config.js';
 import type { Warehouse } from '../../lib/db.js';
+import { GuijiError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
+import { acceptReview, type Decision, rejectReview } from '../match/review.js';
+import { viaOf } from './security.js';
 
 /** What every route of the console reads: passed in, never a module-level singleton. */
 export interface ConsoleContext {
@@ -26,9 +30,50 @@ export interface AuditEntry {
 }
 
 /**
- * Records an action in the audit log: the service's log (pino), one line per action with `audit: true`, never
- * the token. (The warehouse has no audit table yet; the publication issue adds one.)
+ * Records an action in the audit log: always a line of the service's log (pino, `audit: true`, never the token),
+ * and a row of the warehouse's `audit_log` when it has one (the publication issue's migration adds it). A row
+ * that cannot be written is said in the log: the action itself has already been done or refused.
  */
-export function audit(ctx: ConsoleContext, entry: AuditEntry): void {
+export async function audit(ctx: ConsoleContext, entry: AuditEntry): Promise<void> {
   ctx.logger.info({ audit: true, ...entry }, `console action ${entry.action} ${entry.outcome}`);
+  try {
+    const [table] = await ctx.db.query<{ present: boolean }>(
+      `SELECT to_regclass('audit_log') IS NOT NULL AS present`,
+    );
+    if (!table?.present) return;
+    await ctx.db.query(
+      `INSERT INTO audit_log (actor, action, reason, detail) VALUES ($1, $2, $3, $4::jsonb)`,
+      [
+        `console ${entry.via ?? 'session'} ${entry.ip}`,
+        `console.${entry.action}`,
+        entry.detail ?? null,
+        JSON.stringify({ target: entry.target, outcome: entry.outcome }),
+      ],
+    );
+  } catch (error) {
+    ctx.logger.error({ err: (error as Error).message, action: entry.action }, 'audit row not written');
+  }
+}
+
+/** Accepts (filing under `uscc`, or the only candidate) or rejects review `id`, audited whether done or failed. */
+export async function decideReview(
+  ctx: ConsoleContext,
+  request: FastifyRequest,
+  kind: 'accept' | 'reject',
+  id: number,
+  uscc: string | undefined,
+): Promise<Decision> {
+  const entry = { action: `review.${kind}`, target: `review ${id}`, ip: request.ip, via: viaOf(request) };
+  try {
+    const result =
+      kind === 'accept'
+        ? await acceptReview(ctx.db, ctx.catalog, id, uscc)
+        : await rejectReview(ctx.db, ctx.catalog, id);
+    await audit(ctx, { ...entry, outcome: 'done', detail: result.uscc ?? '' });
+    return result;
+  } catch (error) {
+    const detail = error instanceof GuijiError ? error.message : 'internal error';
+    await audit(ctx, { ...entry, outcome: 'failed', detail });
+    throw error;
+  }
 }

@@ -119,3 +119,10 @@ export function secure(reply: FastifyReply): void {
   reply.header('cross-origin-opener-policy', 'same-origin');
   reply.header('cache-control', 'no-store');
 }
+
+/** How a request offers the token, for the audit log: header, form field or session cookie. */
+export function viaOf(request: FastifyRequest): string {
+  if (request.headers[TOKEN_HEADER] !== undefined) return 'header';
+  const body = (request.body ?? {}) as Record<string, unknown>;
+  return body.token !== undefined ? 'form' : 'session';
+}

@@ -13,7 +13,7 @@ import { GuijiError, messageOf } from '../../lib/errors.js';
 import { NotFound, registerApi } from './api.js';
 import { audit, type ConsoleContext } from './context.js';
 import { messagePage } from './pages.js';
-import { refusal, secure, TOKEN_HEADER } from './security.js';
+import { refusal, secure, viaOf } from './security.js';
 import { registerPages, viewOf } from './site.js';
 
 /** Requests larger than this are refused: forms and API bodies are a few fields. */
@@ -41,7 +41,7 @@ async function guardAction(ctx: ConsoleContext, request: FastifyRequest, reply: 
   const path = request.url.split('?')[0] ?? '';
   const why = refusal(request, ctx.token);
   if (why === null || (path === '/login' && why !== 'cross-site')) return;
-  audit(ctx, {
+  await audit(ctx, {
     action: `POST ${path}`,
     target: path,
     outcome: 'refused',
@@ -64,12 +64,6 @@ async function guardAction(ctx: ConsoleContext, request: FastifyRequest, reply: 
     'GUIJI_ERR_FORBIDDEN',
     isApi(request) ? message : `${t.refusedAction}: ${message}`,
   );
-}
-
-function viaOf(request: FastifyRequest): string {
-  if (request.headers[TOKEN_HEADER] !== undefined) return 'header';
-  const body = (request.body ?? {}) as Record<string, unknown>;
-  return body.token !== undefined ? 'form' : 'session';
 }
 
 function answerError(ctx: ConsoleContext, error: FastifyError, request: FastifyRequest, reply: FastifyReply) {

@@ -1,11 +1,11 @@
 /** The console's pages: server-rendered HTML over the same functions as the API, Chinese first. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { acceptReview, listReviews, rejectReview } from '../match/review.js';
+import { listReviews } from '../match/review.js';
 import { renderHtml } from '../report/html.js';
 import type { Lang } from '../report/labels.js';
 import { NotFound } from './api.js';
 import { MONTH, monthReport } from './briefing.js';
-import { audit, type ConsoleContext } from './context.js';
+import { audit, type ConsoleContext, decideReview } from './context.js';
 import { enterpriseProfile, publicPreview, searchEnterprises } from './enterprises.js';
 import { feedbackWorkbook } from './feedback.js';
 import { consoleLabels } from './labels.js';
@@ -242,17 +242,7 @@ export function registerPages(app: FastifyInstance, ctx: ConsoleContext): void {
       },
       async (request, reply) => {
         const id = request.params.id;
-        const result =
-          kind === 'accept'
-            ? await acceptReview(db, catalog, id, request.body.uscc)
-            : await rejectReview(db, catalog, id);
-        audit(ctx, {
-          action: `review.${kind}`,
-          target: `review ${id}`,
-          outcome: 'done',
-          ip: request.ip,
-          detail: result.uscc ?? '',
-        });
+        const result = await decideReview(ctx, request, kind, id, request.body.uscc);
         return reply.redirect(`/reviews?done=${result.status}-${id}`, 303);
       },
     );
@@ -283,7 +273,7 @@ export function registerPages(app: FastifyInstance, ctx: ConsoleContext): void {
     async (request, reply) => {
       const given = request.body.token ?? '';
       if (!ctx.token || sessionOf(given) !== sessionOf(ctx.token)) {
-        audit(ctx, {
+        await audit(ctx, {
           action: 'login',
           target: 'console',
           outcome: 'refused',
@@ -292,7 +282,7 @@ export function registerPages(app: FastifyInstance, ctx: ConsoleContext): void {
         });
         return page(reply.code(403), loginPage(viewOf(ctx, request), true));
       }
-      audit(ctx, { action: 'login', target: 'console', outcome: 'done', ip: request.ip });
+      await audit(ctx, { action: 'login', target: 'console', outcome: 'done', ip: request.ip });
       reply.header(
         'set-cookie',
         `${SESSION_COOKIE}=${sessionOf(ctx.token)}; Path=/; HttpOnly; SameSite=Strict`,
@@ -302,7 +292,7 @@ export function registerPages(app: FastifyInstance, ctx: ConsoleContext): void {
   );
 
   app.post('/logout', async (request, reply) => {
-    audit(ctx, { action: 'logout', target: 'console', outcome: 'done', ip: request.ip });
+    await audit(ctx, { action: 'logout', target: 'console', outcome: 'done', ip: request.ip });
     reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
     return reply.redirect('/', 303);
   });
