@@ -262,6 +262,17 @@ describe(`guiji serve: the console's API and its guards (${WAREHOUSE_KIND})`, ()
     expect(home.headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
     expect(CONTENT_SECURITY_POLICY).toContain("script-src 'none'");
     expect(home.body).toContain('需要关注的运行');
+    // the penalties and the licence were produced long before they were delivered: their departments are late;
+    // departments of the catalog that sent nothing are silent
+    const late = /<table id="late">(.*?)<\/table>/s.exec(home.body)?.[1] ?? '';
+    expect(late).toContain('界首市市场监督管理局');
+    const silent = /<p id="silent">(.*?)<\/p>/s.exec(home.body)?.[1] ?? '';
+    expect(silent).not.toContain('界首市市场监督管理局');
+    const others = env.catalog.departments.filter(
+      (d) => !['界首市市场监督管理局', '界首市行政审批局'].includes(d.name),
+    );
+    expect(others.length).toBeGreaterThan(0);
+    for (const d of others) expect(silent).toContain(d.name);
     const en = await app.inject({ url: '/?lang=en' });
     expect(en.body).toContain('Runs needing attention');
     expect(String(en.headers['set-cookie'])).toContain('guiji_lang=en');

@@ -4,6 +4,7 @@ import type { Review } from '../match/review.js';
 import { resourcesChart, scorecardChart, trendsChart } from '../report/charts.js';
 import type { QualityReport } from '../report/data.js';
 import { type Lang, labelsFor, percent } from '../report/labels.js';
+import type { DepartmentAttention } from './departments.js';
 import type { EnterpriseHit, EnterpriseProfile, FiledRecord } from './enterprises.js';
 import { type Html, html, svgImage } from './html.js';
 import type { ConsoleLabels } from './labels.js';
@@ -99,13 +100,24 @@ function sum(run: RunLine, key: 'read' | 'inserted' | 'updated' | 'quarantined' 
 
 export function homePage(
   view: PageView,
-  data: { last: RunLine[]; attention: RunLine[]; reviews: Review[] },
+  data: { last: RunLine[]; attention: RunLine[]; reviews: Review[]; departments: DepartmentAttention },
 ): string {
   const { t } = view;
+  const { late, silent } = data.departments;
   return layout(
     view,
     t.home,
     html`<h2>${t.attention}</h2>${runsTable(t, data.attention, 'attention')}
+<h2>${t.lateDepartments}</h2>${
+      late.length
+        ? table(
+            [t.department, t.late, t.measured],
+            late.map((d) => [d.name, d.late, d.measured]),
+            'late',
+          )
+        : html`<p>${t.none}</p>`
+    }
+<h2>${t.silentDepartments}</h2>${silent.length ? html`<p id="silent">${silent.map((d) => d.name).join('、')}</p>` : html`<p>${t.none}</p>`}
 <h2>${t.waiting} (${data.reviews.length})</h2>${reviewList(view, data.reviews, false)}
 <h2>${t.lastRuns}</h2>${runsTable(t, data.last)}`,
   );

@@ -6,6 +6,7 @@ import type { Lang } from '../report/labels.js';
 import { NotFound } from './api.js';
 import { MONTH, monthReport } from './briefing.js';
 import { audit, type ConsoleContext, decideReview } from './context.js';
+import { departmentAttention } from './departments.js';
 import { enterpriseProfile, publicPreview, searchEnterprises } from './enterprises.js';
 import { feedbackWorkbook } from './feedback.js';
 import { consoleLabels } from './labels.js';
@@ -64,12 +65,13 @@ export function registerPages(app: FastifyInstance, ctx: ConsoleContext): void {
     '/',
     { schema: { querystring: { type: 'object', properties: langQuery } } },
     async (request, reply) => {
-      const [last, attention, reviews] = await Promise.all([
+      const [last, attention, reviews, departments] = await Promise.all([
         listRuns(db, { limit: 10 }),
         listRuns(db, { limit: 10, status: ['failed', 'partial', 'interrupted'] }),
         listReviews(db, catalog, { limit: 100 }),
+        departmentAttention(db, catalog),
       ]);
-      return page(reply, homePage(viewOf(ctx, request, reply), { last, attention, reviews }));
+      return page(reply, homePage(viewOf(ctx, request, reply), { last, attention, reviews, departments }));
     },
   );
 
