@@ -191,13 +191,16 @@ export async function enterpriseProfile(
   catalog: Catalog,
   uscc: string,
 ): Promise<EnterpriseProfile | null> {
-  const enterprise = await findEnterprise(db, uscc);
-  if (!enterprise) return null;
   const resources = [...catalog.resources.values()];
-  const rows = await db.query<RecordRow>(
-    `${resources.map(filedUnderSql).join('\nUNION ALL\n')}\nORDER BY resource, record_id`,
-    [uscc],
-  );
+  const [registered, rows] = await Promise.all([
+    findEnterprise(db, uscc),
+    db.query<RecordRow>(
+      `${resources.map(filedUnderSql).join('\nUNION ALL\n')}\nORDER BY resource, record_id`,
+      [uscc],
+    ),
+  ]);
+  const enterprise = registered ?? unregistered(catalog, uscc, rows);
+  if (!enterprise) return null;
   const history = await versionsOf(
     db,
     rows.filter((r) => r.version > 1).map((r) => r.record_id),
@@ -222,6 +225,28 @@ export async function enterpriseProfile(
       fields: r.fields,
       history: history.get(Number(r.record_id)) ?? [],
     })),
+  };
+}
+
+/**
+ * A code the register does not hold but records carry (an enterprise of another region, a register not yet
+ * delivered): its file still lists them, under the name the first of them gives; null when none does.
+ */
+function unregistered(catalog: Catalog, uscc: string, rows: readonly RecordRow[]): Enterprise | null {
+  const [first] = rows;
+  if (!first) return null;
+  const nameField = catalog.resources.get(first.resource)?.subject.name;
+  const name = nameField ? first.fields[nameField] : undefined;
+  return {
+    uscc,
+    name: typeof name === 'string' ? name : uscc,
+    regNo: null,
+    orgCode: null,
+    legalRep: null,
+    regDate: null,
+    status: null,
+    address: null,
+    names: [],
   };
 }
 

@@ -21,6 +21,8 @@ export const RENAMED = '界首市百川智能电器有限公司';
 export const DONGFANG = enterprise('界首市东方红农机有限公司');
 export const CLOSE_NAME = '界首市百川电气有限公司';
 export const PENALTY_DOC = '界市监罚〔2024〕1号';
+/** A subject with a credit code the register does not hold (an enterprise registered elsewhere). */
+export const OUTSIDER = enterprise('阜阳市外地商贸有限公司', '341200');
 
 export async function loadConsoleData(env: TestEnv): Promise<void> {
   const dir = env.config.dropDir;
@@ -39,7 +41,10 @@ export async function loadConsoleData(env: TestEnv): Promise<void> {
   const corrected = penalty2019('1', { name: BAICHUAN.name, uscc: BAICHUAN.uscc });
   corrected[9] = '虚假宣传（更正）';
   await drop(dir, '企业登记-变更.csv', REGISTER_HEADER, registerRows([{ ...BAICHUAN, name: RENAMED }]));
-  await drop(dir, '行政处罚-更正.csv', PENALTY_2019_HEADER, [corrected]);
+  await drop(dir, '行政处罚-更正.csv', PENALTY_2019_HEADER, [
+    corrected,
+    penalty2019('4', { name: OUTSIDER.name, uscc: OUTSIDER.uscc }),
+  ]);
   await runOnce(env);
 }
 
