@@ -49,10 +49,6 @@ describe(`guiji serve: the console's API and its guards (${WAREHOUSE_KIND})`, ()
     env = await makeEnv('console-api');
     await loadConsoleData(env);
     db = await env.open();
-    // the publication issue's audit table (migration 011 on its branch), where the console writes when it exists
-    await db.query(`CREATE TABLE IF NOT EXISTS audit_log (
-      id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), actor text NOT NULL, action text NOT NULL,
-      resource text, record_id bigint, subject_id bigint, reason text, detail jsonb NOT NULL DEFAULT '{}'::jsonb)`);
     const stream = new PassThrough();
     stream.on('data', (d: Buffer) => log.push(...d.toString().split('\n').filter(Boolean)));
     const base = { config: env.config, db, catalog: env.catalog };

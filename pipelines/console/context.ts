@@ -30,17 +30,13 @@ export interface AuditEntry {
 }
 
 /**
- * Records an action in the audit log: always a line of the service's log (pino, `audit: true`, never the token),
- * and a row of the warehouse's `audit_log` when it has one (the publication issue's migration adds it). A row
- * that cannot be written is said in the log: the action itself has already been done or refused.
+ * Records an action in the audit log: a line of the service's log (pino, `audit: true`, never the token) and a
+ * row of the warehouse's `audit_log` (migration 011; `guiji audit` lists it). A row that cannot be written is
+ * said in the log: the action itself has already been done or refused.
  */
 export async function audit(ctx: ConsoleContext, entry: AuditEntry): Promise<void> {
   ctx.logger.info({ audit: true, ...entry }, `console action ${entry.action} ${entry.outcome}`);
   try {
-    const [table] = await ctx.db.query<{ present: boolean }>(
-      `SELECT to_regclass('audit_log') IS NOT NULL AS present`,
-    );
-    if (!table?.present) return;
     await ctx.db.query(
       `INSERT INTO audit_log (actor, action, reason, detail) VALUES ($1, $2, $3, $4::jsonb)`,
       [
