@@ -10,6 +10,7 @@ import * as quarantineByFile from '../../migrations/008_quarantine_by_file.js';
 import * as typedWarehouse from '../../migrations/009_typed_warehouse.js';
 import * as deliveryClock from '../../migrations/010_delivery_clock.js';
 import * as publication from '../../migrations/011_publication.js';
+import * as dropFileDepartment from '../../migrations/012_drop_file_department.js';
 
 /**
  * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
@@ -27,6 +28,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void
   ['009_typed_warehouse', typedWarehouse],
   ['010_delivery_clock', deliveryClock],
   ['011_publication', publication],
+  ['012_drop_file_department', dropFileDepartment],
 ];
 
 const source: Knex.MigrationSource<string> = {
