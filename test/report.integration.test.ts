@@ -252,6 +252,15 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
       '',
     ]);
     expect(rowOf('界首市发展和改革委员会', '行政处罚信息')?.slice(-3)).toEqual(['—', '0', '未报送']);
+    // the departments over 50% late are named first in the matrix too (swj made one here)
+    const firstRow = (page: string) =>
+      /<section id="matrix">[\s\S]*?<tbody>\s*<tr><td>(.*?)<\/td>/.exec(page)?.[1];
+    expect(firstRow(html)).toBe('界首市市场监督管理局');
+    const watched: QualityReport = {
+      ...report,
+      departments: report.departments.map((d) => (d.department === 'swj' ? { ...d, watch: true } : d)),
+    };
+    expect(firstRow(renderHtml(watched))).toBe('国家税务总局界首市税务局');
     const silent = /<section id="silent">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? '';
     expect(silent).toContain('界首市发展和改革委员会');
     expect(silent).toContain('未报送部门的判定范围');

@@ -611,7 +611,7 @@ async function readDepartments(db: Warehouse, catalog: Catalog, runs: number[]):
       completeness: toNumber(d.completeness),
       score: toNumber(d.score),
       rank: 0,
-      watch: Number(d.measured) > 0 && Number(d.late) / Number(d.measured) > WATCH_LATE_RATE,
+      watch: (lateRate({ late: Number(d.late), measured: Number(d.measured) }) ?? 0) > WATCH_LATE_RATE,
     }))
     .sort((a, b) => (b.score ?? -1) - (a.score ?? -1) || a.department.localeCompare(b.department));
 }
