@@ -99,6 +99,11 @@ describe('whose file it was: the drops file-name convention and the template’s
       resource: 'xzxk',
     });
     expect(originOfFileName(catalog, '税务局 三月.csv')).toEqual({ department: 'swj' });
+    // the demo's damaged file: its short name is sthjj's alias
+    expect(originOfFileName(catalog, '行政处罚_生态环境分局_0101.xlsx')).toEqual({
+      department: 'sthjj',
+      resource: 'xzcf',
+    });
   });
 
   it('never by substring, and not when the parts name two departments', () => {
