@@ -415,5 +415,8 @@ describe(`quality metrics in the warehouse (${WAREHOUSE_KIND})`, () => {
     expect(line('scjgj')).toMatchObject({ read: 0, rejectedFiles: 0, silentResources: ['xzcf'] });
     expect(report.departmentScope.resources).toEqual([{ resource: 'xzcf', name: '行政处罚信息' }]);
     expect(report.departments.reduce((n, d) => n + d.rejectedFiles, 0)).toBe(3);
+    // the two whose department cannot be told are counted apart, and said in the HTML
+    expect(report.departmentScope.untoldRejectedFiles).toBe(2);
+    expect(renderHtml(report)).toContain('无法判断报送部门的整体退回文件: 2');
   });
 });

@@ -86,9 +86,9 @@ export interface DepartmentResourceLine {
   silent: boolean;
 }
 
-/** Files rejected whole in the scope, per department told and resource told ('' when it could not be). */
+/** Files rejected whole in the scope, per department told (null: not told) and resource told ('' not told). */
 export interface RejectedFileCount {
-  department: string;
+  department: string | null;
   resource: string;
   files: number;
 }
@@ -113,12 +113,12 @@ export function departmentMatrix(metrics: readonly MetricSum[]): Matrix {
   return matrix;
 }
 
-/** The scope's files rejected whole whose department could be told. */
+/** The scope's files rejected whole, by the department and resource told. */
 export async function readRejectedFiles(db: Warehouse, runs: number[]): Promise<RejectedFileCount[]> {
-  const rows = await db.query<{ department: string; resource: string; files: string }>(
+  const rows = await db.query<{ department: string | null; resource: string; files: string }>(
     `SELECT department, coalesce(resources[1], '') AS resource, count(*) AS files
      FROM drop_files
-     WHERE status = 'rejected' AND run_id = ANY($1::bigint[]) AND department IS NOT NULL
+     WHERE status = 'rejected' AND run_id = ANY($1::bigint[])
      GROUP BY department, coalesce(resources[1], '')`,
     [runs],
   );
@@ -140,6 +140,8 @@ export function scopeResources(
 /** Which resources the silent-department check covered, with the note that says how they were chosen. */
 export interface DepartmentScope {
   resources: { resource: string; name: string }[];
+  /** Files rejected whole in the scope whose department neither their template nor their name tells. */
+  untoldRejectedFiles: number;
   /** In Chinese (the JSON's note; the HTML and XLSX say it in their language). */
   note: string;
 }
@@ -176,7 +178,7 @@ export function attachMatrix(
   const scored = new Set(scores.map((s) => s.department));
   const others = catalog.departments
     .map((d) => d.code)
-    .concat(rejected.map((r) => r.department))
+    .concat(rejected.flatMap((r) => (r.department === null ? [] : [r.department])))
     .filter((code, i, all) => !scored.has(code) && all.indexOf(code) === i)
     .sort();
   const lines = [...scores, ...others.map((code) => unscoredLine(catalog, code))]
@@ -186,7 +188,8 @@ export function attachMatrix(
     d.rank = i + 1;
   });
   const resources = inScope.map((resource) => ({ resource, name: resourceName(catalog, resource) }));
-  return { departments: lines, scope: { resources, note: scopeNote(resources) } };
+  const untoldRejectedFiles = rejected.filter((r) => r.department === null).reduce((n, r) => n + r.files, 0);
+  return { departments: lines, scope: { resources, untoldRejectedFiles, note: scopeNote(resources) } };
 }
 
 /** A department with no metric line in the scope: nothing read, no score. */

@@ -167,7 +167,9 @@ ${table(
 function silentSection(report: QualityReport, t: Labels): string {
   const silent = report.departments.filter((d) => d.silentResources.length > 0);
   const note = silentScopeNote(t, scopeNames(report.departmentScope.resources));
-  return `<section id="silent"><h2>${e(t.silentDepartments)}</h2><p class="note">${e(note)}</p>${
+  const untold = report.departmentScope.untoldRejectedFiles;
+  const untoldNote = untold > 0 ? `<p class="note">${e(t.untoldRejectedFiles)}: ${e(untold)}</p>` : '';
+  return `<section id="silent"><h2>${e(t.silentDepartments)}</h2><p class="note">${e(note)}</p>${untoldNote}${
     silent.length
       ? table(
           [t.department, t.silentResources, t.read, t.rejectedFiles],

@@ -33,6 +33,7 @@ const ZH = {
   silent: '未报送',
   silentResources: '未报送的信息类别',
   rejectedFiles: '整体退回文件',
+  untoldRejectedFiles: '无法判断报送部门的整体退回文件',
   silentScope: '未报送判定范围',
   silentScopeNote:
     '未报送部门的判定范围：本报告统计期间内有记录归集或有文件被整体退回的信息类别（{resources}）。' +
@@ -180,6 +181,7 @@ const EN: Labels = {
   silent: 'silent',
   silentResources: 'Resources not delivered',
   rejectedFiles: 'Files rejected whole',
+  untoldRejectedFiles: 'Files rejected whole of no department told',
   silentScope: 'Silence checked for',
   silentScopeNote:
     'Silent departments are checked for the resources the scope read rows of or rejected a file of ({resources}): ' +

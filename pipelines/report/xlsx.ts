@@ -124,6 +124,7 @@ function summarySheet(report: QualityReport, t: Labels): SheetSpec {
     [t.matchRate, report.rates.matchRate],
   );
   rows.push([t.silentScope, silentScopeNote(t, scopeNames(report.departmentScope.resources))]);
+  rows.push([t.untoldRejectedFiles, report.departmentScope.untoldRejectedFiles]);
   return {
     name: t.summary,
     headers: [t.item, t.value],
