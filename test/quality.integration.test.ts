@@ -382,6 +382,8 @@ describe(`quality metrics in the warehouse (${WAREHOUSE_KIND})`, () => {
     // a longer name that contains scjgj's is not scjgj's; two departments named tell neither
     writeFileSync(join(incoming, '界首市市场监督管理局颍南所_xzcf_202403.csv'), `${garbage}\n\n`);
     writeFileSync(join(incoming, '法院_税务局_xzcf.csv'), `${garbage}\n\n\n`);
+    // a type the reader does not take is not opened again: its name tells
+    writeFileSync(join(incoming, '税务局_行政处罚信息_202403.pdf'), '%PDF-1.4');
     const { summary } = await env.run(db);
     const files = await db.query<{
       name: string;
@@ -397,6 +399,7 @@ describe(`quality metrics in the warehouse (${WAREHOUSE_KIND})`, () => {
       '应急管理局_三月.csv': ['yjj', []],
       '界首市市场监督管理局颍南所_xzcf_202403.csv': [null, ['xzcf']],
       '法院_税务局_xzcf.csv': [null, ['xzcf']],
+      '税务局_行政处罚信息_202403.pdf': ['swj', ['xzcf']],
     });
 
     const report = await gatherReport(db, env.catalog, {
@@ -414,7 +417,8 @@ describe(`quality metrics in the warehouse (${WAREHOUSE_KIND})`, () => {
     expect(line('yjj')).toMatchObject({ read: 0, rejectedFiles: 1, silentResources: ['xzcf'] });
     expect(line('scjgj')).toMatchObject({ read: 0, rejectedFiles: 0, silentResources: ['xzcf'] });
     expect(report.departmentScope.resources).toEqual([{ resource: 'xzcf', name: '行政处罚信息' }]);
-    expect(report.departments.reduce((n, d) => n + d.rejectedFiles, 0)).toBe(3);
+    expect(line('swj')).toMatchObject({ read: 0, rejectedFiles: 1, silentResources: [] });
+    expect(report.departments.reduce((n, d) => n + d.rejectedFiles, 0)).toBe(4);
     // the two whose department cannot be told are counted apart, and said in the HTML
     expect(report.departmentScope.untoldRejectedFiles).toBe(2);
     expect(renderHtml(report)).toContain('无法判断报送部门的整体退回文件: 2');

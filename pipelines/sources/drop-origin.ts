@@ -15,17 +15,17 @@ const TITLE_SEARCH_ROWS = 5;
 /**
  * The origin of a rejected file: what its content tells (a template's `报送单位：…` in a sheet's first rows,
  * the resource by its sheet's name), completed by what its name tells. A file that cannot be read again
- * tells what its name tells.
+ * tells what its name tells; `tables` null: the file is not opened again (a type the reader does not take).
  */
 export async function rejectedFileOrigin(
   catalog: Catalog,
   fileName: string,
-  tables: () => AsyncIterable<DropTable>,
+  tables: (() => AsyncIterable<DropTable>) | null,
 ): Promise<FileOrigin> {
   const byName = originOfFileName(catalog, fileName);
   let byContent: FileOrigin = {};
   try {
-    byContent = await originOfContent(catalog, tables());
+    if (tables) byContent = await originOfContent(catalog, tables());
   } catch {
     // the file was rejected for its bytes: reading it again may fail the same way, and its name still tells
   }

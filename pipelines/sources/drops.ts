@@ -270,7 +270,10 @@ async function fileFailed(
     log.error({ err: detail, stack: (error as Error)?.stack }, 'file not loaded: unexpected error');
     problems.push(`${file.name}: not loaded, unexpected error (${detail}); moved to rejected/`);
   } else log.warn({ err: detail }, 'file rejected');
-  const origin = ours ? {} : await rejectedFileOrigin(ctx.catalog, file.name, () => tablesOf(ctx, file));
+  // an unsupported file is not opened again: its name alone may tell whose it was
+  const origin = ours
+    ? {}
+    : await rejectedFileOrigin(ctx.catalog, file.name, isSupported(file) ? () => tablesOf(ctx, file) : null);
   // recorded before it moves: if the warehouse cannot take that, the file stays in incoming/
   await ctx.db.transaction(async (tx) => {
     if (!ours) {
