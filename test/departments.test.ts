@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { loadCatalog } from '../catalog/load.js';
 import { loadConfig } from '../lib/config.js';
 import { AUTHORITIES } from '../pipelines/demo/generate.js';
-import { departmentResolver, isCatalogDepartment } from '../pipelines/quality/departments.js';
+import {
+  departmentResolver,
+  isCatalogDepartment,
+  originOfFileName,
+} from '../pipelines/quality/departments.js';
+import { templateDepartmentText } from '../pipelines/template/workbook.js';
 import { checkUscc, makeOrgCode, makeUscc } from '../schemas/identifiers.js';
 
 const config = loadConfig({ env: {} });
@@ -76,5 +81,45 @@ describe('departments by code, then exact name or alias', () => {
     }
     // the city's organs are of division 341282
     expect(usccOf('scjgj').slice(2, 8)).toBe('341282');
+  });
+});
+
+describe('whose file it was: the drops file-name convention and the template’s 报送单位', () => {
+  it('tells the department by an exact name or alias part of the name, the resource by its id or name', () => {
+    expect(originOfFileName(catalog, '界首市市场监督管理局_行政处罚_202403.xlsx')).toEqual({
+      department: 'scjgj',
+      resource: 'xzcf',
+    });
+    expect(originOfFileName(catalog, '市场监管局_xzcf_2024-03.csv')).toEqual({
+      department: 'scjgj',
+      resource: 'xzcf',
+    });
+    expect(originOfFileName(catalog, '行政许可信息-界首市生态环境分局.xlsx')).toEqual({
+      department: 'sthjj',
+      resource: 'xzxk',
+    });
+    expect(originOfFileName(catalog, '税务局 三月.csv')).toEqual({ department: 'swj' });
+    // the demo's damaged file: its short name is sthjj's alias
+    expect(originOfFileName(catalog, '行政处罚_生态环境分局_0101.xlsx')).toEqual({
+      department: 'sthjj',
+      resource: 'xzcf',
+    });
+  });
+
+  it('never by substring, and not when the parts name two departments', () => {
+    expect(originOfFileName(catalog, '界首市市场监督管理局颍南所_xzcf_202403.csv')).toEqual({
+      resource: 'xzcf',
+    });
+    expect(originOfFileName(catalog, '阜阳市市场监督管理局_行政处罚.xlsx')).toEqual({ resource: 'xzcf' });
+    expect(originOfFileName(catalog, '法院_税务局_xzcf.csv')).toEqual({ resource: 'xzcf' });
+    expect(originOfFileName(catalog, '2024年3月处罚数据.xlsx')).toEqual({});
+  });
+
+  it('reads the department a template’s title names', () => {
+    expect(
+      templateDepartmentText('界首市 行政处罚信息 报送模板（2019）　报送单位：界首市市场监督管理局'),
+    ).toBe('界首市市场监督管理局');
+    expect(templateDepartmentText('报送单位: 税务局，联系人 张三')).toBe('税务局');
+    expect(templateDepartmentText('行政处罚信息')).toBeUndefined();
   });
 });

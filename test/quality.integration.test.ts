@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadCalendar } from '../lib/calendar.js';
 import type { Warehouse } from '../lib/db.js';
@@ -5,6 +7,7 @@ import { computeQualityMetrics } from '../pipelines/quality/metrics.js';
 import { syncWorkdays } from '../pipelines/quality/workdays.js';
 import { gatherReport } from '../pipelines/report/data.js';
 import { renderHtml } from '../pipelines/report/html.js';
+import { writeTemplate } from '../pipelines/template/workbook.js';
 import { makeOrgCode, makeUscc } from '../schemas/identifiers.js';
 import { chinaToday, EXPECTED, writeQualityDrop } from './fixtures/quality/dataset.js';
 import { expectLedgerBalanced, makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
@@ -364,5 +367,60 @@ describe(`quality metrics in the warehouse (${WAREHOUSE_KIND})`, () => {
       late: EXPECTED.xzcf.late,
     });
     expect(await db.query('SELECT run_id FROM quality_runs')).toHaveLength(1);
+  });
+
+  it('counts files rejected whole under the department their template or their name tells, never by substring', async () => {
+    const incoming = join(env.config.dropDir, 'incoming');
+    mkdirSync(incoming, { recursive: true });
+    // fgw's penalty template, sent back empty: rejected whole (header, no data rows); its title names fgw
+    await writeTemplate(env.catalog, 'xzcf', join(incoming, '三月报送.xlsx'), { department: 'fgw' });
+    const garbage = '这不是表头,也不是\n1,2\n';
+    // the name tells: an alias of rsj and a resource's name without 信息
+    writeFileSync(join(incoming, '界首市人社局_行政处罚_202403.csv'), garbage);
+    // the name tells the department only
+    writeFileSync(join(incoming, '应急管理局_三月.csv'), `${garbage}\n`);
+    // a longer name that contains scjgj's is not scjgj's; two departments named tell neither
+    writeFileSync(join(incoming, '界首市市场监督管理局颍南所_xzcf_202403.csv'), `${garbage}\n\n`);
+    writeFileSync(join(incoming, '法院_税务局_xzcf.csv'), `${garbage}\n\n\n`);
+    // a type the reader does not take is not opened again: its name tells
+    writeFileSync(join(incoming, '税务局_行政处罚信息_202403.pdf'), '%PDF-1.4');
+    const { summary } = await env.run(db);
+    const files = await db.query<{
+      name: string;
+      status: string;
+      department: string | null;
+      resources: string[];
+    }>('SELECT name, status, department, resources FROM drop_files ORDER BY name');
+    expect(files.every((f) => f.status === 'rejected')).toBe(true);
+    const byName = Object.fromEntries(files.map((f) => [f.name, [f.department, f.resources]]));
+    expect(byName).toEqual({
+      '三月报送.xlsx': ['fgw', ['xzcf']],
+      '界首市人社局_行政处罚_202403.csv': ['rsj', ['xzcf']],
+      '应急管理局_三月.csv': ['yjj', []],
+      '界首市市场监督管理局颍南所_xzcf_202403.csv': [null, ['xzcf']],
+      '法院_税务局_xzcf.csv': [null, ['xzcf']],
+      '税务局_行政处罚信息_202403.pdf': ['swj', ['xzcf']],
+    });
+
+    const report = await gatherReport(db, env.catalog, {
+      run: summary.runId,
+      catalogDir: env.config.catalogDir,
+    });
+    const line = (department: string) => report.departments.find((d) => d.department === department);
+    // every file rejected, nothing read: the departments appear all the same, with their rejected files
+    expect(line('fgw')).toMatchObject({ read: 0, rejectedFiles: 1, silentResources: [] });
+    expect(line('fgw')?.resources).toEqual([
+      expect.objectContaining({ resource: 'xzcf', read: 0, rejectedFiles: 1, silent: false }),
+    ]);
+    expect(line('rsj')).toMatchObject({ read: 0, rejectedFiles: 1, silentResources: [] });
+    // yjj's file told no resource: it counts for the department, and yjj is still silent on xzcf
+    expect(line('yjj')).toMatchObject({ read: 0, rejectedFiles: 1, silentResources: ['xzcf'] });
+    expect(line('scjgj')).toMatchObject({ read: 0, rejectedFiles: 0, silentResources: ['xzcf'] });
+    expect(report.departmentScope.resources).toEqual([{ resource: 'xzcf', name: '行政处罚信息' }]);
+    expect(line('swj')).toMatchObject({ read: 0, rejectedFiles: 1, silentResources: [] });
+    expect(report.departments.reduce((n, d) => n + d.rejectedFiles, 0)).toBe(4);
+    // the two whose department cannot be told are counted apart, and said in the HTML
+    expect(report.departmentScope.untoldRejectedFiles).toBe(2);
+    expect(renderHtml(report)).toContain('无法判断报送部门的整体退回文件: 2');
   });
 });

@@ -72,8 +72,16 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
       expect(d, department).toMatchObject({ read: x.read, quarantined: x.quarantined, late: x.late });
       expect(typeof d?.score).toBe('number');
     }
-    // the ranking is by score, and swj's late-report rate (2 of 4) is not above 50%
-    expect(json.departments.map((d) => d.rank)).toEqual([1, 2]);
+    // the ranking is by score, the two that delivered first (the silent ones follow, unscored), and swj's
+    // late-report rate (2 of 4) is not above 50%
+    expect(json.departments.map((d) => d.rank)).toEqual(json.departments.map((_, i) => i + 1));
+    expect(
+      json.departments
+        .slice(0, 2)
+        .map((d) => d.department)
+        .sort(),
+    ).toEqual(['scjgj', 'swj']);
+    expect(json.departments.slice(2).every((d) => d.score === null && d.read === 0)).toBe(true);
     expect(json.departments[0]!.score!).toBeGreaterThanOrEqual(json.departments[1]!.score!);
     expect(json.departments.every((d) => !d.watch)).toBe(true);
     expect(json.issues).toEqual(expect.arrayContaining(EXPECTED.issues));
@@ -97,6 +105,194 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
     expect(json.rates.lateRate).toBeCloseTo(6 / 26, 10);
   });
 
+  it('carries the department × resource matrix, each cell the figures of the rows loaded and rejected', async () => {
+    const json = JSON.parse(readFileSync(files.json, 'utf8')) as QualityReport;
+    const cell = (department: string, resource: string) =>
+      json.departments
+        .find((d) => d.department === department)
+        ?.resources.find((c) => c.resource === resource);
+    // the warehouse's own rows, per department as written and resource: what the cells must add up to
+    const loaded = await db.query<{ resource: string; department: string; n: string }>(
+      `SELECT resource, department, count(*) AS n FROM records WHERE run_id = $1 GROUP BY resource, department`,
+      [runId],
+    );
+    const loadedOf = (resource: string, name: string) =>
+      Number(loaded.find((l) => l.resource === resource && l.department === name)?.n ?? 0);
+    const rejected = await db.query<{ file: string; duplicate: boolean; n: string }>(
+      `SELECT file, issues @> '[{"type":"duplicate-row"}]' AS duplicate, count(*) AS n
+       FROM quarantine WHERE run_id = $1 GROUP BY file, duplicate`,
+      [runId],
+    );
+    const rejectedOf = (file: string, duplicate: boolean) =>
+      Number(rejected.find((r) => r.file === file && r.duplicate === duplicate)?.n ?? 0);
+    expect(loadedOf('xzcf', '界首市市场监督管理局')).toBe(12);
+    expect(cell('scjgj', 'xzcf')).toMatchObject({
+      name: '行政处罚信息',
+      read: 15,
+      loaded: loadedOf('xzcf', '界首市市场监督管理局'),
+      quarantined: rejectedOf('行政处罚-市场监管局.csv', false),
+      duplicates: rejectedOf('行政处罚-市场监管局.csv', true),
+      measured: 12,
+      onTime: 8,
+      late: 4,
+      rejectedFiles: 0,
+      silent: false,
+    });
+    expect(cell('scjgj', 'xzcf')?.complianceRate).toBeCloseTo(12 / 15, 12);
+    expect(cell('scjgj', 'xzcf')?.lateRate).toBeCloseTo(4 / 12, 12);
+    expect(cell('swj', 'xzcf')).toMatchObject({
+      read: 5,
+      loaded: loadedOf('xzcf', '国家税务总局界首市税务局'),
+      quarantined: rejectedOf('行政处罚-税务局.csv', false),
+      duplicates: 0,
+      measured: 4,
+      onTime: 2,
+      late: 2,
+    });
+    expect(cell('swj', 'xzcf')?.lateRate).toBeCloseTo(2 / 4, 12);
+    expect(cell('scjgj', 'enterprise')).toMatchObject({
+      read: 10,
+      loaded: 10,
+      measured: 10,
+      onTime: 10,
+      late: 0,
+    });
+    expect(cell('scjgj', 'enterprise')?.complianceRate).toBe(1);
+    // the cells add up to the department's line and to the resource table
+    for (const d of json.departments) {
+      expect(
+        d.resources.reduce((n, c) => n + c.read, 0),
+        d.department,
+      ).toBe(d.read);
+      expect(
+        d.resources.reduce((n, c) => n + c.late, 0),
+        d.department,
+      ).toBe(d.late);
+    }
+    for (const r of json.resources) {
+      const cells = json.departments.flatMap((d) => d.resources.filter((c) => c.resource === r.resource));
+      expect(
+        cells.reduce((n, c) => n + c.loaded, 0),
+        r.resource,
+      ).toBe(r.loaded);
+      expect(
+        cells.reduce((n, c) => n + c.measured, 0),
+        r.resource,
+      ).toBe(r.measured);
+    }
+  });
+
+  it('names the silent departments: expected a resource of the scope, delivered nothing of it', () => {
+    const json = JSON.parse(readFileSync(files.json, 'utf8')) as QualityReport;
+    expect(json.departmentScope.resources.map((r) => r.resource)).toEqual(['enterprise', 'xzcf']);
+    expect(json.departmentScope.note).toContain('行政处罚信息（xzcf）');
+    // every catalog department that must deliver penalties or the register, but the two that did
+    const expected = env.catalog.departments
+      .filter((d) => !['scjgj', 'swj'].includes(d.code))
+      .filter((d) => (d.resources ?? []).some((r) => r === 'xzcf' || r === 'enterprise'))
+      .map((d) => d.code)
+      .sort();
+    expect(expected.length).toBeGreaterThan(3);
+    const silent = json.departments.filter((d) => d.silentResources.length > 0);
+    expect(silent.map((d) => d.department).sort()).toEqual(expected);
+    const fgw = json.departments.find((d) => d.department === 'fgw');
+    expect(fgw).toMatchObject({
+      name: '界首市发展和改革委员会',
+      read: 0,
+      silentResources: ['xzcf'],
+      score: null,
+    });
+    expect(fgw?.resources).toEqual([
+      expect.objectContaining({ resource: 'xzcf', read: 0, loaded: 0, silent: true, lateRate: null }),
+    ]);
+    // a department that must deliver neither (公积金: nsxx only) is not named; the two that delivered are not silent
+    expect(json.departments.find((d) => d.department === 'gjj')).toBeUndefined();
+    expect(json.departments.find((d) => d.department === 'swj')?.silentResources).toEqual([]);
+  });
+
+  it('shows the matrix and the silent departments in the HTML and the XLSX', async () => {
+    const html = readFileSync(files.html, 'utf8');
+    const matrix = /<section id="matrix">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? '';
+    expect(matrix).toContain('<th>数据合规率</th>');
+    const rowOf = (department: string, resource: string) =>
+      [...matrix.matchAll(/<tr>([\s\S]*?)<\/tr>/g)]
+        .map((m) => [...(m[1] ?? '').matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1]))
+        .find((cells) => cells[0] === department && cells[1] === resource);
+    expect(rowOf('界首市市场监督管理局', '行政处罚信息')).toEqual([
+      '界首市市场监督管理局',
+      '行政处罚信息',
+      '15',
+      '12',
+      '2',
+      '1',
+      '12',
+      '8',
+      '4',
+      '80.0%',
+      '33.3%',
+      '0',
+      '',
+    ]);
+    expect(rowOf('界首市发展和改革委员会', '行政处罚信息')?.slice(-3)).toEqual(['—', '0', '未报送']);
+    // the departments over 50% late are named first in the matrix too (swj made one here)
+    const firstRow = (page: string) =>
+      /<section id="matrix">[\s\S]*?<tbody>\s*<tr><td>(.*?)<\/td>/.exec(page)?.[1];
+    expect(firstRow(html)).toBe('界首市市场监督管理局');
+    const watched: QualityReport = {
+      ...report,
+      departments: report.departments.map((d) => (d.department === 'swj' ? { ...d, watch: true } : d)),
+    };
+    expect(firstRow(renderHtml(watched))).toBe('国家税务总局界首市税务局');
+    const silent = /<section id="silent">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? '';
+    expect(silent).toContain('界首市发展和改革委员会');
+    expect(silent).toContain('未报送部门的判定范围');
+    expect(silent).not.toContain('国家税务总局界首市税务局');
+
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.readFile(files.xlsx);
+    const sheet = workbook.getWorksheet('部门×信息类别');
+    if (!sheet) throw new Error('no matrix sheet');
+    const header = (sheet.getRow(1).values as unknown[]).slice(1);
+    expect(header).toEqual([
+      '部门',
+      '部门代码',
+      '信息类别',
+      '类别代码',
+      '归集',
+      '清洗入库',
+      '不合规（隔离）',
+      '重复',
+      '参与时限统计',
+      '按时',
+      '迟报',
+      '数据合规率',
+      '迟报率',
+      '整体退回文件',
+      '未报送',
+    ]);
+    const find = (department: string, resource: string) => {
+      let found: ExcelJS.Row | undefined;
+      sheet.eachRow((row) => {
+        if (row.getCell(2).value === department && row.getCell(4).value === resource) found = row;
+      });
+      if (!found) throw new Error(`no row ${department} ${resource}`);
+      return found;
+    };
+    const swj = find('swj', 'xzcf');
+    expect((swj.values as unknown[]).slice(5, 12)).toEqual([5, 4, 1, 0, 4, 2, 2]);
+    expect(swj.getCell(13).value).toBe(0.5);
+    expect(swj.getCell(13).numFmt).toBe('0.0%');
+    expect(find('scjgj', 'xzcf').getCell(12).value as number).toBeCloseTo(0.8, 12);
+    expect(find('scjgj', 'xzcf').getCell(12).numFmt).toBe('0.0%');
+    expect(find('fgw', 'xzcf').getCell(15).value).toBe('未报送');
+    const scorecard = workbook.getWorksheet('部门评分排名');
+    let fgwSilent: unknown;
+    scorecard?.eachRow((row) => {
+      if (row.getCell(3).value === 'fgw') fgwSilent = row.getCell(15).value;
+    });
+    expect(fgwSilent).toBe('行政处罚信息');
+  });
+
   it('writes the same figures into the XLSX, a sheet per dimension, styled and frozen', async () => {
     const workbook = new ExcelJS.Workbook();
     await workbook.xlsx.readFile(files.xlsx);
@@ -104,6 +300,7 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
     expect(names).toEqual([
       '概览',
       '部门评分排名',
+      '部门×信息类别',
       '各类信息归集情况',
       '完整性',
       '有效性',
@@ -280,7 +477,7 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
     // and in the file itself: no formula anywhere, the text stored as a string
     const entries = await unzipText(files.xlsx);
     const sheets = [...entries].filter(([name]) => name.startsWith('xl/worksheets/sheet'));
-    expect(sheets.length).toBe(12);
+    expect(sheets.length).toBe(13);
     for (const [name, xml] of sheets) expect(xml, name).not.toMatch(/<f[ >]/);
     const strings = entries.get('xl/sharedStrings.xml') ?? '';
     expect(strings).toContain('&apos;=HYPERLINK(&quot;http://example.invalid&quot;,&quot;点击&quot;)');

@@ -230,6 +230,34 @@ describe('template workbook structure', () => {
     expect((err as GuijiError).code).toBe('GUIJI_ERR_USAGE');
     expect((err as GuijiError).message).toContain('xzcf');
   });
+
+  it('--department: the template carries its department, named by the drops convention', async () => {
+    const [one] = await runTemplateCommand(catalog, 'xzcf', { department: '市场监管局' }, dir);
+    expect(one).toBe(join(dir, '界首市市场监督管理局_xzcf_模板.xlsx'));
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.readFile(one as string);
+    const title = String(workbook.worksheets[0]?.getCell(1, 1).value);
+    expect(title).toMatch(/报送模板.*报送单位：界首市市场监督管理局$/);
+    let unit: unknown;
+    workbook.getWorksheet(INSTRUCTIONS_SHEET)?.eachRow((row) => {
+      if (row.getCell(1).value === '报送单位') unit = row.getCell(2).value;
+    });
+    expect(unit).toBe('界首市市场监督管理局');
+    const own = await runTemplateCommand(
+      catalog,
+      undefined,
+      { all: true, department: 'spj', outDir: join(dir, 'spj') },
+      dir,
+    );
+    expect(own.map((f) => f.slice(f.lastIndexOf('/') + 1))).toEqual([
+      '界首市行政审批局_xjcl_模板.xlsx',
+      '界首市行政审批局_xzxk_模板.xlsx',
+    ]);
+    const err = await runTemplateCommand(catalog, 'xzcf', { department: '阜阳市市场监督管理局' }, dir).catch(
+      (e: unknown) => e,
+    );
+    expect((err as GuijiError).code).toBe('GUIJI_ERR_USAGE');
+  });
 });
 
 function codeListLabels(list: string): string[] {

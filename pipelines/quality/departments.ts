@@ -71,3 +71,46 @@ export function departmentCreditCode(catalog: Catalog, name: string): string | u
   }
   return lookup(name);
 }
+
+/**
+ * The catalog department `text` names exactly — its full name or one of its aliases after `normalizeName`,
+ * never a substring, never a credit code — or undefined.
+ */
+export function departmentNamed(catalog: Catalog, text: string): string | undefined {
+  const code = departmentResolver(catalog)(text);
+  return isCatalogDepartment(catalog, code) ? code : undefined;
+}
+
+/** The resource a word names exactly: its id (`xzcf`), its name (`行政处罚信息`) or its name without 信息. */
+export function resourceNamed(catalog: Catalog, word: string): string | undefined {
+  const w = word.trim();
+  for (const r of catalog.resources.values()) {
+    if (w === r.id || w === r.name || (r.name.endsWith('信息') && w === r.name.slice(0, -2))) return r.id;
+  }
+  return undefined;
+}
+
+/** What a drop file's name tells of where it came from; each part undefined when it cannot be told. */
+export interface FileOrigin {
+  department?: string;
+  resource?: string;
+}
+
+/**
+ * The drops' file-name convention (README "Drops"): `<部门名称或简称>_<信息类别>_<日期>.xlsx`, e.g.
+ * `界首市市场监督管理局_行政处罚_202403.xlsx` or `市场监管局_xzcf_2024-03.csv`. The name without its extension is
+ * cut at `_`, `-`, `－`, `—` and spaces; a part that is exactly a department's name or alias tells the
+ * department, a part that is exactly a resource's id or name (with or without 信息) tells the resource. A
+ * name whose parts tell two departments (or two resources) tells none of them.
+ */
+export function originOfFileName(catalog: Catalog, fileName: string): FileOrigin {
+  const base = fileName.replace(/^.*[/\\]/, '').replace(/\.[^.]*$/, '');
+  const parts = base.split(/[_\-－—\s]+/).filter((p) => p !== '');
+  const only = (found: (string | undefined)[]) => {
+    const distinct = [...new Set(found.filter((x): x is string => x !== undefined))];
+    return distinct.length === 1 ? distinct[0] : undefined;
+  };
+  const department = only(parts.map((p) => departmentNamed(catalog, p)));
+  const resource = only(parts.map((p) => resourceNamed(catalog, p)));
+  return { ...(department ? { department } : {}), ...(resource ? { resource } : {}) };
+}

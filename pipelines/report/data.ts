@@ -10,6 +10,17 @@ import { shanghaiIso, shanghaiIsoOrNull } from '../../lib/time.js';
 import type { Issue } from '../../lib/types.js';
 import { isCatalogDepartment } from '../quality/departments.js';
 import { computeQualityMetrics, MATCH_METHODS } from '../quality/metrics.js';
+import {
+  attachMatrix,
+  type DepartmentLine,
+  type DepartmentScope,
+  type DepartmentScore,
+  departmentMatrix,
+  type MetricSum,
+  readRejectedFiles,
+  resourceName,
+} from './departments.js';
+import { addFigure, complianceRate, emptyFigures, type Figures, lateRate, rate } from './figures.js';
 
 export const REPORT_VERSION = 1;
 
@@ -40,52 +51,18 @@ export interface ReportTotals {
   unmatched: number;
 }
 
-export interface ResourceLine {
+/** A resource's figures (figures.ts; unchanged rows are in totals only) and rates. */
+export interface ResourceLine extends Figures {
   resource: string;
   name: string;
-  /** Rows the runs loaded or rejected (loaded + quarantined + duplicates; unchanged rows are in totals only). */
-  read: number;
-  loaded: number;
-  inserted: number;
-  updated: number;
-  quarantined: number;
-  duplicates: number;
   matched: number;
   unmatched: number;
-  /** New records measured against the collection deadline, on time and late. */
-  measured: number;
-  onTime: number;
-  late: number;
-  /** Public records measured against the publication deadline, and those published late. */
-  publishMeasured: number;
-  publishLate: number;
   /** Share of rows read that passed every check (数据合规率), and of measured records delivered late (迟报率). */
   complianceRate: number | null;
   lateRate: number | null;
 }
 
-export interface DepartmentLine {
-  /** The catalog's department code; for a department the catalog does not know, the name it gave ('' none). */
-  department: string;
-  name: string;
-  /**
-   * Whether the records were resolved to a catalog department (by the source unit's credit code, else by an
-   * exact name or alias); false: an unresolved department, reported under the name it gave.
-   */
-  resolved: boolean;
-  read: number;
-  quarantined: number;
-  duplicates: number;
-  late: number;
-  measured: number;
-  validity: number | null;
-  timeliness: number | null;
-  completeness: number | null;
-  score: number | null;
-  rank: number;
-  /** Late-report rate above 50%: 需重点关注整改. */
-  watch: boolean;
-}
+export type { DepartmentLine, DepartmentResourceLine, MetricSum } from './departments.js';
 
 export interface IssueLine {
   resource: string;
@@ -187,6 +164,11 @@ export interface QualityReport {
   trends: TrendPoint[];
   /** Open objections (异议) past their deadline on the day of the report (issue 14). */
   objectionsOverdue: ObjectionOverdueLine[];
+  /**
+   * Which resources the silent-department check covered: those the scope's runs read rows of or rejected a
+   * file of (a resource nobody delivered in the scope is not in it), and how that was decided, in Chinese.
+   */
+  departmentScope: DepartmentScope;
 }
 
 export interface GatherOptions {
@@ -205,10 +187,6 @@ export interface GatherOptions {
 
 const TREND_RUNS = 30;
 
-function rate(part: number, whole: number): number | null {
-  return whole > 0 ? part / whole : null;
-}
-
 /** JSON times carry their offset: the instant, written in Asia/Shanghai (`…+08:00`). */
 const iso = shanghaiIsoOrNull;
 
@@ -226,8 +204,14 @@ export async function gatherReport(
   const scope = await readScope(db, runId, options);
   await computeMissingMetrics(db, catalog, scope, options);
   const totals = await readTotals(db, scope.runs);
-  const tables = await readResourceTables(db, catalog, scope.runs);
-  const departments = await readDepartments(db, catalog, scope.runs);
+  const metrics = await readMetricSums(db, scope.runs);
+  const tables = resourceTables(catalog, metrics);
+  const matrix = attachMatrix(
+    catalog,
+    await readDepartments(db, catalog, scope.runs),
+    departmentMatrix(metrics),
+    await readRejectedFiles(db, scope.runs),
+  );
   const overdue = await readOverdue(db, scope.runs, options.overdueCap ?? 200);
   const quarantineSamples = await readQuarantineSamples(db, scope.runs, options.sampleCap ?? 100);
   const trends = await readTrends(db, runId);
@@ -237,7 +221,7 @@ export async function gatherReport(
     scope,
     totals,
     resources: tables.resources,
-    departments,
+    departments: matrix.departments,
     issues: tables.issues,
     rates: headlineRates(tables.resources),
     completeness: tables.completeness,
@@ -251,6 +235,7 @@ export async function gatherReport(
       db,
       options.today ?? shanghaiIso(new Date()).slice(0, 10),
     ),
+    departmentScope: matrix.scope,
   };
 }
 
@@ -359,17 +344,6 @@ async function readTotals(db: Warehouse, runs: number[]): Promise<ReportTotals> 
   };
 }
 
-/** One metric summed over the scope's runs. */
-interface MetricSum {
-  resource: string;
-  department: string;
-  dimension: string;
-  measure: string;
-  field: string;
-  value: string;
-  base: string;
-}
-
 /** The report's tables by resource, sorted and with their rates. */
 interface ResourceTablesResult {
   resources: ResourceLine[];
@@ -380,19 +354,19 @@ interface ResourceTablesResult {
   consistency: ConsistencyLine[];
 }
 
-/** The scope's metrics summed over its runs and departments into the tables by resource. */
-async function readResourceTables(
-  db: Warehouse,
-  catalog: Catalog,
-  runs: number[],
-): Promise<ResourceTablesResult> {
-  const metrics = await db.query<MetricSum>(
+/** The scope's metric lines summed over its runs, per resource × department (what every table adds up). */
+async function readMetricSums(db: Warehouse, runs: number[]): Promise<MetricSum[]> {
+  return db.query<MetricSum>(
     `SELECT resource, department, dimension, measure, field, sum(value) AS value, sum(base) AS base
      FROM quality_metrics WHERE run_id = ANY($1::bigint[])
      GROUP BY resource, department, dimension, measure, field
      ORDER BY resource, department, dimension, measure, field`,
     [runs],
   );
+}
+
+/** The scope's metrics summed over its departments into the tables by resource. */
+function resourceTables(catalog: Catalog, metrics: MetricSum[]): ResourceTablesResult {
   const tables = new ResourceTables(catalog);
   for (const m of metrics) tables.add(m);
   return tables.finish();
@@ -420,10 +394,8 @@ class ResourceTables {
     const l = this.line(m.resource);
     switch (m.dimension) {
       case 'volume':
-        addVolume(l, m.measure, value);
-        break;
       case 'timeliness':
-        addTimeliness(l, m.measure, value, base);
+        addFigure(l, m.dimension, m.measure, value, base);
         break;
       case 'matching':
         this.addMatching(l, m, value);
@@ -448,8 +420,8 @@ class ResourceTables {
   finish(): ResourceTablesResult {
     const resources = [...this.lines.values()].sort((a, b) => a.resource.localeCompare(b.resource));
     for (const l of resources) {
-      l.complianceRate = rate(l.read - l.quarantined - l.duplicates, l.read);
-      l.lateRate = rate(l.late, l.measured);
+      l.complianceRate = complianceRate(l);
+      l.lateRate = lateRate(l);
     }
     for (const m of this.matching.values()) {
       m.share = rate(m.count, this.lines.get(m.resource)?.loaded ?? 0);
@@ -483,20 +455,10 @@ class ResourceTables {
     if (!l) {
       l = {
         resource,
-        name: this.catalog.resources.get(resource)?.name ?? (resource === '' ? '(未识别)' : resource),
-        read: 0,
-        loaded: 0,
-        inserted: 0,
-        updated: 0,
-        quarantined: 0,
-        duplicates: 0,
+        name: resourceName(this.catalog, resource),
+        ...emptyFigures(),
         matched: 0,
         unmatched: 0,
-        measured: 0,
-        onTime: 0,
-        late: 0,
-        publishMeasured: 0,
-        publishLate: 0,
         complianceRate: null,
         lateRate: null,
       };
@@ -576,40 +538,16 @@ class ResourceTables {
   }
 }
 
-/** Rows read, loaded, inserted, updated, quarantined and rejected as duplicates. */
-function addVolume(l: ResourceLine, measure: string, value: number): void {
-  if (measure === 'read') l.read += value;
-  else if (measure === 'loaded') l.loaded += value;
-  else if (measure === 'inserted') l.inserted += value;
-  else if (measure === 'updated') l.updated += value;
-  else if (measure === 'quarantined') l.quarantined += value;
-  else if (measure === 'duplicates') l.duplicates += value;
-}
-
-/** The collection deadline counts records measured and late; the publication deadline, public ones. */
-function addTimeliness(l: ResourceLine, measure: string, value: number, base: number): void {
-  if (measure === 'collect_late') {
-    l.late += value;
-    l.measured += base;
-  } else if (measure === 'collect_on_time') l.onTime += value;
-  else if (measure === 'publish_late') {
-    l.publishLate += value;
-    l.publishMeasured += base;
-  }
-}
-
 /** The scope's headline rates over every resource (the monthly briefing's figures). */
 function headlineRates(resources: ResourceLine[]): QualityReport['rates'] {
   const sum = (f: (l: ResourceLine) => number) => resources.reduce((n, l) => n + f(l), 0);
   return {
-    complianceRate: rate(
-      sum((l) => l.read - l.quarantined - l.duplicates),
-      sum((l) => l.read),
-    ),
-    lateRate: rate(
-      sum((l) => l.late),
-      sum((l) => l.measured),
-    ),
+    complianceRate: complianceRate({
+      read: sum((l) => l.read),
+      quarantined: sum((l) => l.quarantined),
+      duplicates: sum((l) => l.duplicates),
+    }),
+    lateRate: lateRate({ late: sum((l) => l.late), measured: sum((l) => l.measured) }),
     matchRate: rate(
       sum((l) => l.matched),
       sum((l) => l.loaded),
@@ -619,9 +557,10 @@ function headlineRates(resources: ResourceLine[]): QualityReport['rates'] {
 
 /**
  * The departments' scorecard: the same score as the view quality_department_scores, over the scope's summed
- * parts; ranked by score, and watched when more than half their measured records came late.
+ * parts; in order of score (departments.ts ranks them), and watched when more than half their measured records
+ * came late.
  */
-async function readDepartments(db: Warehouse, catalog: Catalog, runs: number[]): Promise<DepartmentLine[]> {
+async function readDepartments(db: Warehouse, catalog: Catalog, runs: number[]): Promise<DepartmentScore[]> {
   const departmentRows = await db.query<{
     department: string;
     read: string;
@@ -657,7 +596,7 @@ async function readDepartments(db: Warehouse, catalog: Catalog, runs: number[]):
     [runs],
   );
   const toNumber = (v: string | null) => (v === null ? null : Number(v));
-  const departments: DepartmentLine[] = departmentRows
+  return departmentRows
     .map((d) => ({
       department: d.department,
       name: d.department === '' ? '(未填写)' : departmentName(catalog, d.department),
@@ -672,13 +611,9 @@ async function readDepartments(db: Warehouse, catalog: Catalog, runs: number[]):
       completeness: toNumber(d.completeness),
       score: toNumber(d.score),
       rank: 0,
-      watch: Number(d.measured) > 0 && Number(d.late) / Number(d.measured) > WATCH_LATE_RATE,
+      watch: (lateRate({ late: Number(d.late), measured: Number(d.measured) }) ?? 0) > WATCH_LATE_RATE,
     }))
     .sort((a, b) => (b.score ?? -1) - (a.score ?? -1) || a.department.localeCompare(b.department));
-  departments.forEach((d, i) => {
-    d.rank = i + 1;
-  });
-  return departments;
 }
 
 /** The records delivered late in the scope, most overdue first: how many there are, and the first `cap`. */

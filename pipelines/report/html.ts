@@ -6,7 +6,9 @@
 import { shanghaiText } from '../../lib/time.js';
 import { matchingChart, resourcesChart, scorecardChart, trendsChart } from './charts.js';
 import type { QualityReport } from './data.js';
-import { departmentLabel, type Labels, type Lang, labelsFor, percent } from './labels.js';
+import { matrixOrder, scopeNames, silentNames } from './departments.js';
+import { lateRate } from './figures.js';
+import { departmentLabel, type Labels, type Lang, labelsFor, percent, silentScopeNote } from './labels.js';
 
 const ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -60,6 +62,8 @@ export function renderHtml(report: QualityReport, lang: Lang = 'zh'): string {
     headlineSection(report, t),
     watchSection(report, t),
     scorecardSection(report, t),
+    silentSection(report, t),
+    matrixSection(report, t),
     trendsSection(report, t),
     resourcesSection(report, t),
     completenessSection(report, t, names),
@@ -114,12 +118,7 @@ function watchSection(report: QualityReport, t: Labels): string {
     watch.length
       ? table(
           [t.department, t.late, t.measured, t.lateRate],
-          watch.map((d) => [
-            departmentLabel(d, t),
-            d.late,
-            d.measured,
-            percent(d.measured ? d.late / d.measured : null),
-          ]),
+          watch.map((d) => [departmentLabel(d, t), d.late, d.measured, percent(lateRate(d))]),
           [false, true, true, true],
         )
       : `<p>${e(t.noWatch)}</p>`
@@ -142,6 +141,7 @@ ${table(
     t.quarantined,
     t.duplicates,
     t.late,
+    t.rejectedFiles,
   ],
   report.departments.map((d) => [
     d.rank,
@@ -154,9 +154,73 @@ ${table(
     d.quarantined,
     d.duplicates,
     d.late,
+    d.rejectedFiles,
   ]),
-  [true, false, true, true, true, true, true, true, true, true],
+  [true, false, true, true, true, true, true, true, true, true, true],
 )}</section>`;
+}
+
+/**
+ * The departments that delivered nothing of a resource the catalog expects of them, with the resources (and
+ * the files of theirs rejected whole), under the note that says which resources were checked.
+ */
+function silentSection(report: QualityReport, t: Labels): string {
+  const silent = report.departments.filter((d) => d.silentResources.length > 0);
+  const note = silentScopeNote(t, scopeNames(report.departmentScope.resources));
+  const untold = report.departmentScope.untoldRejectedFiles;
+  const untoldNote = untold > 0 ? `<p class="note">${e(t.untoldRejectedFiles)}: ${e(untold)}</p>` : '';
+  return `<section id="silent"><h2>${e(t.silentDepartments)}</h2><p class="note">${e(note)}</p>${untoldNote}${
+    silent.length
+      ? table(
+          [t.department, t.silentResources, t.read, t.rejectedFiles],
+          silent.map((d) => [departmentLabel(d, t), silentNames(d), d.read, d.rejectedFiles]),
+          [false, false, true, true],
+        )
+      : `<p>${e(t.noSilent)}</p>`
+  }</section>`;
+}
+
+/**
+ * The department × resource matrix as a long table (a department's resources one under the other: a wide
+ * grid of 21 resources would not fit), the departments over 50% late first; silent cells say so.
+ */
+function matrixSection(report: QualityReport, t: Labels): string {
+  const rows = matrixOrder(report.departments).flatMap((d) =>
+    d.resources.map((c) => [
+      departmentLabel(d, t),
+      c.name,
+      c.read,
+      c.loaded,
+      c.quarantined,
+      c.duplicates,
+      c.measured,
+      c.onTime,
+      c.late,
+      percent(c.complianceRate),
+      percent(c.lateRate),
+      c.rejectedFiles,
+      c.silent ? t.silent : '',
+    ]),
+  );
+  return `<section id="matrix"><h2>${e(t.matrix)}</h2>${table(
+    [
+      t.department,
+      t.resource,
+      t.read,
+      t.loaded,
+      t.quarantined,
+      t.duplicates,
+      t.measured,
+      t.onTime,
+      t.late,
+      t.complianceRate,
+      t.lateRate,
+      t.rejectedFiles,
+      t.silent,
+    ],
+    rows,
+    [false, false, true, true, true, true, true, true, true, true, true, true, false],
+  )}</section>`;
 }
 
 /** The last runs' counts and rates, as a chart and a table. */

@@ -26,6 +26,20 @@ const ZH = {
   /** After the name of a department the catalog does not know (neither by credit code nor by exact name). */
   unresolved: '（资源目录外，未识别）',
   scorecard: '部门评分排名',
+  matrix: '各部门分类归集情况（部门 × 信息类别）',
+  matrixSheet: '部门×信息类别',
+  silentDepartments: '未报送的部门',
+  noSilent: '资源目录要求报送的部门均有报送。',
+  silent: '未报送',
+  silentResources: '未报送的信息类别',
+  rejectedFiles: '整体退回文件',
+  untoldRejectedFiles: '无法判断报送部门的整体退回文件',
+  silentScope: '未报送判定范围',
+  silentScopeNote:
+    '未报送部门的判定范围：本报告统计期间内有记录归集或有文件被整体退回的信息类别（{resources}）。' +
+    '资源目录要求某部门报送其中某类信息、而该部门在统计期间既无记录也无被整体退回的文件的，列为未报送。' +
+    '统计期间内无任何部门报送的信息类别不在判定范围内。被整体退回的文件按模板标注的报送单位或文件名' +
+    '（<部门名称或简称>_<信息类别>_<日期>）计入部门。',
   rank: '排名',
   department: '部门',
   score: '评分',
@@ -160,6 +174,20 @@ const EN: Labels = {
   noWatch: 'No department has a late-report rate above 50%.',
   unresolved: ' (not in the catalog)',
   scorecard: 'Department scorecard',
+  matrix: 'Departments × resources',
+  matrixSheet: 'Departments x resources',
+  silentDepartments: 'Silent departments',
+  noSilent: 'Every department the catalog expects a resource of delivered it.',
+  silent: 'silent',
+  silentResources: 'Resources not delivered',
+  rejectedFiles: 'Files rejected whole',
+  untoldRejectedFiles: 'Files rejected whole of no department told',
+  silentScope: 'Silence checked for',
+  silentScopeNote:
+    'Silent departments are checked for the resources the scope read rows of or rejected a file of ({resources}): ' +
+    'a department the catalog expects one of them of that delivered no row and no file of it is silent on it. ' +
+    'A resource nobody delivered in the scope is not checked. Files rejected whole count under the department ' +
+    'their template or their name (<department>_<resource>_<date>) tells.',
   rank: 'Rank',
   department: 'Department',
   score: 'Score',
@@ -249,6 +277,11 @@ const EN: Labels = {
 /** A department's name, marked when the catalog does not know it (reported under the name it gave). */
 export function departmentLabel(d: { name: string; resolved?: boolean }, t: Labels): string {
   return d.resolved === false && d.name !== '' ? `${d.name}${t.unresolved}` : d.name;
+}
+
+/** The note saying which resources the silent-department check covered (`resources`: their names, joined). */
+export function silentScopeNote(t: Labels, resources: string): string {
+  return t.silentScopeNote.replace('{resources}', resources || t.none);
 }
 
 export function labelsFor(lang: Lang): Labels {

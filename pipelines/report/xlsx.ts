@@ -8,7 +8,8 @@ import ExcelJS from 'exceljs';
 import { shanghaiText } from '../../lib/time.js';
 import { cellText, cellValue } from '../xlsx-cells.js';
 import type { QualityReport } from './data.js';
-import { departmentLabel, type Labels, type Lang, labelsFor } from './labels.js';
+import { matrixOrder, scopeNames, silentNames } from './departments.js';
+import { departmentLabel, type Labels, type Lang, labelsFor, silentScopeNote } from './labels.js';
 
 type CellInput = string | number | null;
 
@@ -62,6 +63,7 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
   const sheets = [
     summarySheet(report, t),
     scorecardSheet(report, t),
+    matrixSheet(report, t),
     resourcesSheet(report, t),
     completenessSheet(report, t, names),
     validitySheet(report, t, names),
@@ -121,6 +123,8 @@ function summarySheet(report: QualityReport, t: Labels): SheetSpec {
     [t.lateRate, report.rates.lateRate],
     [t.matchRate, report.rates.matchRate],
   );
+  rows.push([t.silentScope, silentScopeNote(t, scopeNames(report.departmentScope.resources))]);
+  rows.push([t.untoldRejectedFiles, report.departmentScope.untoldRejectedFiles]);
   return {
     name: t.summary,
     headers: [t.item, t.value],
@@ -148,8 +152,10 @@ function scorecardSheet(report: QualityReport, t: Labels): SheetSpec {
       t.late,
       t.measured,
       t.watch,
+      t.rejectedFiles,
+      t.silentResources,
     ],
-    widths: [8, 34, 12, 10, 12, 12, 12, 10, 12, 10, 10, 12, 20],
+    widths: [8, 34, 12, 10, 12, 12, 12, 10, 12, 10, 10, 12, 20, 14, 40],
     percentColumns: [4, 5, 6],
     decimalColumns: [3],
     rows: report.departments.map((d) => [
@@ -166,7 +172,57 @@ function scorecardSheet(report: QualityReport, t: Labels): SheetSpec {
       d.late,
       d.measured,
       d.watch ? t.yes : t.no,
+      d.rejectedFiles,
+      silentNames(d),
     ]),
+  };
+}
+
+/**
+ * The department × resource matrix, one row per cell (the departments over 50% late first), rates as
+ * percentages; a silent cell says so.
+ */
+function matrixSheet(report: QualityReport, t: Labels): SheetSpec {
+  return {
+    name: t.matrixSheet,
+    headers: [
+      t.department,
+      t.departmentCode,
+      t.resource,
+      t.resourceId,
+      t.read,
+      t.loaded,
+      t.quarantined,
+      t.duplicates,
+      t.measured,
+      t.onTime,
+      t.late,
+      t.complianceRate,
+      t.lateRate,
+      t.rejectedFiles,
+      t.silent,
+    ],
+    widths: [34, 12, 26, 10, 10, 10, 14, 8, 14, 8, 8, 12, 10, 14, 8],
+    percentColumns: [11, 12],
+    rows: matrixOrder(report.departments).flatMap((d) =>
+      d.resources.map((c) => [
+        departmentLabel(d, t),
+        d.department,
+        c.name,
+        c.resource,
+        c.read,
+        c.loaded,
+        c.quarantined,
+        c.duplicates,
+        c.measured,
+        c.onTime,
+        c.late,
+        c.complianceRate,
+        c.lateRate,
+        c.rejectedFiles,
+        c.silent ? t.silent : '',
+      ]),
+    ),
   };
 }
 

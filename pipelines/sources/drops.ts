@@ -29,6 +29,7 @@ import {
   rowFingerprint,
 } from '../validate/row-validator.js';
 import { SeenKeys } from '../validate/seen-keys.js';
+import { rejectedFileOrigin } from './drop-origin.js';
 
 export const DROPS_SOURCE = 'drops';
 
@@ -269,9 +270,18 @@ async function fileFailed(
     log.error({ err: detail, stack: (error as Error)?.stack }, 'file not loaded: unexpected error');
     problems.push(`${file.name}: not loaded, unexpected error (${detail}); moved to rejected/`);
   } else log.warn({ err: detail }, 'file rejected');
+  // an unsupported file is not opened again: its name alone may tell whose it was
+  const origin = ours
+    ? {}
+    : await rejectedFileOrigin(ctx.catalog, file.name, isSupported(file) ? () => tablesOf(ctx, file) : null);
   // recorded before it moves: if the warehouse cannot take that, the file stays in incoming/
   await ctx.db.transaction(async (tx) => {
-    if (!ours) await markFile(tx, ctx.runId, file, 'rejected', [], 0, 0, `${detail} / ${messageZh}`);
+    if (!ours) {
+      await markFile(tx, ctx.runId, file, 'rejected', origin.resource ? [origin.resource] : [], 0, 0, {
+        error: `${detail} / ${messageZh}`,
+        department: origin.department ?? null,
+      });
+    }
     await tx.query(
       'UPDATE source_runs SET files_rejected = files_rejected + 1 WHERE run_id = $1 AND source = $2',
       [ctx.runId, DROPS_SOURCE],
@@ -938,12 +948,24 @@ async function markFile(
   resources: string[],
   rowsRead: number,
   rowsQuarantined: number,
-  error?: string,
+  rejected: { error: string; department: string | null } | null = null,
 ): Promise<void> {
   await tx.query(
-    `INSERT INTO drop_files (sha256, name, size, status, resources, rows_read, rows_quarantined, error, run_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    `INSERT INTO drop_files (sha256, name, size, status, resources, rows_read, rows_quarantined, error, run_id,
+                             department)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
      ON CONFLICT (sha256) DO NOTHING`,
-    [file.sha256, file.name, file.size, status, resources, rowsRead, rowsQuarantined, error ?? null, runId],
+    [
+      file.sha256,
+      file.name,
+      file.size,
+      status,
+      resources,
+      rowsRead,
+      rowsQuarantined,
+      rejected?.error ?? null,
+      runId,
+      rejected?.department ?? null,
+    ],
   );
 }

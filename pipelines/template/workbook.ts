@@ -36,9 +36,24 @@ export function templateFileName(resourceId: string): string {
   return `${resourceId}-模板.xlsx`;
 }
 
-/** "界首市 行政处罚信息 报送模板（2019 双公示标准）" */
-export function templateTitle(catalog: Catalog, resource: Resource): string {
-  return `${catalog.region.name} ${resource.name} 报送模板（${versionLabel(resource.current)}）`;
+/** "界首市 行政处罚信息 报送模板（2019 双公示标准）", and "　报送单位：界首市市场监督管理局" for one department's. */
+export function templateTitle(catalog: Catalog, resource: Resource, department?: string): string {
+  const title = `${catalog.region.name} ${resource.name} 报送模板（${versionLabel(resource.current)}）`;
+  return department === undefined
+    ? title
+    : `${title}${DEPARTMENT_MARK}${departmentName(catalog, department)}`;
+}
+
+/**
+ * How a department's template carries its department: after the title, `报送单位：<its full name>`. A file
+ * rejected whole is counted under the department its first rows name so (the report's rejected files).
+ */
+const DEPARTMENT_MARK = '　报送单位：';
+
+/** The department name a cell gives after `报送单位：` (or `报送单位:`), as written; undefined when none. */
+export function templateDepartmentText(cell: string): string | undefined {
+  const found = /报送单位[:：]\s*([^\s，,；;、]+)/.exec(cell);
+  return found?.[1];
 }
 
 function versionLabel(version: ResourceVersion): string {
@@ -208,7 +223,12 @@ function columnLetter(n: number): string {
  * date and text formats; sheet 2 "填报说明" says who sends what, when and how rows are checked; a hidden sheet
  * holds the code lists the drop-downs read. Filled correctly it loads with no rejected row.
  */
-export async function writeTemplate(catalog: Catalog, resourceId: string, out: string): Promise<void> {
+export async function writeTemplate(
+  catalog: Catalog,
+  resourceId: string,
+  out: string,
+  options: { department?: string } = {},
+): Promise<void> {
   const resource = catalog.resources.get(resourceId);
   if (!resource) {
     throw new GuijiError(
@@ -219,7 +239,8 @@ export async function writeTemplate(catalog: Catalog, resourceId: string, out: s
   const { default: ExcelJS } = await import('exceljs');
   const workbook = new ExcelJS.Workbook();
   workbook.creator = 'guiji';
-  workbook.title = templateTitle(catalog, resource);
+  const { department } = options;
+  workbook.title = templateTitle(catalog, resource, department);
   const fields = resource.current.fields;
 
   const sheet = workbook.addWorksheet(sheetNameOf(resource), {
@@ -230,7 +251,7 @@ export async function writeTemplate(catalog: Catalog, resourceId: string, out: s
 
   // title row
   const title = sheet.getCell(TITLE_ROW, 1);
-  title.value = cellText(templateTitle(catalog, resource));
+  title.value = cellText(templateTitle(catalog, resource, department));
   title.font = { bold: true, size: 14 };
   title.alignment = { vertical: 'middle', horizontal: 'left' };
   sheet.getRow(TITLE_ROW).height = 26;
@@ -321,7 +342,7 @@ export async function writeTemplate(catalog: Catalog, resourceId: string, out: s
     }
   });
 
-  writeInstructions(catalog, resource, instructions);
+  writeInstructions(catalog, resource, instructions, department);
   if (listRanges.size === 0) workbook.removeWorksheet(lists.id);
   await workbook.xlsx.writeFile(out);
 }
@@ -341,7 +362,12 @@ function naturalKeyText(resource: Resource): string {
     .join(' + ');
 }
 
-function writeInstructions(catalog: Catalog, resource: Resource, sheet: Worksheet): void {
+function writeInstructions(
+  catalog: Catalog,
+  resource: Resource,
+  sheet: Worksheet,
+  department: string | undefined,
+): void {
   const version = resource.current;
   const { deadlines } = resource;
   const rows: [string, string][] = [
@@ -349,7 +375,12 @@ function writeInstructions(catalog: Catalog, resource: Resource, sheet: Workshee
     ['类别', resource.categoryName],
     ['字段标准', `${String(version.schema.title ?? '')}，版本 ${version.version}，自 ${version.from} 起施行`],
     ['资源目录', `${catalog.title}（${catalog.version}）`],
-    ['报送单位', resource.departments.map((d) => departmentName(catalog, d)).join('、')],
+    [
+      '报送单位',
+      department === undefined
+        ? resource.departments.map((d) => departmentName(catalog, d)).join('、')
+        : departmentName(catalog, department),
+    ],
     [
       '报送时限',
       `产生之日起${deadlines.collectWorkdays}个工作日内报送` +

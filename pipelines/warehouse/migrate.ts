@@ -10,6 +10,7 @@ import * as quarantineByFile from '../../migrations/008_quarantine_by_file.js';
 import * as typedWarehouse from '../../migrations/009_typed_warehouse.js';
 import * as deliveryClock from '../../migrations/010_delivery_clock.js';
 import * as publication from '../../migrations/011_publication.js';
+import * as dropFileDepartment from '../../migrations/012_drop_file_department.js';
 import * as nameSearch from '../../migrations/013_name_search.js';
 
 /**
@@ -28,6 +29,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void
   ['009_typed_warehouse', typedWarehouse],
   ['010_delivery_clock', deliveryClock],
   ['011_publication', publication],
+  ['012_drop_file_department', dropFileDepartment],
   ['013_name_search', nameSearch],
 ];
 
