@@ -293,8 +293,8 @@ export async function gatherReport(
     overdue,
     quarantineSamples,
     trends: await readRunTrends(db, scope.runId),
-    trendsByDay: await readDayTrends(db, scope.runId, windows.days),
-    trendsByMonth: await readMonthTrends(db, scope.runId, windows.months),
+    trendsByDay: await readDayTrends(db, windows.upTo, windows.days),
+    trendsByMonth: await readMonthTrends(db, windows.upTo, windows.months),
     definitions: definitions(scoreWeightsOf(catalog)),
     objectionsOverdue: await readObjectionsPastDeadline(
       db,
@@ -319,13 +319,20 @@ function partsOfLine(l: ResourceLine): FigureParts {
 interface TrendWindows {
   days: string[];
   months: string[];
+  /** The last run the trends count: the report's run, or none for a closed period (its days decide). */
+  upTo: number | null;
 }
 
 function trendWindows(scope: ReportScope): TrendWindows {
   const lastDay = scope.to.slice(0, 10);
   const firstDay =
     scope.period.month !== null || scope.period.since !== null ? scope.from.slice(0, 10) : null;
-  return { days: trendDays(firstDay, lastDay), months: trendMonths(lastDay.slice(0, 7)) };
+  const closed = scope.period.month !== null || scope.period.until !== null;
+  return {
+    days: trendDays(firstDay, lastDay),
+    months: trendMonths(lastDay.slice(0, 7)),
+    upTo: closed ? null : scope.runId,
+  };
 }
 
 /**
@@ -347,7 +354,7 @@ async function computeMissingMetrics(
   const wanted = [
     ...scope.runs,
     ...(await trendRunIds(db, scope.runId)),
-    ...(await trendWindowRuns(db, scope.runId, chinaMidnight(firstDay), chinaMidnight(end))),
+    ...(await trendWindowRuns(db, windows.upTo, chinaMidnight(firstDay), chinaMidnight(end))),
   ];
   const missing = await db.query<{ id: string }>(
     `SELECT r.id FROM runs r

@@ -80,20 +80,20 @@ export function trendMonths(lastMonth: string): string[] {
 }
 
 /**
- * The runs up to `runId`, grouped by the China day or month they started (`to_char` pattern `YYYY-MM-DD` or
+ * The runs (up to `runId` unless null: a closed period's trends end with its last day, whatever the ids), grouped by the China day or month they started (`to_char` pattern `YYYY-MM-DD` or
  * `YYYY-MM`), within [from, to): the runs' figures, and the backfill partitions' ledger apart. Every period of
  * `periods` gets a line, with zeros when nothing ran (a night that did not run shows).
  */
 async function readPeriods(
   db: Warehouse,
-  runId: number,
+  runId: number | null,
   pattern: 'YYYY-MM-DD' | 'YYYY-MM',
   periods: string[],
   from: string,
   to: string,
 ): Promise<TrendPeriod[]> {
   const args = [runId, BACKFILL, from, to, pattern];
-  const where = `r.id <= $1 AND r.status <> 'running' AND r.started_at >= $3::timestamptz
+  const where = `($1::bigint IS NULL OR r.id <= $1::bigint) AND r.status <> 'running' AND r.started_at >= $3::timestamptz
      AND r.started_at < $4::timestamptz`;
   const period = `to_char(r.started_at AT TIME ZONE 'Asia/Shanghai', $5)`;
   const runRows = await db.query<PartsRow & { period: string; runs: string }>(
@@ -123,14 +123,18 @@ async function readPeriods(
 }
 
 /** The per-day trend over `days` (China dates, consecutive). */
-export function readDayTrends(db: Warehouse, runId: number, days: string[]): Promise<TrendPeriod[]> {
+export function readDayTrends(db: Warehouse, runId: number | null, days: string[]): Promise<TrendPeriod[]> {
   const first = days[0] as string;
   const last = days[days.length - 1] as string;
   return readPeriods(db, runId, 'YYYY-MM-DD', days, chinaMidnight(first), chinaMidnight(nextDay(last)));
 }
 
 /** The per-month trend over `months` (consecutive). */
-export function readMonthTrends(db: Warehouse, runId: number, months: string[]): Promise<TrendPeriod[]> {
+export function readMonthTrends(
+  db: Warehouse,
+  runId: number | null,
+  months: string[],
+): Promise<TrendPeriod[]> {
   const first = months[0] as string;
   const last = months[months.length - 1] as string;
   return readPeriods(
@@ -146,12 +150,12 @@ export function readMonthTrends(db: Warehouse, runId: number, months: string[]):
 /** The runs of the trend windows, for their metrics to be computed when missing. */
 export async function trendWindowRuns(
   db: Warehouse,
-  runId: number,
+  runId: number | null,
   from: string,
   to: string,
 ): Promise<number[]> {
   const rows = await db.query<{ id: string }>(
-    `SELECT id FROM runs WHERE id <= $1 AND status <> 'running' AND kind <> $2
+    `SELECT id FROM runs WHERE ($1::bigint IS NULL OR id <= $1::bigint) AND status <> 'running' AND kind <> $2
        AND started_at >= $3::timestamptz AND started_at < $4::timestamptz`,
     [runId, BACKFILL, from, to],
   );
