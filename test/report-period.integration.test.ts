@@ -233,5 +233,5 @@ describe(`report of a month or a range (${WAREHOUSE_KIND})`, () => {
     } finally {
       db = await env.open();
     }
-  });
+  }, 300_000);
 });

@@ -262,7 +262,8 @@ export async function gatherReport(
   const period = periodOf(options);
   const runs = await readScopedRuns(db, options, period);
   const scope: ReportScope = { ...runs, period };
-  const windows = trendWindows(scope);
+  const generatedAt = shanghaiIso(new Date());
+  const windows = trendWindows(scope, generatedAt.slice(0, 10));
   await computeMissingMetrics(db, catalog, scope, windows, options);
   const totals = await readTotals(db, scope.runs);
   const tables = await readResourceTables(db, catalog, scope.runs);
@@ -272,7 +273,7 @@ export async function gatherReport(
   const figures = figuresOf(tables.resources.reduce((p, l) => addParts(p, partsOfLine(l)), emptyParts()));
   return {
     reportVersion: REPORT_VERSION,
-    generatedAt: shanghaiIso(new Date()),
+    generatedAt,
     scope,
     totals,
     figures,
@@ -323,8 +324,9 @@ interface TrendWindows {
   upTo: number | null;
 }
 
-function trendWindows(scope: ReportScope): TrendWindows {
-  const lastDay = scope.to.slice(0, 10);
+function trendWindows(scope: ReportScope, today: string): TrendWindows {
+  // a month still under way ends today: its days to come have nothing to show
+  const lastDay = [scope.to.slice(0, 10), today].sort()[0] as string;
   const firstDay =
     scope.period.month !== null || scope.period.since !== null ? scope.from.slice(0, 10) : null;
   const closed = scope.period.month !== null || scope.period.until !== null;
