@@ -25,6 +25,8 @@ describe(`report of a month or a range (${WAREHOUSE_KIND})`, () => {
   let db: Warehouse;
   const ids: number[] = [];
   const BACKFILL_LEDGER = { read: 500, inserted: 480, quarantined: 20 };
+  /** The reports' clock: 2026-12-07 12:00 in Jieshou, December under way. */
+  const now = new Date('2026-12-07T04:00:00Z');
 
   async function place(runId: number, kind: string, startedAt: string): Promise<void> {
     await db.query('UPDATE runs SET kind = $2, started_at = $3, finished_at = $3 WHERE id = $1', [
@@ -70,7 +72,7 @@ describe(`report of a month or a range (${WAREHOUSE_KIND})`, () => {
 
   it('--month takes exactly the runs started in that Asia/Shanghai month, backfill apart', async () => {
     const out = join(env.dir, 'month');
-    const written = await writeReports(db, env.catalog, { outDir: out, month: '2026-11' });
+    const written = await writeReports(db, env.catalog, { outDir: out, month: '2026-11', now });
     const r = written.report;
     expect(r.scope.runs).toEqual([ids[0], ids[3]]);
     expect(r.scope.period).toEqual({ month: '2026-11', since: null, until: null });
@@ -112,7 +114,7 @@ describe(`report of a month or a range (${WAREHOUSE_KIND})`, () => {
 
   it('a run at 2026-11-30T17:00Z belongs to December; its 归集 card equals its trend lines', async () => {
     const out = join(env.dir, 'december');
-    const written = await writeReports(db, env.catalog, { outDir: out, month: '2026-12' });
+    const written = await writeReports(db, env.catalog, { outDir: out, month: '2026-12', now });
     const r = written.report;
     expect(r.scope.runs).toEqual([ids[1]]);
     // the re-sent file: rows read by the source that were unchanged are not collected again
@@ -125,6 +127,9 @@ describe(`report of a month or a range (${WAREHOUSE_KIND})`, () => {
     const today = r.trendsByDay.find((d) => d.period === '2026-12-01');
     expect(card).toBe(point?.read.toLocaleString('en-US'));
     expect(today?.read).toBe(point?.read);
+    // December under way: its per-day trend ends on the report's day
+    expect(r.trendsByDay.map((d) => d.period)).toEqual([1, 2, 3, 4, 5, 6, 7].map((d) => `2026-12-0${d}`));
+    expect(r.generatedAt).toBe('2026-12-07T12:00:00.000+08:00');
     expect(r.figures.read).toBe(r.resources.reduce((n, l) => n + l.read, 0));
     // the trend table of the page shows the same figure on the run's line
     const line = new RegExp(
@@ -135,14 +140,14 @@ describe(`report of a month or a range (${WAREHOUSE_KIND})`, () => {
   });
 
   it('--since/--until take the China days asked for; --since alone runs up to the run', async () => {
-    const range = await gatherReport(db, env.catalog, { since: '2026-11-01', until: '2026-11-30' });
+    const range = await gatherReport(db, env.catalog, { since: '2026-11-01', until: '2026-11-30', now });
     expect(range.scope.runs).toEqual([ids[0], ids[3]]);
     expect(range.backfill.runs).toBe(1);
-    const boundary = await gatherReport(db, env.catalog, { since: '2026-11-30', until: '2026-12-01' });
+    const boundary = await gatherReport(db, env.catalog, { since: '2026-11-30', until: '2026-12-01', now });
     expect(boundary.scope.runs).toEqual([ids[0], ids[1]]);
     expect(boundary.scope.to).toBe('2026-12-01T23:59:59.999+08:00');
     expect(boundary.trendsByDay.map((d) => d.period)).toEqual(['2026-11-30', '2026-12-01']);
-    const since = await gatherReport(db, env.catalog, { since: '2026-12-01' });
+    const since = await gatherReport(db, env.catalog, { since: '2026-12-01', now });
     expect(since.scope.runs).toEqual([ids[1]]);
     const written = await writeReports(db, env.catalog, {
       outDir: join(env.dir, 'range'),
@@ -175,7 +180,7 @@ describe(`report of a month or a range (${WAREHOUSE_KIND})`, () => {
 
   it('says what each figure means in JSON, HTML and XLSX, the score by the catalog’s weights', async () => {
     const out = join(env.dir, 'definitions');
-    const written = await writeReports(db, env.catalog, { outDir: out, month: '2026-11' });
+    const written = await writeReports(db, env.catalog, { outDir: out, month: '2026-11', now });
     const json = JSON.parse(readFileSync(written.files.json as string, 'utf8')) as QualityReport;
     expect(json.definitions.map((d) => [d.figure, d.nameZh])).toEqual([
       ['read', '归集'],
@@ -199,7 +204,7 @@ describe(`report of a month or a range (${WAREHOUSE_KIND})`, () => {
     const weighted = await gatherReport(
       db,
       { ...env.catalog, quality: { scoreWeights: { validity: 1, timeliness: 0, completeness: 0 } } },
-      { month: '2026-11' },
+      { month: '2026-11', now },
     );
     for (const d of weighted.departments)
       expect(d.score).toBe(d.validity === null ? null : Math.round(d.validity * 1000) / 10);

@@ -240,6 +240,8 @@ export interface GatherOptions {
   until?: string;
   /** Every run started in this Asia/Shanghai calendar month (YYYY-MM). */
   month?: string;
+  /** The report's clock (default: now): its generation time, and where a period under way ends. */
+  now?: Date;
   /** How many overdue records and quarantine samples to carry. */
   overdueCap?: number;
   sampleCap?: number;
@@ -262,7 +264,7 @@ export async function gatherReport(
   const period = periodOf(options);
   const runs = await readScopedRuns(db, options, period);
   const scope: ReportScope = { ...runs, period };
-  const generatedAt = shanghaiIso(new Date());
+  const generatedAt = shanghaiIso(options.now ?? new Date());
   const windows = trendWindows(scope, generatedAt.slice(0, 10));
   await computeMissingMetrics(db, catalog, scope, windows, options);
   const totals = await readTotals(db, scope.runs);
@@ -325,10 +327,11 @@ interface TrendWindows {
 }
 
 function trendWindows(scope: ReportScope, today: string): TrendWindows {
-  // a month still under way ends today: its days to come have nothing to show
-  const lastDay = [scope.to.slice(0, 10), today].sort()[0] as string;
   const firstDay =
     scope.period.month !== null || scope.period.since !== null ? scope.from.slice(0, 10) : null;
+  // a month still under way ends today: its days to come have nothing to show
+  const end = scope.to.slice(0, 10);
+  const lastDay = today < end && today >= (firstDay ?? end) ? today : end;
   const closed = scope.period.month !== null || scope.period.until !== null;
   return {
     days: trendDays(firstDay, lastDay),

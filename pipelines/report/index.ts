@@ -27,6 +27,8 @@ export interface ReportOptions {
   until?: string;
   /** Every nightly and manual run started in this Asia/Shanghai month (YYYY-MM). */
   month?: string;
+  /** The report's clock (default: now). */
+  now?: Date;
   /** Default: all three. */
   formats?: readonly ReportFormat[];
   /** Language of the HTML and XLSX reports (JSON keys are the contract, always English). Default zh. */
@@ -71,6 +73,7 @@ export async function writeReports(
     ...(options.since !== undefined ? { since: options.since } : {}),
     ...(options.until !== undefined ? { until: options.until } : {}),
     ...(options.month !== undefined ? { month: options.month } : {}),
+    ...(options.now !== undefined ? { now: options.now } : {}),
     ...(options.catalogDir !== undefined ? { catalogDir: options.catalogDir } : {}),
     overdueCap: 1000,
     sampleCap: 200,
