@@ -238,5 +238,5 @@ describe(`report of a month or a range (${WAREHOUSE_KIND})`, () => {
     } finally {
       db = await env.open();
     }
-  }, 300_000);
+  }, 600_000);
 });
