@@ -54,7 +54,9 @@ function definedPeriod(opts: ReportCommandOptions): { since?: string; until?: st
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
-    .description('write the quality report of a run: HTML (charts, scorecard, overdue lists), XLSX and JSON')
+    .description(
+      'write the quality report of a run, a month or a range of days: HTML (charts, scorecard, overdue lists), XLSX and JSON',
+    )
     .option('--run <id>', 'the run: latest or a run id', 'latest')
     .option(
       '--month <month>',
