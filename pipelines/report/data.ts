@@ -265,7 +265,8 @@ export async function gatherReport(
   const runs = await readScopedRuns(db, options, period);
   const scope: ReportScope = { ...runs, period };
   const generatedAt = shanghaiIso(options.now ?? new Date());
-  const windows = trendWindows(scope, generatedAt.slice(0, 10));
+  const today = options.today ?? generatedAt.slice(0, 10);
+  const windows = trendWindows(scope, today);
   await computeMissingMetrics(db, catalog, scope, windows, options);
   const totals = await readTotals(db, scope.runs);
   const tables = await readResourceTables(db, catalog, scope.runs);
@@ -299,10 +300,7 @@ export async function gatherReport(
     trendsByDay: await readDayTrends(db, windows.upTo, windows.days),
     trendsByMonth: await readMonthTrends(db, windows.upTo, windows.months),
     definitions: definitions(scoreWeightsOf(catalog)),
-    objectionsOverdue: await readObjectionsPastDeadline(
-      db,
-      options.today ?? shanghaiIso(new Date()).slice(0, 10),
-    ),
+    objectionsOverdue: await readObjectionsPastDeadline(db, today),
   };
 }
 
