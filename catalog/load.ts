@@ -150,9 +150,25 @@ export const DEFAULT_HISTORY: HistoryDeadline = {
   source: '界政办〔2020〕5号《界首市涉企信息归集应用实施方案》四：应在本实施办法实施之日起3个月内归集完成',
 };
 
+/** The department score's weights (catalog.json `quality.scoreWeights`): shares of 1, validated by `catalog validate`. */
+export interface ScoreWeights {
+  validity: number;
+  timeliness: number;
+  completeness: number;
+}
+
+/** The weights of a catalog that names none (the SQL function `quality_score` has the same). */
+export const DEFAULT_SCORE_WEIGHTS: Readonly<ScoreWeights> = Object.freeze({
+  validity: 0.4,
+  timeliness: 0.4,
+  completeness: 0.2,
+});
+
 export interface Catalog {
   version: string;
   title: string;
+  /** How the reports weigh a department's quality (optional: DEFAULT_SCORE_WEIGHTS). */
+  quality?: { scoreWeights?: ScoreWeights };
   region: { division: string; name: string; cityPrefix: string };
   /** The history deadline (see HistoryDeadline); DEFAULT_HISTORY when the catalog has none. */
   history?: HistoryDeadline;
@@ -243,6 +259,11 @@ function fieldsOf(schema: Record<string, unknown>): FieldDef[] {
     if (x.codeList !== undefined) field.codeList = x.codeList;
     return field;
   });
+}
+
+/** The department score's weights: the catalog's, else the defaults. */
+export function scoreWeightsOf(catalog: Pick<Catalog, 'quality'>): ScoreWeights {
+  return catalog.quality?.scoreWeights ?? DEFAULT_SCORE_WEIGHTS;
 }
 
 export function departmentName(catalog: Catalog, code: string): string {

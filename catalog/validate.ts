@@ -134,6 +134,39 @@ function checkDepartmentCodes(d: Json, i: number, codes: Map<string, string>, pr
   });
 }
 
+const SCORE_PARTS = ['validity', 'timeliness', 'completeness'] as const;
+
+/**
+ * `quality.scoreWeights`, the department score's weights: validity, timeliness and completeness, each a share
+ * from 0 to 1, adding up to 1 (no other key: a misspelt part would be silently left out).
+ */
+function checkScoreWeights(root: Json, problems: Problems): void {
+  if (root.quality === undefined) return;
+  const at = jsonPath('quality', 'scoreWeights');
+  const weights = isObject(root.quality) ? root.quality.scoreWeights : undefined;
+  if (!isObject(weights)) {
+    problems.add(
+      at,
+      '"quality.scoreWeights" must be { validity, timeliness, completeness }, shares adding up to 1',
+    );
+    return;
+  }
+  for (const key of Object.keys(weights))
+    if (!(SCORE_PARTS as readonly string[]).includes(key))
+      problems.add(
+        jsonPath('quality', 'scoreWeights', key),
+        `"${key}" is not a part of the score (${SCORE_PARTS.join(', ')})`,
+      );
+  let sum = 0;
+  for (const key of SCORE_PARTS) {
+    const w = weights[key];
+    if (typeof w !== 'number' || !Number.isFinite(w) || w < 0 || w > 1)
+      problems.add(jsonPath('quality', 'scoreWeights', key), `"${key}" must be a share from 0 to 1`);
+    else sum += w;
+  }
+  if (Math.abs(sum - 1) > 1e-9) problems.add(at, `the weights add up to ${sum}, not 1`);
+}
+
 function checkRoot(root: Json, problems: Problems): RootInfo {
   const info = emptyRootInfo();
   for (const key of ['version', 'title'] as const)
@@ -187,6 +220,7 @@ function checkRoot(root: Json, problems: Problems): RootInfo {
   }
 
   checkHistory(root.history, problems);
+  checkScoreWeights(root, problems);
   if (!isObject(root.codeLists)) {
     problems.add(jsonPath('codeLists'), '"codeLists" must be an object of named lists');
     return info;

@@ -15,7 +15,7 @@ const COLUMNS = [
 /** A run's ledger as a small table for a terminal; its times in Asia/Shanghai, as the city reads them. */
 export function formatRun(summary: RunSummary): string {
   const lines = [
-    `run ${summary.runId}  ${summary.status}  started ${shanghaiText(summary.startedAt, { seconds: true })}${summary.finishedAt ? `  finished ${shanghaiText(summary.finishedAt, { seconds: true })}` : ''} (Asia/Shanghai)`,
+    `run ${summary.runId}  ${summary.kind}  ${summary.status}  started ${shanghaiText(summary.startedAt, { seconds: true })}${summary.finishedAt ? `  finished ${shanghaiText(summary.finishedAt, { seconds: true })}` : ''} (Asia/Shanghai)`,
     `  ${'source'.padEnd(18)}${'status'.padEnd(12)}${COLUMNS.map((c) => c.padStart(12)).join('')}`,
   ];
   for (const s of summary.sources) {

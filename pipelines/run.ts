@@ -34,6 +34,8 @@ export interface SourceSummary extends BatchCounts {
 
 export interface RunSummary {
   runId: number;
+  /** `run` (manual), `nightly` (the scheduler), `backfill` (a history partition), `demo`. */
+  kind: string;
   status: RunStatus;
   startedAt: string;
   finishedAt: string | null;
@@ -326,6 +328,7 @@ async function markInterrupted(db: Warehouse): Promise<void> {
 
 interface RunRow {
   id: string;
+  kind: string;
   status: RunStatus;
   started_at: Date | string;
   finished_at: Date | string | null;
@@ -351,6 +354,7 @@ const iso = shanghaiIsoOrNull;
 function toSummary(run: RunRow, sources: SourceRunRow[]): RunSummary {
   return {
     runId: Number(run.id),
+    kind: run.kind,
     status: run.status,
     startedAt: iso(run.started_at) as string,
     finishedAt: iso(run.finished_at),
@@ -369,10 +373,33 @@ function toSummary(run: RunRow, sources: SourceRunRow[]): RunSummary {
   };
 }
 
+/** The backfill partitions' runs summed up: how many, running and failed, and when the latest started. */
+export interface BackfillRunCounts {
+  runs: number;
+  running: number;
+  failed: number;
+  lastStartedAt: string | null;
+}
+
+export async function backfillRunCounts(db: Warehouse): Promise<BackfillRunCounts> {
+  const [row] = await db.query<{ runs: string; running: string; failed: string; last: Date | string | null }>(
+    `SELECT count(*) AS runs, count(*) FILTER (WHERE status = 'running') AS running,
+            count(*) FILTER (WHERE status = 'failed') AS failed, max(started_at) AS last
+     FROM runs WHERE kind = 'backfill'`,
+  );
+  return {
+    runs: Number(row?.runs ?? 0),
+    running: Number(row?.running ?? 0),
+    failed: Number(row?.failed ?? 0),
+    lastStartedAt: iso(row?.last ?? null),
+  };
+}
+
 export async function getRun(db: Warehouse, runId: number): Promise<RunSummary | null> {
-  const runs = await db.query<RunRow>('SELECT id, status, started_at, finished_at FROM runs WHERE id = $1', [
-    runId,
-  ]);
+  const runs = await db.query<RunRow>(
+    'SELECT id, kind, status, started_at, finished_at FROM runs WHERE id = $1',
+    [runId],
+  );
   const run = runs[0];
   if (!run) return null;
   const sources = await db.query<SourceRunRow>(
@@ -383,11 +410,23 @@ export async function getRun(db: Warehouse, runId: number): Promise<RunSummary |
 }
 
 /** The most recent runs, newest first, each with its ledger. */
-export async function recentRuns(db: Warehouse, limit = 20): Promise<RunSummary[]> {
+/**
+ * Which runs `recentRuns` lists: one kind, every kind (`all`), or by default every kind but backfill
+ * partitions (hundreds of them would hide the nightly runs; {@link backfillRunCounts} sums them up).
+ */
+export type RunKindFilter = string | 'all' | 'default';
+
+export async function recentRuns(
+  db: Warehouse,
+  limit = 20,
+  kind: RunKindFilter = 'default',
+): Promise<RunSummary[]> {
   await migrate(db.knex, db.schema);
   const runs = await db.query<RunRow>(
-    'SELECT id, status, started_at, finished_at FROM runs ORDER BY id DESC LIMIT $1',
-    [limit],
+    `SELECT id, kind, status, started_at, finished_at FROM runs
+     WHERE CASE $2::text WHEN 'all' THEN true WHEN 'default' THEN kind <> 'backfill' ELSE kind = $2::text END
+     ORDER BY id DESC LIMIT $1`,
+    [limit, kind],
   );
   return summarizeRuns(db, runs);
 }

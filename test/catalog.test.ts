@@ -385,6 +385,28 @@ describe('catalog validate', () => {
       expect.objectContaining({ path: '$.departmentCodeField' }),
     ]);
   });
+
+  it('catches department score weights that are not shares adding up to 1, or name an unknown part', () => {
+    const { result } = brokenCatalog(({ catalogDir }) => {
+      editJson(join(catalogDir, 'catalog.json'), (c) => {
+        c.quality.scoreWeights = { validity: 0.5, timeliness: 0.5, completeness: -0.2, timelyness: 0.2 };
+      });
+    });
+    expect(only(result.problems, 'catalog.json').map((p) => [p.path, p.message])).toEqual([
+      ['$.quality.scoreWeights.timelyness', expect.stringContaining('not a part of the score')],
+      ['$.quality.scoreWeights.completeness', expect.stringContaining('share from 0 to 1')],
+    ]);
+    const sum = brokenCatalog(({ catalogDir }) => {
+      editJson(join(catalogDir, 'catalog.json'), (c) => {
+        c.quality.scoreWeights = { validity: 0.5, timeliness: 0.5, completeness: 0.2 };
+      });
+    });
+    expect(only(sum.result.problems, 'catalog.json')).toEqual([
+      expect.objectContaining({ path: '$.quality.scoreWeights', message: expect.stringContaining('1.2') }),
+    ]);
+    // the bundled catalog names its weights, and the loader reads them
+    expect(catalog.quality?.scoreWeights).toEqual({ validity: 0.4, timeliness: 0.4, completeness: 0.2 });
+  });
 });
 
 describe('catalog list and show', () => {

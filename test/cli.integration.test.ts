@@ -83,7 +83,15 @@ describe(`the guiji command (${WAREHOUSE_KIND})`, () => {
     const run = await runCli(['run', '--source', 'drops', '--json'], env.env);
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout);
-    expect(Object.keys(summary).sort()).toEqual(['finishedAt', 'runId', 'sources', 'startedAt', 'status']);
+    expect(Object.keys(summary).sort()).toEqual([
+      'finishedAt',
+      'kind',
+      'runId',
+      'sources',
+      'startedAt',
+      'status',
+    ]);
+    expect(summary.kind).toBe('run');
     expect(Object.keys(summary.sources[0]).sort()).toEqual(
       [
         'duplicates',

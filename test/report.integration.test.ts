@@ -311,6 +311,9 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
       '超期清单',
       '隔离样例',
       '趋势',
+      '按日趋势',
+      '按月趋势',
+      '指标说明',
     ]);
     const rowsOf = (name: string) => {
       const sheet = workbook.getWorksheet(name);
@@ -447,14 +450,22 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
   });
 
   it('draws an empty chart with a "no data" note', () => {
-    const empty: QualityReport = { ...report, departments: [], trends: [], resources: [], matching: [] };
+    const empty: QualityReport = {
+      ...report,
+      departments: [],
+      trends: [],
+      trendsByDay: [],
+      trendsByMonth: [],
+      resources: [],
+      matching: [],
+    };
     for (const [lang, note] of [
       ['zh', '暂无数据'],
       ['en', 'No data'],
     ] as const) {
       const page = renderHtml(empty, lang);
       const charts = [...page.matchAll(/<div class="chart">([\s\S]*?<\/svg>)/g)].map((m) => m[1] ?? '');
-      expect(charts).toHaveLength(4);
+      expect(charts).toHaveLength(6);
       for (const chart of charts) expect(chart).toContain(note);
     }
     // a chart with data carries no note
@@ -477,7 +488,7 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
     // and in the file itself: no formula anywhere, the text stored as a string
     const entries = await unzipText(files.xlsx);
     const sheets = [...entries].filter(([name]) => name.startsWith('xl/worksheets/sheet'));
-    expect(sheets.length).toBe(13);
+    expect(sheets.length).toBe(16);
     for (const [name, xml] of sheets) expect(xml, name).not.toMatch(/<f[ >]/);
     const strings = entries.get('xl/sharedStrings.xml') ?? '';
     expect(strings).toContain('&apos;=HYPERLINK(&quot;http://example.invalid&quot;,&quot;点击&quot;)');
@@ -553,8 +564,8 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
         x.publishLate,
       ].map(String),
     );
-    // charts: four inline SVGs rendered on the server; nothing to fetch, no script
-    expect(html.match(/<svg /g)?.length).toBe(4);
+    // charts: six inline SVGs rendered on the server; nothing to fetch, no script
+    expect(html.match(/<svg /g)?.length).toBe(6);
     expect(html).not.toMatch(/<script/i);
     expect(html).not.toMatch(/(src|href)\s*=\s*["']?https?:/i);
     expect(html).not.toMatch(/<link /i);
@@ -603,7 +614,7 @@ describe(`quality reports (${WAREHOUSE_KIND})`, () => {
             shapes: s.querySelectorAll('path, rect, text').length,
           })),
         );
-        expect(charts).toHaveLength(4);
+        expect(charts).toHaveLength(6);
         for (const c of charts) {
           expect(c.w).toBeGreaterThan(100);
           expect(c.shapes).toBeGreaterThan(3);

@@ -26,12 +26,13 @@ describe('times in Asia/Shanghai', () => {
   it('guiji status and guiji run print the run times in Asia/Shanghai', () => {
     const text = formatRun({
       runId: 7,
+      kind: 'nightly',
       status: 'succeeded',
       startedAt: '2026-12-06T08:58:00.000Z',
       finishedAt: '2026-12-06T09:01:30.000Z',
       sources: [],
     });
-    expect(text).toContain('started 2026-12-06 16:58:00');
+    expect(text).toContain('run 7  nightly  succeeded  started 2026-12-06 16:58:00');
     expect(text).toContain('finished 2026-12-06 17:01:30');
     expect(text).toContain('Asia/Shanghai');
     expect(text).not.toContain('08:58');

@@ -1,12 +1,15 @@
 import { type Command, Option } from 'commander';
 import { GuijiError } from '../../lib/errors.js';
 import { REPORT_FORMATS, type ReportFormat, type WrittenReports, writeReports } from '../report/index.js';
+import { periodLabel, periodOf } from '../report/scope.js';
 import { prepareWarehouse } from '../warehouse/prepare.js';
-import { commandCatalog, commandContext, dateFlag, idFlag, withWarehouse, writeJson } from './context.js';
+import { commandCatalog, commandContext, idFlag, withWarehouse, writeJson } from './context.js';
 
 interface ReportCommandOptions {
   run: string;
   since?: string;
+  until?: string;
+  month?: string;
   format: string;
   lang: 'zh' | 'en';
   out?: string;
@@ -38,13 +41,32 @@ function parseRun(text: string): number | 'latest' {
   return idFlag(text, '--run');
 }
 
-/** `guiji report`: the quality report of a run (or of every run since a date) as HTML, XLSX and JSON. */
+/** The period options given (exactOptionalPropertyTypes: absent ones left out). */
+function definedPeriod(opts: ReportCommandOptions): { since?: string; until?: string; month?: string } {
+  return {
+    ...(opts.since !== undefined ? { since: opts.since } : {}),
+    ...(opts.until !== undefined ? { until: opts.until } : {}),
+    ...(opts.month !== undefined ? { month: opts.month } : {}),
+  };
+}
+
+/** `guiji report`: the quality report of a run, a month, or a range of days as HTML, XLSX and JSON. */
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
-    .description('write the quality report of a run: HTML (charts, scorecard, overdue lists), XLSX and JSON')
+    .description(
+      'write the quality report of a run, a month or a range of days: HTML (charts, scorecard, overdue lists), XLSX and JSON',
+    )
     .option('--run <id>', 'the run: latest or a run id', 'latest')
-    .option('--since <date>', 'add up every run started on or after this date (YYYY-MM-DD), up to the run')
+    .option(
+      '--month <month>',
+      'add up every nightly and manual run started in this Asia/Shanghai month (YYYY-MM); backfills apart',
+    )
+    .option(
+      '--since <date>',
+      'add up every nightly and manual run started on or after this date (YYYY-MM-DD), up to the run or --until',
+    )
+    .option('--until <date>', 'with --since: up to the end of this date (YYYY-MM-DD)')
     .option('--format <list>', 'comma-separated: html,xlsx,json', 'html,xlsx,json')
     .addOption(
       new Option('--lang <lang>', 'language of the HTML and XLSX reports')
@@ -56,7 +78,8 @@ export function registerReportCommand(program: Command): void {
     .action(async (opts: ReportCommandOptions) => {
       const formats = parseFormats(opts.format);
       const run = parseRun(opts.run);
-      const since = opts.since === undefined ? undefined : dateFlag(opts.since, '--since');
+      // the options checked against each other before the warehouse is opened (exit 2)
+      periodOf({ run, ...definedPeriod(opts) });
       const ctx = commandContext();
       const { config } = ctx;
       const catalog = commandCatalog(ctx);
@@ -68,7 +91,7 @@ export function registerReportCommand(program: Command): void {
           formats,
           lang: opts.lang,
           catalogDir: config.catalogDir,
-          ...(since !== undefined ? { since } : {}),
+          ...definedPeriod(opts),
         });
       });
       if (opts.json) {
@@ -76,10 +99,15 @@ export function registerReportCommand(program: Command): void {
         return;
       }
       const r = written.report;
+      const f = r.figures;
       process.stdout.write(
-        `quality report of run ${r.scope.runId}${r.scope.runs.length > 1 ? ` (${r.scope.runs.length} runs since ${r.scope.from.slice(0, 10)})` : ''}: ` +
-          `read ${r.totals.read}, quarantined ${r.totals.quarantined}, duplicates ${r.totals.duplicates}, ` +
-          `late ${r.resources.reduce((n, l) => n + l.late, 0)}\n`,
+        `quality report of ${periodLabel(r.scope.period, r.scope, 'en')} (${r.scope.runs.length} run${r.scope.runs.length === 1 ? '' : 's'}): ` +
+          `collected ${f.read}, loaded ${f.loaded}, quarantined ${f.quarantined}, duplicates ${f.duplicates}, ` +
+          `late ${f.late} of ${f.measured}` +
+          (r.backfill.runs > 0
+            ? `; backfill partitions apart: ${r.backfill.runs}, ${r.backfill.read} rows read`
+            : '') +
+          '\n',
       );
       for (const [format, file] of Object.entries(written.files))
         process.stdout.write(`  ${format.padEnd(5)} ${file}\n`);

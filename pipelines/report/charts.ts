@@ -3,7 +3,7 @@
  * no script in the page): the HTML stays one self-contained file readable offline.
  */
 import * as echarts from 'echarts';
-import type { QualityReport } from './data.js';
+import type { QualityReport, TrendPeriod } from './data.js';
 import type { Labels } from './labels.js';
 
 type Option = Parameters<echarts.ECharts['setOption']>[0];
@@ -117,6 +117,41 @@ export function matchingChart(report: QualityReport, t: Labels): string {
       title: { text: t.matching, left: 'center', textStyle: { fontSize: 14 } },
       legend: { bottom: 0 },
       series: [{ type: 'pie', radius: ['30%', '60%'], data, label: { formatter: '{b}: {c} ({d}%)' } }],
+    },
+    820,
+    300,
+  );
+}
+
+/**
+ * Rows collected per day or month (bars; backfill partitions' rows read beside them, grey, never added in) and
+ * the compliance and late-report rates (lines, right axis).
+ */
+export function periodTrendChart(points: TrendPeriod[], title: string, t: Labels): string {
+  if (!points.some((p) => p.runs + p.backfill.runs > 0)) return empty(title, t, 820, 300);
+  return render(
+    {
+      title: { text: title, left: 'center', textStyle: { fontSize: 14 } },
+      legend: { bottom: 0, data: [t.read, t.backfillRead, t.complianceRate, t.lateRate] },
+      grid: { left: 60, right: 60, top: 40, bottom: 60 },
+      xAxis: { type: 'category', data: points.map((p) => p.period) },
+      yAxis: [{ type: 'value' }, { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } }],
+      series: [
+        { name: t.read, type: 'bar', data: points.map((p) => p.read) },
+        {
+          name: t.backfillRead,
+          type: 'bar',
+          itemStyle: { color: '#bbbbbb' },
+          data: points.map((p) => p.backfill.read),
+        },
+        {
+          name: t.complianceRate,
+          type: 'line',
+          yAxisIndex: 1,
+          data: points.map((p) => pct(p.complianceRate)),
+        },
+        { name: t.lateRate, type: 'line', yAxisIndex: 1, data: points.map((p) => pct(p.lateRate)) },
+      ],
     },
     820,
     300,

@@ -3,10 +3,9 @@
  * contract (`reportVersion` 1) that the HTML and XLSX reports render.
  */
 import type { Catalog } from '../../catalog/load.js';
-import { departmentName } from '../../catalog/load.js';
+import { departmentName, scoreWeightsOf } from '../../catalog/load.js';
 import type { Warehouse } from '../../lib/db.js';
-import { GuijiError } from '../../lib/errors.js';
-import { shanghaiIso, shanghaiIsoOrNull } from '../../lib/time.js';
+import { shanghaiIso } from '../../lib/time.js';
 import type { Issue } from '../../lib/types.js';
 import { isCatalogDepartment } from '../quality/departments.js';
 import { computeQualityMetrics, MATCH_METHODS } from '../quality/metrics.js';
@@ -20,7 +19,52 @@ import {
   readRejectedFiles,
   resourceName,
 } from './departments.js';
-import { addFigure, complianceRate, emptyFigures, type Figures, lateRate, rate } from './figures.js';
+import {
+  addCounts,
+  addParts,
+  collected,
+  complianceRate,
+  type Definition,
+  definitions,
+  departmentScore,
+  emptyCounts,
+  emptyParts,
+  type FigureParts,
+  type Figures,
+  figuresOf,
+  type LineCounts,
+  lateRate,
+  PARTS_SQL,
+  type PartsRow,
+  partsOfRow,
+  type Reconciliation,
+  share as rate,
+  reconcile,
+} from './figures.js';
+import {
+  type BackfillFigures,
+  chinaMidnight,
+  nextDay,
+  nextMonthStart,
+  periodOf,
+  type ReportPeriod,
+  readScopeBackfill,
+  readScopedRuns,
+} from './scope.js';
+import {
+  readDayTrends,
+  readMonthTrends,
+  readRunTrends,
+  type TrendPeriod,
+  type TrendPoint,
+  trendDays,
+  trendMonths,
+  trendRunIds,
+  trendWindowRuns,
+} from './trends.js';
+
+export type { BackfillFigures, ReportPeriod } from './scope.js';
+export type { TrendPeriod, TrendPoint } from './trends.js';
 
 export const REPORT_VERSION = 1;
 
@@ -32,10 +76,15 @@ export interface ReportScope {
   runId: number;
   /** Every run the figures add up, oldest first. */
   runs: number[];
-  /** Start of the first run of the scope (or the `--since` date), ISO 8601 with the +08:00 offset. */
+  /** Start of the first run of the scope (or of the period's first day), ISO 8601 with the +08:00 offset. */
   from: string;
-  /** End of the last run of the scope (its start when it has not finished), ISO 8601 with the +08:00 offset. */
+  /**
+   * End of the last run of the scope (its start when it has not finished), or the last millisecond of a
+   * closed period (`--month`, `--until`), ISO 8601 with the +08:00 offset.
+   */
   to: string;
+  /** How the runs were asked for: a month, a range of days, since a day, or (all null) one run. */
+  period: ReportPeriod;
   /** The report's run: its kind (`run`, `backfill`, …) and status (`succeeded`, `partial`, `failed`, …). */
   kind: string;
   status: string;
@@ -52,7 +101,7 @@ export interface ReportTotals {
 }
 
 /** A resource's figures (figures.ts; unchanged rows are in totals only) and rates. */
-export interface ResourceLine extends Figures {
+export interface ResourceLine extends LineCounts {
   resource: string;
   name: string;
   matched: number;
@@ -126,22 +175,6 @@ export interface QuarantineSample {
   issues: Issue[];
 }
 
-export interface TrendPoint {
-  runId: number;
-  kind: string;
-  startedAt: string;
-  read: number;
-  loaded: number;
-  quarantined: number;
-  duplicates: number;
-  late: number;
-  measured: number;
-  unmatched: number;
-  complianceRate: number | null;
-  lateRate: number | null;
-  matchRate: number | null;
-}
-
 export interface QualityReport {
   reportVersion: typeof REPORT_VERSION;
   generatedAt: string;
@@ -150,8 +183,14 @@ export interface QualityReport {
   resources: ResourceLine[];
   departments: DepartmentLine[];
   issues: IssueLine[];
+  /** The headline figures of the scope (归集, 清洗入库, …), as every table computes them (./figures.ts). */
+  figures: Figures;
+  /** The run ledger's rows read against 归集: unchanged re-sends and records rewritten within a run. */
+  reconciliation: Reconciliation;
   /** The headline rates of the scope (the monthly briefing's figures). */
   rates: { complianceRate: number | null; lateRate: number | null; matchRate: number | null };
+  /** Backfill partitions started in the period: history, not in the figures, counted here from their ledger. */
+  backfill: BackfillFigures;
   completeness: CompletenessLine[];
   matching: MatchingLine[];
   uniqueness: UniquenessLine[];
@@ -160,10 +199,15 @@ export interface QualityReport {
   overdue: { total: number; rows: OverdueLine[] };
   /** Rejected rows with where they came from, capped; the full list is `guiji quarantine list`. */
   quarantineSamples: { total: number; rows: QuarantineSample[] };
-  /** The last 30 runs with metrics up to the scope's run, oldest first. */
+  /** The last 30 nightly and manual runs up to the scope's run, oldest first (backfill partitions left out). */
   trends: TrendPoint[];
   /** Open objections (异议) past their deadline on the day of the report (issue 14). */
   objectionsOverdue: ObjectionOverdueLine[];
+  /** Per China day of the period (else the last 31 days) and per month (the last 12), backfill apart. */
+  trendsByDay: TrendPeriod[];
+  trendsByMonth: TrendPeriod[];
+  /** What each figure means and how it is computed (the report's notes). */
+  definitions: Definition[];
   /**
    * Which resources the silent-department check covered: those the scope's runs read rows of or rejected a
    * file of (a resource nobody delivered in the scope is not in it), and how that was decided, in Chinese.
@@ -174,8 +218,14 @@ export interface QualityReport {
 export interface GatherOptions {
   /** 'latest' (default) or a run id. */
   run?: number | 'latest';
-  /** Include every run started on or after this China date (YYYY-MM-DD) up to the run. */
+  /** Include every run started on or after this China date (YYYY-MM-DD) up to the run (or up to `until`). */
   since?: string;
+  /** With `since`: every run started up to the end of this China date. */
+  until?: string;
+  /** Every run started in this Asia/Shanghai calendar month (YYYY-MM). */
+  month?: string;
+  /** The report's clock (default: now): its generation time, and where a period under way ends. */
+  now?: Date;
   /** How many overdue records and quarantine samples to carry. */
   overdueCap?: number;
   sampleCap?: number;
@@ -184,11 +234,6 @@ export interface GatherOptions {
   /** The China date objections' deadlines are compared with (default: today in Asia/Shanghai). */
   today?: string;
 }
-
-const TREND_RUNS = 30;
-
-/** JSON times carry their offset: the instant, written in Asia/Shanghai (`…+08:00`). */
-const iso = shanghaiIsoOrNull;
 
 function dateText(value: Date | string): string {
   return typeof value === 'string' ? value.slice(0, 10) : value.toISOString().slice(0, 10);
@@ -200,9 +245,13 @@ export async function gatherReport(
   catalog: Catalog,
   options: GatherOptions = {},
 ): Promise<QualityReport> {
-  const runId = await findRun(db, options);
-  const scope = await readScope(db, runId, options);
-  await computeMissingMetrics(db, catalog, scope, options);
+  const period = periodOf(options);
+  const runs = await readScopedRuns(db, options, period);
+  const scope: ReportScope = { ...runs, period };
+  const generatedAt = shanghaiIso(options.now ?? new Date());
+  const today = options.today ?? generatedAt.slice(0, 10);
+  const windows = trendWindows(scope, today);
+  await computeMissingMetrics(db, catalog, scope, windows, options);
   const totals = await readTotals(db, scope.runs);
   const metrics = await readMetricSums(db, scope.runs);
   const tables = resourceTables(catalog, metrics);
@@ -214,104 +263,98 @@ export async function gatherReport(
   );
   const overdue = await readOverdue(db, scope.runs, options.overdueCap ?? 200);
   const quarantineSamples = await readQuarantineSamples(db, scope.runs, options.sampleCap ?? 100);
-  const trends = await readTrends(db, runId);
+  const figures = figuresOf(tables.resources.reduce((p, l) => addParts(p, partsOfLine(l)), emptyParts()));
   return {
     reportVersion: REPORT_VERSION,
-    generatedAt: shanghaiIso(new Date()),
+    generatedAt,
     scope,
     totals,
+    figures,
+    reconciliation: reconcile(totals, figures.read),
     resources: tables.resources,
     departments: matrix.departments,
     issues: tables.issues,
-    rates: headlineRates(tables.resources),
+    rates: {
+      complianceRate: figures.complianceRate,
+      lateRate: figures.lateRate,
+      matchRate: figures.matchRate,
+    },
+    backfill: await readScopeBackfill(db, scope, period),
     completeness: tables.completeness,
     matching: tables.matching,
     uniqueness: tables.uniqueness,
     consistency: tables.consistency,
     overdue,
     quarantineSamples,
-    trends,
-    objectionsOverdue: await readObjectionsPastDeadline(
-      db,
-      options.today ?? shanghaiIso(new Date()).slice(0, 10),
-    ),
+    trends: await readRunTrends(db, scope.runId),
+    trendsByDay: await readDayTrends(db, windows.upTo, windows.days),
+    trendsByMonth: await readMonthTrends(db, windows.upTo, windows.months),
+    definitions: definitions(scoreWeightsOf(catalog)),
+    objectionsOverdue: await readObjectionsPastDeadline(db, today),
     departmentScope: matrix.scope,
   };
 }
 
-/** The run the report is about: the latest finished run, or the one asked for; none is a usage error. */
-async function findRun(db: Warehouse, options: GatherOptions): Promise<number> {
-  const runRows =
-    options.run === undefined || options.run === 'latest'
-      ? await db.query<{ id: string }>(
-          `SELECT id FROM runs WHERE status <> 'running' ORDER BY id DESC LIMIT 1`,
-        )
-      : await db.query<{ id: string }>('SELECT id FROM runs WHERE id = $1', [options.run]);
-  const last = runRows[0];
-  if (!last) {
-    throw new GuijiError(
-      'GUIJI_ERR_USAGE',
-      options.run === undefined || options.run === 'latest'
-        ? 'there is no finished run to report on yet (run `guiji run` first)'
-        : `there is no run ${options.run}`,
-    );
-  }
-  return Number(last.id);
+/** A resource line's parts, as the figures take them. */
+function partsOfLine(l: ResourceLine): FigureParts {
+  return {
+    loaded: l.loaded,
+    quarantined: l.quarantined,
+    duplicates: l.duplicates,
+    measured: l.measured,
+    late: l.late,
+    unmatched: l.unmatched,
+  };
 }
 
-/**
- * The runs the figures add up: the run alone, or with `since` every finished run started on or after that
- * China date up to it; the scope runs from the first one's start (or the `since` date) to the last one's end.
- */
-async function readScope(db: Warehouse, runId: number, options: GatherOptions): Promise<ReportScope> {
-  if (options.since !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(options.since)) {
-    throw new GuijiError('GUIJI_ERR_USAGE', `--since ${options.since}: expected a date written YYYY-MM-DD`);
-  }
-  const scopeRows = await db.query<{
-    id: string;
-    kind: string;
-    status: string;
-    started_at: Date | string;
-    finished_at: Date | string | null;
-  }>(
-    options.since === undefined
-      ? 'SELECT id, kind, status, started_at, finished_at FROM runs WHERE id = $1'
-      : `SELECT id, kind, status, started_at, finished_at FROM runs
-         WHERE id <= $1 AND status <> 'running'
-           AND (started_at AT TIME ZONE 'Asia/Shanghai')::date >= $2::date
-         ORDER BY id`,
-    options.since === undefined ? [runId] : [runId, options.since],
-  );
-  if (!scopeRows.length) throw new GuijiError('GUIJI_ERR_USAGE', `no run since ${options.since}`);
-  const first = scopeRows[0] as (typeof scopeRows)[number];
-  const lastRow = scopeRows[scopeRows.length - 1] as (typeof scopeRows)[number];
+/** The China days and months of the trends: the period's (else the last 31 days) and the last 12 months. */
+interface TrendWindows {
+  days: string[];
+  months: string[];
+  /** The last run the trends count: the report's run, or none for a closed period (its days decide). */
+  upTo: number | null;
+}
+
+function trendWindows(scope: ReportScope, today: string): TrendWindows {
+  const firstDay =
+    scope.period.month !== null || scope.period.since !== null ? scope.from.slice(0, 10) : null;
+  // a month still under way ends today: its days to come have nothing to show
+  const end = scope.to.slice(0, 10);
+  const lastDay = today < end && today >= (firstDay ?? end) ? today : end;
+  const closed = scope.period.month !== null || scope.period.until !== null;
   return {
-    runId,
-    runs: scopeRows.map((r) => Number(r.id)),
-    from: options.since !== undefined ? `${options.since}T00:00:00+08:00` : (iso(first.started_at) as string),
-    to: iso(lastRow.finished_at) ?? (iso(lastRow.started_at) as string),
-    kind: lastRow.kind,
-    status: lastRow.status,
+    days: trendDays(firstDay, lastDay),
+    months: trendMonths(lastDay.slice(0, 7)),
+    upTo: closed ? null : scope.runId,
   };
 }
 
 /**
- * Runs without metrics (their computation failed, runs older than the quality tables, backfill partitions):
- * those of the scope and of the trend window are computed now, from the warehouse as it is.
+ * Runs without metrics (their computation failed, runs older than the quality tables): those of the scope and
+ * of the trends are computed now, from the warehouse as it is. Backfill partitions are not: the trends count
+ * them from their ledger.
  */
 async function computeMissingMetrics(
   db: Warehouse,
   catalog: Catalog,
   scope: ReportScope,
+  windows: TrendWindows,
   options: GatherOptions,
 ): Promise<void> {
+  const firstDay = [windows.days[0] as string, `${windows.months[0] as string}-01`].sort()[0] as string;
+  const lastDay = windows.days[windows.days.length - 1] as string;
+  const lastMonth = windows.months[windows.months.length - 1] as string;
+  const end = [nextDay(lastDay), nextMonthStart(lastMonth)].sort().reverse()[0] as string;
+  const wanted = [
+    ...scope.runs,
+    ...(await trendRunIds(db, scope.runId)),
+    ...(await trendWindowRuns(db, windows.upTo, chinaMidnight(firstDay), chinaMidnight(end))),
+  ];
   const missing = await db.query<{ id: string }>(
     `SELECT r.id FROM runs r
-     WHERE (r.id = ANY($1::bigint[])
-            OR r.id IN (SELECT id FROM runs WHERE id <= $2 AND status <> 'running' ORDER BY id DESC LIMIT $3))
-       AND NOT EXISTS (SELECT 1 FROM quality_runs q WHERE q.run_id = r.id)
+     WHERE r.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM quality_runs q WHERE q.run_id = r.id)
      ORDER BY r.id`,
-    [scope.runs, scope.runId, TREND_RUNS],
+    [[...new Set(wanted)]],
   );
   for (const { id } of missing) {
     await computeQualityMetrics(
@@ -395,7 +438,7 @@ class ResourceTables {
     switch (m.dimension) {
       case 'volume':
       case 'timeliness':
-        addFigure(l, m.dimension, m.measure, value, base);
+        addCounts(l, m.dimension, m.measure, value, base);
         break;
       case 'matching':
         this.addMatching(l, m, value);
@@ -420,6 +463,8 @@ class ResourceTables {
   finish(): ResourceTablesResult {
     const resources = [...this.lines.values()].sort((a, b) => a.resource.localeCompare(b.resource));
     for (const l of resources) {
+      // 归集 and the rates as ./figures.ts defines them, as the cards and the trends have them
+      l.read = collected(l);
       l.complianceRate = complianceRate(l);
       l.lateRate = lateRate(l);
     }
@@ -456,7 +501,7 @@ class ResourceTables {
       l = {
         resource,
         name: resourceName(this.catalog, resource),
-        ...emptyFigures(),
+        ...emptyCounts(),
         matched: 0,
         unmatched: 0,
         complianceRate: null,
@@ -538,81 +583,43 @@ class ResourceTables {
   }
 }
 
-/** The scope's headline rates over every resource (the monthly briefing's figures). */
-function headlineRates(resources: ResourceLine[]): QualityReport['rates'] {
-  const sum = (f: (l: ResourceLine) => number) => resources.reduce((n, l) => n + f(l), 0);
-  return {
-    complianceRate: complianceRate({
-      read: sum((l) => l.read),
-      quarantined: sum((l) => l.quarantined),
-      duplicates: sum((l) => l.duplicates),
-    }),
-    lateRate: lateRate({ late: sum((l) => l.late), measured: sum((l) => l.measured) }),
-    matchRate: rate(
-      sum((l) => l.matched),
-      sum((l) => l.loaded),
-    ),
-  };
-}
-
 /**
  * The departments' scorecard: the same score as the view quality_department_scores, over the scope's summed
  * parts; in order of score (departments.ts ranks them), and watched when more than half their measured records
  * came late.
  */
 async function readDepartments(db: Warehouse, catalog: Catalog, runs: number[]): Promise<DepartmentScore[]> {
-  const departmentRows = await db.query<{
-    department: string;
-    read: string;
-    quarantined: string;
-    duplicates: string;
-    late: string;
-    measured: string;
-    validity: string | null;
-    timeliness: string | null;
-    completeness: string | null;
-    score: string | null;
-  }>(
-    `WITH parts AS (
-       SELECT department,
-         coalesce(sum(value) FILTER (WHERE dimension = 'volume' AND measure = 'read'), 0) AS read,
-         coalesce(sum(value) FILTER (WHERE dimension = 'volume' AND measure = 'quarantined'), 0) AS quarantined,
-         coalesce(sum(value) FILTER (WHERE dimension = 'volume' AND measure = 'duplicates'), 0) AS duplicates,
-         coalesce(sum(value) FILTER (WHERE dimension = 'timeliness' AND measure = 'collect_late'), 0) AS late,
-         coalesce(sum(base) FILTER (WHERE dimension = 'timeliness' AND measure = 'collect_late'), 0) AS measured,
-         coalesce(sum(value) FILTER (WHERE dimension = 'completeness' AND measure = 'missing'), 0) AS missing,
-         coalesce(sum(base) FILTER (WHERE dimension = 'completeness' AND measure = 'missing'), 0) AS cells
-       FROM quality_metrics WHERE run_id = ANY($1::bigint[]) GROUP BY department
-     ), rates AS (
-       SELECT *,
-         CASE WHEN read > 0 THEN 1 - (quarantined + duplicates)::numeric / read END AS validity,
-         CASE WHEN measured > 0 THEN 1 - late::numeric / measured END AS timeliness,
-         CASE WHEN cells > 0 THEN 1 - missing::numeric / cells END AS completeness
-       FROM parts
-     )
-     SELECT department, read, quarantined, duplicates, late, measured, validity, timeliness, completeness,
-            quality_score(validity, timeliness, completeness) AS score
-     FROM rates`,
+  const departmentRows = await db.query<PartsRow & { department: string; missing: string; cells: string }>(
+    `SELECT m.department, ${PARTS_SQL},
+       coalesce(sum(m.value) FILTER (WHERE m.dimension = 'completeness' AND m.measure = 'missing'), 0) AS missing,
+       coalesce(sum(m.base) FILTER (WHERE m.dimension = 'completeness' AND m.measure = 'missing'), 0) AS cells
+     FROM quality_metrics m WHERE m.run_id = ANY($1::bigint[]) GROUP BY m.department`,
     [runs],
   );
-  const toNumber = (v: string | null) => (v === null ? null : Number(v));
+  const weights = scoreWeightsOf(catalog);
   return departmentRows
-    .map((d) => ({
-      department: d.department,
-      name: d.department === '' ? '(未填写)' : departmentName(catalog, d.department),
-      resolved: isCatalogDepartment(catalog, d.department),
-      read: Number(d.read),
-      quarantined: Number(d.quarantined),
-      duplicates: Number(d.duplicates),
-      late: Number(d.late),
-      measured: Number(d.measured),
-      validity: toNumber(d.validity),
-      timeliness: toNumber(d.timeliness),
-      completeness: toNumber(d.completeness),
-      score: toNumber(d.score),
-      rank: 0,
-      watch: (lateRate({ late: Number(d.late), measured: Number(d.measured) }) ?? 0) > WATCH_LATE_RATE,
-    }))
+    .map((d) => {
+      const f = figuresOf(partsOfRow(d));
+      const parts = {
+        validity: f.complianceRate,
+        timeliness: f.lateRate === null ? null : 1 - f.lateRate,
+        completeness: rate(Number(d.cells) - Number(d.missing), Number(d.cells)),
+      };
+      return {
+        department: d.department,
+        name: d.department === '' ? '(未填写)' : departmentName(catalog, d.department),
+        resolved: isCatalogDepartment(catalog, d.department),
+        read: f.read,
+        quarantined: f.quarantined,
+        duplicates: f.duplicates,
+        late: f.late,
+        measured: f.measured,
+        ...parts,
+        score: departmentScore(weights, parts),
+        rank: 0,
+        watch: f.lateRate !== null && f.lateRate > WATCH_LATE_RATE,
+      };
+    })
     .sort((a, b) => (b.score ?? -1) - (a.score ?? -1) || a.department.localeCompare(b.department));
 }
 
@@ -708,62 +715,7 @@ async function readQuarantineSamples(
   };
 }
 
-/** The last TREND_RUNS runs with metrics up to the report's run, oldest first, each with its rates. */
-async function readTrends(db: Warehouse, runId: number): Promise<TrendPoint[]> {
-  const trendRows = await db.query<{
-    run_id: string;
-    kind: string;
-    run_started_at: Date | string;
-    read: string;
-    loaded: string;
-    quarantined: string;
-    duplicates: string;
-    late: string;
-    measured: string;
-    unmatched: string;
-  }>(
-    `SELECT * FROM (
-       SELECT q.run_id, q.kind, q.run_started_at,
-         coalesce(sum(m.value) FILTER (WHERE m.dimension = 'volume' AND m.measure = 'read'), 0) AS read,
-         coalesce(sum(m.value) FILTER (WHERE m.dimension = 'volume' AND m.measure = 'loaded'), 0) AS loaded,
-         coalesce(sum(m.value) FILTER (WHERE m.dimension = 'volume' AND m.measure = 'quarantined'), 0) AS quarantined,
-         coalesce(sum(m.value) FILTER (WHERE m.dimension = 'volume' AND m.measure = 'duplicates'), 0) AS duplicates,
-         coalesce(sum(m.value) FILTER (WHERE m.dimension = 'timeliness' AND m.measure = 'collect_late'), 0) AS late,
-         coalesce(sum(m.base) FILTER (WHERE m.dimension = 'timeliness' AND m.measure = 'collect_late'), 0) AS measured,
-         coalesce(sum(m.value) FILTER (WHERE m.dimension = 'matching' AND m.measure = 'unmatched'), 0) AS unmatched
-       FROM quality_runs q LEFT JOIN quality_metrics m ON m.run_id = q.run_id
-       WHERE q.run_id <= $1
-       GROUP BY q.run_id, q.kind, q.run_started_at
-       ORDER BY q.run_id DESC LIMIT $2
-     ) t ORDER BY run_id`,
-    [runId, TREND_RUNS],
-  );
-  return trendRows.map((t) => {
-    const read = Number(t.read);
-    const loaded = Number(t.loaded);
-    const quarantined = Number(t.quarantined);
-    const duplicates = Number(t.duplicates);
-    const late = Number(t.late);
-    const measured = Number(t.measured);
-    const unmatched = Number(t.unmatched);
-    return {
-      runId: Number(t.run_id),
-      kind: t.kind,
-      startedAt: iso(t.run_started_at) as string,
-      read,
-      loaded,
-      quarantined,
-      duplicates,
-      late,
-      measured,
-      unmatched,
-      complianceRate: rate(read - quarantined - duplicates, read),
-      lateRate: rate(late, measured),
-      matchRate: rate(loaded - unmatched, loaded),
-    };
-  });
-}
-
+/** An open objection (异议) past its deadline: the department has not answered within 20 working days. */
 export interface ObjectionOverdueLine {
   id: number;
   record: number;

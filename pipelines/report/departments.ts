@@ -16,7 +16,7 @@
 import type { Catalog } from '../../catalog/load.js';
 import { departmentName } from '../../catalog/load.js';
 import type { Warehouse } from '../../lib/db.js';
-import { addFigure, complianceRate, emptyFigures, type Figures, lateRate } from './figures.js';
+import { addCounts, complianceRate, emptyCounts, type LineCounts, lateRate } from './figures.js';
 import { labelsFor, silentScopeNote } from './labels.js';
 
 /** One metric summed over the scope's runs. */
@@ -97,18 +97,18 @@ export interface RejectedFileCount {
 export type DepartmentScore = Omit<DepartmentLine, 'resources' | 'silentResources' | 'rejectedFiles'>;
 
 /** Per department, per resource: the figures of the scope's metric lines. */
-export type Matrix = Map<string, Map<string, Figures>>;
+export type Matrix = Map<string, Map<string, LineCounts>>;
 
 /** The scope's metric lines summed per department × resource. */
 export function departmentMatrix(metrics: readonly MetricSum[]): Matrix {
   const matrix: Matrix = new Map();
   for (const m of metrics) {
     if (m.dimension !== 'volume' && m.dimension !== 'timeliness') continue;
-    const row = matrix.get(m.department) ?? new Map<string, Figures>();
+    const row = matrix.get(m.department) ?? new Map<string, LineCounts>();
     matrix.set(m.department, row);
-    const cell = row.get(m.resource) ?? emptyFigures();
+    const cell = row.get(m.resource) ?? emptyCounts();
     row.set(m.resource, cell);
-    addFigure(cell, m.dimension, m.measure, Number(m.value), Number(m.base));
+    addCounts(cell, m.dimension, m.measure, Number(m.value), Number(m.base));
   }
   return matrix;
 }
@@ -226,10 +226,10 @@ function withMatrix(
       inScope.includes(r),
     ),
   );
-  const delivered = matrix.get(score.department) ?? new Map<string, Figures>();
+  const delivered = matrix.get(score.department) ?? new Map<string, LineCounts>();
   const resources = [...new Set([...delivered.keys(), ...expected])].sort().map((resource) => {
     const files = own.filter((r) => r.resource === resource).reduce((n, r) => n + r.files, 0);
-    return cell(catalog, resource, delivered.get(resource) ?? emptyFigures(), files, expected.has(resource));
+    return cell(catalog, resource, delivered.get(resource) ?? emptyCounts(), files, expected.has(resource));
   });
   return {
     ...score,
@@ -242,7 +242,7 @@ function withMatrix(
 function cell(
   catalog: Catalog,
   resource: string,
-  f: Figures,
+  f: LineCounts,
   rejectedFiles: number,
   expected: boolean,
 ): DepartmentResourceLine {

@@ -4,11 +4,20 @@
  */
 
 import { shanghaiText } from '../../lib/time.js';
-import { matchingChart, resourcesChart, scorecardChart, trendsChart } from './charts.js';
-import type { QualityReport } from './data.js';
+import { matchingChart, periodTrendChart, resourcesChart, scorecardChart, trendsChart } from './charts.js';
+import type { QualityReport, TrendPeriod } from './data.js';
 import { matrixOrder, scopeNames, silentNames } from './departments.js';
-import { lateRate } from './figures.js';
-import { departmentLabel, type Labels, type Lang, labelsFor, percent, silentScopeNote } from './labels.js';
+import { definitionText, lateRate } from './figures.js';
+import {
+  departmentLabel,
+  fill,
+  type Labels,
+  type Lang,
+  labelsFor,
+  percent,
+  silentScopeNote,
+} from './labels.js';
+import { periodLabel } from './scope.js';
 
 const ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -44,10 +53,6 @@ function table(headers: string[], rows: (string | number)[][], numeric: boolean[
   return `<div class="tw"><table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
 }
 
-function fill(template: string, values: Record<string, number>): string {
-  return template.replace(/\{(\w+)\}/g, (_, k: string) => String(values[k] ?? ''));
-}
-
 const n = (v: number) => v.toLocaleString('en-US');
 
 function figure(label: string, value: string, id: string): string {
@@ -65,6 +70,7 @@ export function renderHtml(report: QualityReport, lang: Lang = 'zh'): string {
     silentSection(report, t),
     matrixSection(report, t),
     trendsSection(report, t),
+    periodTrendsSection(report, t),
     resourcesSection(report, t),
     completenessSection(report, t, names),
     validitySection(report, t, names),
@@ -73,6 +79,7 @@ export function renderHtml(report: QualityReport, lang: Lang = 'zh'): string {
     overdueSection(report, t, names),
     samplesSection(report, t, names, lang),
     objectionsOverdueSection(report, names, lang),
+    definitionsSection(report, t, lang),
   ];
   return page(report, t, lang, sections);
 }
@@ -97,18 +104,39 @@ function namesFor(report: QualityReport, t: Labels): Names {
   };
 }
 
-/** The scope's headline figures: rows read and loaded, rejected, and the three headline rates. */
+/**
+ * The scope's headline figures (./figures.ts, as every table has them): collected, loaded, rejected, the three
+ * headline rates; the ledger's rows read reconciled with 归集; the backfill partitions of the period apart.
+ */
 function headlineSection(report: QualityReport, t: Labels): string {
+  const f = report.figures;
+  const r = report.reconciliation;
   return `<section id="headline"><h2>${e(t.headline)}</h2><div class="figs">
-${figure(t.read, n(report.totals.read), 'read')}
-${figure(t.loaded, n(report.totals.inserted + report.totals.updated), 'loaded')}
-${figure(t.unchanged, n(report.totals.unchanged), 'unchanged')}
-${figure(t.quarantined, n(report.totals.quarantined), 'quarantined')}
-${figure(t.duplicates, n(report.totals.duplicates), 'duplicates')}
-${figure(t.complianceRate, percent(report.rates.complianceRate), 'complianceRate')}
-${figure(t.lateRate, percent(report.rates.lateRate), 'lateRate')}
-${figure(t.matchRate, percent(report.rates.matchRate), 'matchRate')}
-</div></section>`;
+${figure(t.read, n(f.read), 'read')}
+${figure(t.loaded, n(f.loaded), 'loaded')}
+${figure(t.quarantined, n(f.quarantined), 'quarantined')}
+${figure(t.duplicates, n(f.duplicates), 'duplicates')}
+${figure(t.complianceRate, percent(f.complianceRate), 'complianceRate')}
+${figure(t.lateRate, percent(f.lateRate), 'lateRate')}
+${figure(t.matchRate, percent(f.matchRate), 'matchRate')}
+${figure(t.notInCollected, n(report.totals.unchanged), 'unchanged')}
+</div>
+<p class="meta" id="reconciliation">${e(
+    fill(t.reconciliation, {
+      ledgerRead: r.ledgerRead,
+      collected: r.collected,
+      unchanged: r.unchanged,
+      rewritten: r.rewrittenInRun,
+    }),
+  )}</p>
+${backfillBlock(report, t)}</section>`;
+}
+
+/** The backfill partitions that ran in the period: counted apart, never in the figures. */
+function backfillBlock(report: QualityReport, t: Labels): string {
+  const b = report.backfill;
+  const text = b.runs > 0 ? fill(t.backfillNote, { ...b }) : t.noBackfill;
+  return `<div id="backfill"><h3>${e(t.backfill)}</h3><p>${e(text)}</p></div>`;
 }
 
 /** The departments to be watched (late-report rate above half), or a line saying there are none. */
@@ -241,6 +269,55 @@ ${table(
   ]),
   [true, false, true, true, true, true, true, true, true],
 )}</section>`;
+}
+
+/** The figures per China day and per month, as a chart and a table each, backfill partitions apart. */
+function periodTrendsSection(report: QualityReport, t: Labels): string {
+  const part = (id: string, title: string, first: string, points: TrendPeriod[]) =>
+    `<div id="${id}"><h3>${e(title)}</h3><div class="chart">${periodTrendChart(points, title, t)}</div>
+${table(
+  [
+    first,
+    t.runCount,
+    t.read,
+    t.loaded,
+    t.quarantined,
+    t.duplicates,
+    t.late,
+    t.complianceRate,
+    t.lateRate,
+    t.backfillRuns,
+    t.backfillRead,
+  ],
+  points.map((p) => [
+    p.period,
+    p.runs,
+    p.read,
+    p.loaded,
+    p.quarantined,
+    p.duplicates,
+    p.late,
+    percent(p.complianceRate),
+    percent(p.lateRate),
+    p.backfill.runs,
+    p.backfill.read,
+  ]),
+  [false, true, true, true, true, true, true, true, true, true, true],
+)}</div>`;
+  return `<section id="period-trends"><h2>${e(t.trendsByDay)} · ${e(t.trendsByMonth)}</h2>
+${part('trends-by-day', t.trendsByDay, t.day, report.trendsByDay)}
+${part('trends-by-month', t.trendsByMonth, t.month, report.trendsByMonth)}</section>`;
+}
+
+/** What each figure means and how it is computed: the report's notes, the same words as the README's. */
+function definitionsSection(report: QualityReport, t: Labels, lang: Lang): string {
+  return `<section id="definitions"><h2>${e(t.definitions)}</h2>${table(
+    [t.figure, t.definition],
+    report.definitions.map((d) => {
+      const { name, text } = definitionText(d, lang);
+      return [name, text];
+    }),
+  )}</section>`;
 }
 
 /** Each resource's counts and rates, as a chart and a table. */
@@ -394,17 +471,18 @@ function samplesSection(report: QualityReport, t: Labels, names: Names, lang: La
 
 /** The page around the sections: title, scope line and the inline style (no script, nothing external). */
 function page(report: QualityReport, t: Labels, lang: Lang, sections: string[]): string {
-  const scope = `${t.runs} ${report.scope.runs.length > 1 ? `#${report.scope.runs[0]}–#${report.scope.runId}` : `#${report.scope.runId}`} · ${t.from} ${shanghaiText(report.scope.from)} ${t.to} ${shanghaiText(report.scope.to)}`;
+  const period = periodLabel(report.scope.period, report.scope, lang);
+  const scope = `${period} · ${t.runs} ${report.scope.runs.length > 1 ? `#${report.scope.runs[0]}–#${report.scope.runId} (${report.scope.runs.length})` : `#${report.scope.runId}`} · ${t.from} ${shanghaiText(report.scope.from)} ${t.to} ${shanghaiText(report.scope.to)}`;
   return `<!DOCTYPE html>
 <html lang="${lang === 'zh' ? 'zh-CN' : 'en'}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>${e(t.title)} · #${e(report.scope.runId)}</title>
+<title>${e(t.title)} · ${e(period)}</title>
 <style>
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 24px auto; max-width: 1100px; color: #222; }
-h1 { font-size: 22px; } h2 { font-size: 17px; border-bottom: 2px solid #3b7dd8; padding-bottom: 4px; margin-top: 32px; }
+h1 { font-size: 22px; } h3 { font-size: 15px; } h2 { font-size: 17px; border-bottom: 2px solid #3b7dd8; padding-bottom: 4px; margin-top: 32px; }
 .meta { color: #555; font-size: 13px; }
 .figs { display: flex; flex-wrap: wrap; gap: 12px; }
 .fig { border: 1px solid #ddd; border-radius: 6px; padding: 10px 14px; min-width: 120px; }
@@ -421,7 +499,7 @@ td.d { white-space: nowrap; }
 </style>
 </head>
 <body>
-<h1>${e(t.title)}</h1>
+<h1>${e(t.title)} · ${e(period)}</h1>
 <p class="meta">${e(t.scope)}: ${e(scope)} · ${e(t.generated)}: ${e(shanghaiText(report.generatedAt))} · ${e(t.timeZoneNote)}</p>
 ${sections.join('\n')}
 </body>

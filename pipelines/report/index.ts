@@ -7,6 +7,7 @@ import { gatherReport, type QualityReport } from './data.js';
 import { renderHtml } from './html.js';
 import type { Lang } from './labels.js';
 import { indexEntry, updateIndex } from './listing.js';
+import { reportBaseName } from './scope.js';
 import { writeXlsx } from './xlsx.js';
 
 export type { QualityReport } from './data.js';
@@ -20,8 +21,14 @@ export interface ReportOptions {
   outDir: string;
   /** 'latest' (default) or a run id. */
   run?: number | 'latest';
-  /** Every run started on or after this China date (YYYY-MM-DD), up to the run. */
+  /** Every run started on or after this China date (YYYY-MM-DD), up to the run (or up to `until`). */
   since?: string;
+  /** With `since`: every run started up to the end of this China date (YYYY-MM-DD). */
+  until?: string;
+  /** Every nightly and manual run started in this Asia/Shanghai month (YYYY-MM). */
+  month?: string;
+  /** The report's clock (default: now). */
+  now?: Date;
   /** Default: all three. */
   formats?: readonly ReportFormat[];
   /** Language of the HTML and XLSX reports (JSON keys are the contract, always English). Default zh. */
@@ -39,15 +46,8 @@ export interface WrittenReports {
   ms: number;
 }
 
-/** `quality-run-12` or `quality-since-2026-11-01-run-12`. */
-function baseName(report: QualityReport, since: string | undefined): string {
-  return since === undefined
-    ? `quality-run-${report.scope.runId}`
-    : `quality-since-${since}-run-${report.scope.runId}`;
-}
-
 /**
- * Writes the quality report of a run (or of every run since a date) in the formats asked: HTML, XLSX and the
+ * Writes the quality report of a run (or of the runs of a month, a range of days, or since a day) in the formats asked: HTML, XLSX and the
  * JSON contract, into `outDir`. Each file is written under a temporary name and renamed, so a reader never sees
  * half a report; the folder's index.html is then rewritten to list it. The nightly scheduler calls this after
  * each run.
@@ -71,6 +71,9 @@ export async function writeReports(
   const report = await gatherReport(db, catalog, {
     ...(options.run !== undefined ? { run: options.run } : {}),
     ...(options.since !== undefined ? { since: options.since } : {}),
+    ...(options.until !== undefined ? { until: options.until } : {}),
+    ...(options.month !== undefined ? { month: options.month } : {}),
+    ...(options.now !== undefined ? { now: options.now } : {}),
     ...(options.catalogDir !== undefined ? { catalogDir: options.catalogDir } : {}),
     overdueCap: 1000,
     sampleCap: 200,
@@ -84,7 +87,7 @@ export async function writeReports(
       context: { file: outDir },
     });
   }
-  const base = join(outDir, baseName(report, options.since));
+  const base = join(outDir, reportBaseName(report.scope.period, report.scope.runId));
   const suffix = lang === 'zh' ? '' : `.${lang}`;
   const files: Partial<Record<ReportFormat, string>> = {};
   for (const format of formats) {
@@ -96,6 +99,6 @@ export async function writeReports(
     renameSync(partial, file);
     files[format] = file;
   }
-  const index = updateIndex(outDir, indexEntry(report, basename(base), options.since));
+  const index = updateIndex(outDir, indexEntry(report, basename(base)));
   return { report, files, index, ms: Date.now() - started };
 }

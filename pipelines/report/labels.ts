@@ -54,7 +54,28 @@ const ZH = {
   measured: '参与时限统计',
   publishLate: '公示超期',
   publishMeasured: '参与公示时限统计',
-  trends: '近 30 次运行趋势',
+  trends: '近 30 次运行趋势（不含历史补录）',
+  trendsByDay: '按日趋势',
+  monthSheet: '按月趋势',
+  trendsByMonth: '按月趋势（近 12 个月）',
+  day: '日期',
+  month: '月份',
+  runCount: '运行次数',
+  backfillRuns: '历史补录分区数',
+  backfillRead: '历史补录读取行数',
+  backfillLoaded: '历史补录入库',
+  backfill: '历史补录（不计入本期数据）',
+  backfillNote:
+    '本期另有 {runs} 个历史补录分区运行：读取 {read} 行，入库 {loaded} 条，隔离 {quarantined} 行，重复 {duplicates} 行（按运行台账）。历史数据不计入本期归集、合规率和迟报率。',
+  noBackfill: '本期无历史补录运行。',
+  reconciliation:
+    '各来源共读取 {ledgerRead} 行 = 归集 {collected} + 与库中相同的重复推送（未变化）{unchanged} + 同一次运行内再次写入同一记录 {rewritten}。',
+  definitions: '指标说明',
+  definitionsSheet: '指标说明',
+  figure: '指标',
+  definition: '定义',
+  formula: '计算方法',
+  notInCollected: '未变化（不计入归集）',
   resources: '各类信息归集情况',
   resource: '信息类别',
   field: '字段',
@@ -202,7 +223,28 @@ const EN: Labels = {
   measured: 'Measured',
   publishLate: 'Published late',
   publishMeasured: 'Measured for publication',
-  trends: 'Trends over the last 30 runs',
+  trends: 'Trends over the last 30 runs (backfill left out)',
+  trendsByDay: 'By day',
+  monthSheet: 'By month',
+  trendsByMonth: 'By month (last 12 months)',
+  day: 'Day',
+  month: 'Month',
+  runCount: 'Runs',
+  backfillRuns: 'Backfill partitions',
+  backfillRead: 'Backfill rows read',
+  backfillLoaded: 'Backfill loaded',
+  backfill: 'History backfill (not in this period’s figures)',
+  backfillNote:
+    '{runs} history backfill partitions also ran in the period: {read} rows read, {loaded} loaded, {quarantined} quarantined, {duplicates} duplicates (from their ledger). History is not in the period’s collected, compliance or late-report figures.',
+  noBackfill: 'No history backfill ran in the period.',
+  reconciliation:
+    'The sources read {ledgerRead} rows = collected {collected} + re-sent identical to what is stored (unchanged) {unchanged} + rows that wrote a record the same run had already written {rewritten}.',
+  definitions: 'Definitions',
+  definitionsSheet: 'Definitions',
+  figure: 'Figure',
+  definition: 'Definition',
+  formula: 'Formula',
+  notInCollected: 'Unchanged (not collected)',
   resources: 'By resource',
   resource: 'Resource',
   field: 'Field',
@@ -293,4 +335,11 @@ export type { Labels };
 /** A share as a percentage with one decimal, or '—'. */
 export function percent(value: number | null): string {
   return value === null ? '—' : `${(value * 100).toFixed(1)}%`;
+}
+
+/** A label's `{name}` placeholders filled in (numbers with thousands separators). */
+export function fill(template: string, values: Record<string, number>): string {
+  return template.replace(/\{(\w+)\}/g, (_, k: string) =>
+    values[k] === undefined ? '' : (values[k] as number).toLocaleString('en-US'),
+  );
 }

@@ -10,16 +10,23 @@ import { shanghaiIso, shanghaiText } from '../../lib/time.js';
 import type { QualityReport } from './data.js';
 import { escapeHtml as e } from './html.js';
 import { labelsFor, percent } from './labels.js';
+import { periodLabel } from './scope.js';
 
 export const INDEX_HTML = 'index.html';
 export const INDEX_JSON = 'index.json';
 
-/** What the index keeps of one report (a base name: `quality-run-12`, `quality-since-2026-11-01-run-12`). */
+/**
+ * What the index keeps of one report (a base name: `quality-run-12`, `quality-since-2026-11-01-run-12`,
+ * `quality-month-2026-11`, `quality-range-2026-11-01-to-2026-11-15`).
+ */
 export interface IndexEntry {
   base: string;
   runId: number;
   runs: number[];
   since: string | null;
+  /** Absent in entries written before months and ranges existed. */
+  until?: string | null;
+  month?: string | null;
   from: string | null;
   to: string | null;
   kind: string | null;
@@ -35,15 +42,18 @@ interface ReportFile {
   lang: string;
 }
 
-const FILE_NAME = /^(quality-(?:since-(\d{4}-\d{2}-\d{2})-)?run-(\d+))(?:\.([a-z]{2}))?\.(html|xlsx|json)$/;
+const FILE_NAME =
+  /^(quality-(?:(?:since-(\d{4}-\d{2}-\d{2})-)?run-(\d+)|month-(\d{4}-\d{2})|range-(\d{4}-\d{2}-\d{2})-to-(\d{4}-\d{2}-\d{2})))(?:\.([a-z]{2}))?\.(html|xlsx|json)$/;
 
 /** The entry a report makes in the index. */
-export function indexEntry(report: QualityReport, base: string, since: string | undefined): IndexEntry {
+export function indexEntry(report: QualityReport, base: string): IndexEntry {
   return {
     base,
     runId: report.scope.runId,
     runs: report.scope.runs,
-    since: since ?? null,
+    since: report.scope.period.since,
+    until: report.scope.period.until,
+    month: report.scope.period.month,
     from: report.scope.from,
     to: report.scope.to,
     kind: report.scope.kind,
@@ -78,7 +88,7 @@ export function updateIndex(outDir: string, entry: IndexEntry): string {
   for (const name of readdirSync(outDir).sort()) {
     const m = FILE_NAME.exec(name);
     if (!m) continue;
-    const [, base = '', since, run = '0', lang, format = ''] = m;
+    const [, base = '', since, run = '0', month, rangeFrom, rangeTo, lang, format = ''] = m;
     files.set(base, [...(files.get(base) ?? []), { name, format, lang: lang ?? '' }]);
     if (!byBase.has(base)) {
       // a report written before the index: what its name and the file's time tell
@@ -86,7 +96,9 @@ export function updateIndex(outDir: string, entry: IndexEntry): string {
         base,
         runId: Number(run),
         runs: [Number(run)],
-        since: since ?? null,
+        since: since ?? rangeFrom ?? null,
+        until: rangeTo ?? null,
+        month: month ?? null,
         from: null,
         to: null,
         kind: null,
@@ -112,10 +124,13 @@ const FORMAT_ORDER = ['html', 'xlsx', 'json'];
 export function renderIndex(entries: IndexEntry[], files: Map<string, ReportFile[]>): string {
   const t = labelsFor('zh');
   const rows = entries.map((x) => {
-    const scope =
-      x.since !== null
-        ? `${t.runs} #${x.runs[0] ?? x.runId}–#${x.runId}（${x.since} 起）`
-        : `${t.run} #${x.runId}`;
+    const scope = x.month
+      ? periodLabel({ month: x.month, since: null, until: null }, x, 'zh')
+      : x.since !== null && x.until
+        ? periodLabel({ month: null, since: x.since, until: x.until }, x, 'zh')
+        : x.since !== null
+          ? `${t.runs} #${x.runs[0] ?? x.runId}–#${x.runId}（${x.since} 起）`
+          : `${t.run} #${x.runId}`;
     const period = x.from && x.to ? `${shanghaiText(x.from)} – ${shanghaiText(x.to)}` : '—';
     const links = [...(files.get(x.base) ?? [])]
       .sort(

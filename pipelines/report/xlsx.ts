@@ -7,9 +7,11 @@
 import ExcelJS from 'exceljs';
 import { shanghaiText } from '../../lib/time.js';
 import { cellText, cellValue } from '../xlsx-cells.js';
-import type { QualityReport } from './data.js';
+import type { QualityReport, TrendPeriod } from './data.js';
 import { matrixOrder, scopeNames, silentNames } from './departments.js';
-import { departmentLabel, type Labels, type Lang, labelsFor, silentScopeNote } from './labels.js';
+import { definitionText } from './figures.js';
+import { departmentLabel, fill, type Labels, type Lang, labelsFor, silentScopeNote } from './labels.js';
+import { periodLabel } from './scope.js';
 
 type CellInput = string | number | null;
 
@@ -61,7 +63,7 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
   workbook.creator = 'guiji';
   const names = namesFor(report, t);
   const sheets = [
-    summarySheet(report, t),
+    summarySheet(report, t, lang),
     scorecardSheet(report, t),
     matrixSheet(report, t),
     resourcesSheet(report, t),
@@ -74,6 +76,9 @@ export async function writeXlsx(report: QualityReport, file: string, lang: Lang 
     overdueSheet(report, t, names),
     samplesSheet(report, t, names, lang),
     trendsSheet(report, t),
+    periodTrendsSheet(t.trendsByDay, t.day, report.trendsByDay, t),
+    periodTrendsSheet(t.monthSheet, t.month, report.trendsByMonth, t),
+    definitionsSheet(report, t, lang),
   ];
   for (const sheet of sheets) addSheet(workbook, sheet);
   await workbook.commit();
@@ -99,8 +104,12 @@ function namesFor(report: QualityReport, t: Labels): Names {
 }
 
 /** The scope, its totals and its headline rates, one item a row; times in Asia/Shanghai, rates as percentages. */
-function summarySheet(report: QualityReport, t: Labels): SheetSpec {
+function summarySheet(report: QualityReport, t: Labels, lang: Lang): SheetSpec {
+  const f = report.figures;
+  const r = report.reconciliation;
+  const b = report.backfill;
   const rows: CellInput[][] = [
+    [t.period, periodLabel(report.scope.period, report.scope, lang)],
     [t.run, report.scope.runId],
     [t.kind, t.kinds[report.scope.kind] ?? report.scope.kind],
     [t.status, t.statuses[report.scope.status] ?? report.scope.status],
@@ -109,26 +118,33 @@ function summarySheet(report: QualityReport, t: Labels): SheetSpec {
     [t.to, shanghaiText(report.scope.to, { seconds: true })],
     [t.generated, shanghaiText(report.generatedAt, { seconds: true })],
     [t.timeZoneNote, ''],
-    [t.read, report.totals.read],
+    [t.read, f.read],
+    [t.loaded, f.loaded],
     [t.inserted, report.totals.inserted],
     [t.updated, report.totals.updated],
-    [t.unchanged, report.totals.unchanged],
-    [t.quarantined, report.totals.quarantined],
-    [t.duplicates, report.totals.duplicates],
-    [t.unmatched, report.totals.unmatched],
+    [t.quarantined, f.quarantined],
+    [t.duplicates, f.duplicates],
+    [t.unmatched, f.unmatched],
+    [t.notInCollected, report.totals.unchanged],
+    [
+      t.definitions,
+      fill(t.reconciliation, {
+        ledgerRead: r.ledgerRead,
+        collected: r.collected,
+        unchanged: r.unchanged,
+        rewritten: r.rewrittenInRun,
+      }),
+    ],
+    [t.backfill, b.runs > 0 ? fill(t.backfillNote, { ...b }) : t.noBackfill],
   ];
   const firstRate = rows.length;
-  rows.push(
-    [t.complianceRate, report.rates.complianceRate],
-    [t.lateRate, report.rates.lateRate],
-    [t.matchRate, report.rates.matchRate],
-  );
+  rows.push([t.complianceRate, f.complianceRate], [t.lateRate, f.lateRate], [t.matchRate, f.matchRate]);
   rows.push([t.silentScope, silentScopeNote(t, scopeNames(report.departmentScope.resources))]);
   rows.push([t.untoldRejectedFiles, report.departmentScope.untoldRejectedFiles]);
   return {
     name: t.summary,
     headers: [t.item, t.value],
-    widths: [30, 22],
+    widths: [30, 60],
     rows,
     percentCells: [0, 1, 2].map((k) => [firstRate + k, 1]),
   };
@@ -458,5 +474,61 @@ function trendsSheet(report: QualityReport, t: Labels): SheetSpec {
       p.lateRate,
       p.matchRate,
     ]),
+  };
+}
+
+/** The figures per day or per month, backfill partitions in columns of their own. */
+function periodTrendsSheet(name: string, first: string, points: TrendPeriod[], t: Labels): SheetSpec {
+  return {
+    name,
+    headers: [
+      first,
+      t.runCount,
+      t.read,
+      t.loaded,
+      t.quarantined,
+      t.duplicates,
+      t.measured,
+      t.late,
+      t.unmatched,
+      t.complianceRate,
+      t.lateRate,
+      t.matchRate,
+      t.backfillRuns,
+      t.backfillRead,
+      t.backfillLoaded,
+    ],
+    widths: [12, 10],
+    percentColumns: [9, 10, 11],
+    rows: points.map((p) => [
+      p.period,
+      p.runs,
+      p.read,
+      p.loaded,
+      p.quarantined,
+      p.duplicates,
+      p.measured,
+      p.late,
+      p.unmatched,
+      p.complianceRate,
+      p.lateRate,
+      p.matchRate,
+      p.backfill.runs,
+      p.backfill.read,
+      p.backfill.loaded,
+    ]),
+  };
+}
+
+/** What each figure means and how it is computed (the report's notes). */
+function definitionsSheet(report: QualityReport, t: Labels, lang: Lang): SheetSpec {
+  return {
+    name: t.definitionsSheet,
+    headers: [t.figure, t.definition],
+    widths: [16, 120],
+    rows: report.definitions.map((d) => {
+      const { name, text } = definitionText(d, lang);
+      return [name, text];
+    }),
   };
 }
