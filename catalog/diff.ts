@@ -31,6 +31,7 @@ const FIELD_PROPERTIES: (keyof FieldDef)[] = [
   'maxLength',
   'format',
   'sensitive',
+  'legalRepresentative',
   'codeList',
   'multi',
   'severity',

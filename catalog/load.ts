@@ -28,6 +28,11 @@ export interface FieldDef {
   format?: string;
   aliases: string[];
   sensitive: boolean;
+  /**
+   * A legal representative's name (法定代表人): public when the subject is a legal person or an individual
+   * business, as the national sites publish it; masked like a name when the subject is a natural person.
+   */
+  legalRepresentative?: boolean;
   codeList?: string;
   multi: boolean;
   /** What a finding on this field does to its row (`x-guiji.severity`; `reject` when the schema says none). */
@@ -76,6 +81,10 @@ export interface SubjectFields {
   regNo?: string;
   orgCode?: string;
   idNumber?: string;
+  /** The subject's category (行政相对人类别): tells a natural person from a legal person. */
+  category?: string;
+  /** The category's value for a natural person, as stored (the code list's label, `自然人`). */
+  naturalPerson?: string;
 }
 
 export interface Resource {
@@ -185,6 +194,7 @@ interface SchemaProperty {
     kind?: FieldKind;
     aliases?: string[];
     sensitive?: boolean;
+    legalRepresentative?: boolean;
     codeList?: string;
     multi?: boolean;
     severity?: Severity;
@@ -257,6 +267,7 @@ function fieldsOf(schema: Record<string, unknown>): FieldDef[] {
     if (p.maxLength !== undefined) field.maxLength = p.maxLength;
     if (p.format !== undefined) field.format = p.format;
     if (x.codeList !== undefined) field.codeList = x.codeList;
+    if (x.legalRepresentative) field.legalRepresentative = true;
     return field;
   });
 }

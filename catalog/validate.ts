@@ -40,7 +40,7 @@ export const FIELD_KINDS: readonly FieldKind[] = [
 export const DISCLOSURES = ['public', 'shared'] as const;
 /** The exchange paths of the seed: city credit platform, data-sharing platform, spreadsheet drop, provincial channel. */
 export const EXCHANGE_PATHS = ['credit-platform', 'sharing-platform', 'drops', 'provincial'] as const;
-const SUBJECT_KEYS = ['uscc', 'name', 'regNo', 'orgCode', 'idNumber'] as const;
+const SUBJECT_KEYS = ['uscc', 'name', 'regNo', 'orgCode', 'idNumber', 'category'] as const;
 const REGISTER_KEYS = ['name', 'regNo', 'legalRep', 'regDate', 'status', 'address'] as const;
 const USCC_FORMATS = ['uscc', 'uscc-or-placeholder'];
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -399,6 +399,14 @@ function checkSchema(
       problems.add(at('x-guiji', 'multi'), `"multi" must be true or false, and only on an enum field`);
     if (x.sensitive !== undefined && typeof x.sensitive !== 'boolean')
       problems.add(at('x-guiji', 'sensitive'), '"sensitive" must be true or false');
+    if (
+      x.legalRepresentative !== undefined &&
+      (typeof x.legalRepresentative !== 'boolean' || kind !== 'text')
+    )
+      problems.add(
+        at('x-guiji', 'legalRepresentative'),
+        '"legalRepresentative" must be true or false, and only on a text field',
+      );
     if (x.aliases !== undefined && !isStringArray(x.aliases))
       problems.add(at('x-guiji', 'aliases'), '"aliases" must be a list of strings');
     fields.set(code, info);
@@ -628,6 +636,35 @@ function checkResource(
   all.push(...problems.list);
 }
 
+/**
+ * `subject.category` and `subject.naturalPerson` go together: the category field is an enum whose code list has
+ * the natural person's value as a label (the views mask a natural person's name by it).
+ */
+function checkNaturalPerson(
+  subject: Json,
+  fields: Map<string, FieldInfo>,
+  root: RootInfo,
+  problems: Problems,
+): void {
+  const { category, naturalPerson } = subject;
+  if (category === undefined && naturalPerson === undefined) return;
+  if (!isString(category) || !isString(naturalPerson)) {
+    problems.add(
+      jsonPath('subject', category === undefined ? 'category' : 'naturalPerson'),
+      '"subject.category" (a field) and "subject.naturalPerson" (its value for a natural person) go together',
+    );
+    return;
+  }
+  const list = fields.get(category)?.codeList;
+  if (list !== undefined && !root.codeLists.get(list)?.has(naturalPerson))
+    problems.add(
+      jsonPath('subject', 'naturalPerson'),
+      `"${naturalPerson}" is not a label of code list "${list}" (the values of ${category})`,
+    );
+  else if (list === undefined && fields.has(category))
+    problems.add(jsonPath('subject', 'category'), `subject category ${category} must be an enum field`);
+}
+
 /** naturalKey, subject, producedDate, departmentField, rules and register name fields of the current version. */
 function checkFieldReferences(
   raw: Json,
@@ -659,6 +696,7 @@ function checkFieldReferences(
     for (const key of ['uscc', 'name'] as const)
       if (subject[key] === undefined) problems.add(jsonPath('subject', key), `"subject.${key}" is required`);
     for (const [key, code] of Object.entries(subject)) {
+      if (key === 'naturalPerson') continue;
       if (!(SUBJECT_KEYS as readonly string[]).includes(key))
         problems.add(
           jsonPath('subject', key),
@@ -672,6 +710,7 @@ function checkFieldReferences(
         jsonPath('subject', 'uscc'),
         `credit-code field ${String(subject.uscc)} must have format ${USCC_FORMATS.join(' or ')}`,
       );
+    checkNaturalPerson(subject, fields, root, problems);
   }
 
   if (missing(raw.producedDate))

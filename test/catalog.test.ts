@@ -173,6 +173,26 @@ describe('catalog validate', () => {
     expect(result.problems[1]?.message).toContain('not a date');
   });
 
+  it('catches a natural-person category that is not a value of its field, or given without its field', () => {
+    const { result } = brokenCatalog(({ catalogDir, schemasDir }) => {
+      editJson(join(catalogDir, 'resources/xzcf.json'), (r) => {
+        r.subject.naturalPerson = '个人';
+      });
+      editJson(join(catalogDir, 'resources/xzxk.json'), (r) => {
+        delete r.subject.category;
+      });
+      editJson(join(schemasDir, 'lhcj/1.json'), (s) => {
+        s.properties.LHCJ_FRDB['x-guiji'].legalRepresentative = 'yes';
+      });
+    });
+    expect(result.problems.map((p) => p.path)).toEqual([
+      '$.properties.LHCJ_FRDB["x-guiji"].legalRepresentative',
+      '$.subject.naturalPerson',
+      '$.subject.category',
+    ]);
+    expect(result.problems[1]?.message).toContain('"个人" is not a label of code list "xdrlb"');
+  });
+
   it('catches versions out of order, overlapping, or ending before they start', () => {
     const { result } = brokenCatalog(({ catalogDir, schemasDir }) => {
       editJson(join(schemasDir, 'xzcf/2019.json'), (s) => {

@@ -727,15 +727,16 @@ async function storeMetrics(db: Warehouse, input: StoreInput): Promise<number> {
     }
     const inserted = await tx.query(
       `INSERT INTO quality_overdue (run_id, resource, department, natural_key, uscc, subject_name, produced_date,
-                                   received_date, workdays, collect_late, publish_late)
+                                   received_date, workdays, collect_late, publish_late, record_id)
        SELECT $1, resource, department, natural_key, uscc, subject_name, produced_date, received_date, workdays,
-              collect_late, publish_late
+              collect_late, publish_late, record_id
        FROM (
          SELECT t.*, row_number() OVER (PARTITION BY t.resource, t.department
-                                        ORDER BY t.workdays DESC, t.natural_key) AS n
+                                        ORDER BY t.workdays DESC, t.natural_key, t.record_id) AS n
          FROM (
-           SELECT r.resource, coalesce(m.code, r.department, '') AS department, r.natural_key, r.uscc,
-                  r.subject_name, r.produced_date, rw.day AS received_date, rw.workday_no - pw.workday_no AS workdays,
+           -- the key and name as the public view shows them: the list goes into reports (issue 14)
+           SELECT r.resource, coalesce(m.code, r.department, '') AS department, r.natural_key_public AS natural_key,
+                  r.uscc, r.subject_name_public AS subject_name, r.record_id, r.produced_date, rw.day AS received_date, rw.workday_no - pw.workday_no AS workdays,
                   rw.workday_no - pw.workday_no > d.collect_workdays AS collect_late,
                   coalesce(r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays, false)
                     AS publish_late

@@ -643,10 +643,14 @@ async function readOverdue(db: Warehouse, runs: number[], cap: number): Promise<
     collect_late: boolean;
     publish_late: boolean;
   }>(
-    `SELECT run_id, resource, department, natural_key, uscc, subject_name, produced_date::text,
-            received_date::text, workdays, collect_late, publish_late
+    // the lists hold the key and name masked as the public view shows them; an ID number a list kept from
+    // before is masked here too, and the person's name beside it (issue 14: a report is an export)
+    `SELECT run_id, resource, department, guiji_mask_key_ids(natural_key) AS natural_key, uscc,
+            CASE WHEN guiji_mask_key_ids(natural_key) <> natural_key THEN guiji_mask_name(subject_name)
+                 ELSE subject_name END AS subject_name,
+            produced_date::text, received_date::text, workdays, collect_late, publish_late
      FROM quality_overdue WHERE run_id = ANY($1::bigint[])
-     ORDER BY workdays DESC, resource, natural_key LIMIT $2`,
+     ORDER BY workdays DESC, resource, natural_key, record_id LIMIT $2`,
     [runs, cap],
   );
   return {

@@ -162,6 +162,8 @@ function headerNote(catalog: Catalog, resource: Resource, field: FieldDef): stri
     if (c.fields.includes(field.code)) lines.push(`${c.text}时必填`);
   }
   if (field.sensitive) lines.push('敏感信息：仅在部门间共享，不对外公示');
+  if (field.legalRepresentative)
+    lines.push('法人及个体工商户的法定代表人（经营者）依法公示；行政相对人为自然人时不公示');
   return lines.join('\n');
 }
 

@@ -24,8 +24,16 @@ import { recordJsonSql, typedTable } from './typed-schema.js';
  * - The `records` table itself stays unmasked, for privileged use (ops, corrections, audits).
  *
  * Masking by kind: identifiers (`code`, `docno`) keep their first 6 and last 4 characters (`340104********1234`;
- * shorter values are all stars); text and enums (personal names) keep their first character and a star (`张*`);
- * dates, datetimes and amounts cannot be masked partially and are NULL (the column keeps its type).
+ * shorter values are all stars: SQL function `guiji_mask_id`); text and enums (personal names) keep their first
+ * character and two stars whatever their length (`张**`: `guiji_mask_name`); dates, datetimes and amounts
+ * cannot be masked partially and are NULL (the column keeps its type).
+ *
+ * Natural persons (issue 14, STANDARDS.md §8): a masked view also masks, when the record's subject is a natural
+ * person ({@link naturalPersonSql}), the subject's name (`subject_name` and its field, e.g. `cf_xdr_mc`) and a
+ * legal representative's field (`legalRepresentative` in the catalog, e.g. `cf_frdb`), and always the ID number
+ * or natural person's name inside `natural_key` ({@link publicKeySql}). The legal representative of a legal
+ * person or individual business is shown, as the national sites show it. `records` and `common_records` carry
+ * the same masked key and name as `natural_key_public` and `subject_name_public`, for the quality lists.
  *
  * Identifiers in the SQL come only from the catalog (resource ids and field codes), are checked against
  * {@link IDENTIFIER} and always quoted; titles are SQL string literals with quotes doubled. Nothing of the
@@ -137,30 +145,119 @@ function typedValue(field: FieldDef): { expr: string; type: string } {
 function maskedValue(field: FieldDef): string {
   const { expr, type } = typedValue(field);
   if (type !== 'text') return `NULL::${type}`;
-  if (field.kind === 'code' || field.kind === 'docno')
-    return (
-      `CASE WHEN length(${expr}) > 10 THEN left(${expr}, 6) || repeat('*', length(${expr}) - 10) || right(${expr}, 4)` +
-      ` ELSE repeat('*', length(${expr})) END`
-    );
-  return `CASE WHEN ${expr} = '' THEN ${expr} ELSE left(${expr}, 1) || '*' END`;
+  return field.kind === 'code' || field.kind === 'docno'
+    ? `guiji_mask_id(${expr})`
+    : `guiji_mask_name(${expr})`;
 }
 
 /** The credit code a record is filed under: matching's result, else its own code (NULL when it has none). */
 const FILED_USCC = `coalesce(r.matched_uscc, nullif(r.uscc, ''))`;
 
-/** The subject's name: the column of the resource's name field (the typed table does not store it twice). */
-function subjectNameSql(resource: Resource): string {
-  const field = resource.current.fields.find((f) => f.code === resource.subject.name);
+/** The typed column of one of the resource's fields, or NULL when its current version has no such field. */
+function fieldColumnSql(resource: Resource, code: string | undefined): string {
+  const field = code ? resource.current.fields.find((f) => f.code === code) : undefined;
   return field ? `r.${ident(columnOf(field.code))}` : 'NULL::text';
 }
 
+/** The subject's name: the column of the resource's name field (the typed table does not store it twice). */
+function subjectNameSql(resource: Resource): string {
+  return fieldColumnSql(resource, resource.subject.name);
+}
+
+const blank = (expr: string) => `coalesce(${expr}, '') = ''`;
+
+/**
+ * Whether the record's subject has no identifier of an organisation: no credit code of its own (the typed
+ * table's `uscc` is '' for none and for the standard's placeholder), no registration number, no organisation
+ * code. Its natural key then names it by its ID number, else by its name (row-validator's subjectKey).
+ */
+function withoutOrganisationIdSql(resource: Resource): string {
+  const { subject } = resource;
+  const regNo = fieldColumnSql(resource, subject.regNo);
+  const orgCode = fieldColumnSql(resource, subject.orgCode);
+  return `r.uscc = '' AND ${blank(regNo)} AND ${blank(orgCode)}`;
+}
+
+/**
+ * Whether the record's subject is a natural person (自然人), as SQL over `r_<resource> r`; `false` for a
+ * resource whose subjects are always organisations. The subject's category says it when the catalog names
+ * that field (`CF_XDR_LB`: 自然人 / 法人及非法人组织 / 个体工商户); without one (records of the 2016 field set,
+ * a blank category) a subject with an ID number and no identifier of an organisation is a person, as matching
+ * takes it. An individual business (个体工商户) is not a natural person: its name and operator are public.
+ */
+export function naturalPersonSql(resource: Resource): string {
+  const { subject } = resource;
+  const byIdentifiers = subject.idNumber
+    ? `(${withoutOrganisationIdSql(resource)} AND NOT ${blank(fieldColumnSql(resource, subject.idNumber))})`
+    : 'false';
+  if (!subject.category || !subject.naturalPerson) return byIdentifiers;
+  const category = fieldColumnSql(resource, subject.category);
+  return `CASE WHEN ${category} = ${literal(subject.naturalPerson)} THEN true WHEN ${category} <> '' THEN false ELSE ${byIdentifiers} END`;
+}
+
+/** A name as the public sees it: masked (张**) when the record's subject is a natural person. */
+function personalNameSql(resource: Resource, expr: string): string {
+  const natural = naturalPersonSql(resource);
+  return natural === 'false' ? expr : `CASE WHEN ${natural} THEN guiji_mask_name(${expr}) ELSE ${expr} END`;
+}
+
+/** The subject's name as the public sees it. */
+export function publicNameSql(resource: Resource): string {
+  return personalNameSql(resource, subjectNameSql(resource));
+}
+
+/**
+ * The natural key as the public sees it. The key names who the record is about: a credit code, else a
+ * registration number, organisation code, ID number or name. An ID number there keeps its first 6 and last 4
+ * characters, a natural person's name its first character; a sensitive field of the key is masked as well.
+ */
+export function publicKeySql(resource: Resource): string {
+  const { subject } = resource;
+  let key = 'r.natural_key';
+  const part = (value: string, masked: string) => `guiji_mask_key_part(${key}, ${value}, ${masked})`;
+  if (resource.naturalKey.includes('$subject')) {
+    const noOrganisationId = withoutOrganisationIdSql(resource);
+    const idNumber = fieldColumnSql(resource, subject.idNumber);
+    if (subject.idNumber)
+      key = part(`CASE WHEN ${noOrganisationId} THEN ${idNumber} END`, `guiji_mask_id(${idNumber})`);
+    const natural = naturalPersonSql(resource);
+    const name = subjectNameSql(resource);
+    if (natural !== 'false')
+      key = part(
+        `CASE WHEN ${natural} AND ${noOrganisationId} AND ${blank(idNumber)} THEN ${name} END`,
+        `guiji_mask_name(${name})`,
+      );
+  }
+  for (const code of resource.naturalKey) {
+    const field = resource.current.fields.find((f) => f.code === code);
+    if (field?.sensitive && sqlTypeOf(field.kind) === 'text')
+      key = part(typedValue(field).expr, maskedValue(field));
+  }
+  return key;
+}
+
+/**
+ * A field's value in a masked view: sensitive fields masked; the subject's name and a legal representative's
+ * masked when the subject is a natural person (the legal representative of a legal person is public).
+ */
+function maskedFieldSql(resource: Resource, field: FieldDef): { expr: string; note: string } {
+  if (field.sensitive) return { expr: maskedValue(field), note: '（已脱敏）' };
+  if (field.code === resource.subject.name || field.legalRepresentative) {
+    const expr = personalNameSql(resource, typedValue(field).expr);
+    return { expr, note: expr === typedValue(field).expr ? '' : '（自然人已脱敏）' };
+  }
+  return { expr: typedValue(field).expr, note: '' };
+}
+
 /** How each record column of the views is read from `r_<resource> r`. */
-function recordColumnSql(resource: Resource, column: string): string {
+function recordColumnSql(resource: Resource, column: string, mask: boolean): string {
   switch (column) {
     case 'uscc':
       return FILED_USCC;
     case 'subject_name':
-      return subjectNameSql(resource);
+      return mask ? publicNameSql(resource) : subjectNameSql(resource);
+    case 'natural_key':
+      return mask ? publicKeySql(resource) : 'r.natural_key';
     default:
       return `r.${ident(column)}`;
   }
@@ -176,11 +273,11 @@ function definition(
 ): ViewDefinition {
   const view = ident(name);
   // every column: [name, expression, comment], in the order of a view made today
-  const wanted: Array<[string, string, string]> = [...RECORD_COLUMNS, ...ADDED_COLUMNS].map(([c, zh]) => [
-    c,
-    c === 'warnings' && mask ? MASKED_WARNINGS : recordColumnSql(resource, c),
-    c === 'warnings' && mask ? `${zh}（已去掉原值）` : zh,
-  ]);
+  const wanted: Array<[string, string, string]> = [...RECORD_COLUMNS, ...ADDED_COLUMNS].map(([c, zh]) => {
+    if (c === 'warnings' && mask) return [c, MASKED_WARNINGS, `${zh}（已去掉原值）`];
+    const expr = recordColumnSql(resource, c, mask);
+    return [c, expr, expr === recordColumnSql(resource, c, false) ? zh : `${zh}（自然人已脱敏）`];
+  });
   const taken = new Set(wanted.map(([c]) => c));
   for (const field of resource.current.fields) {
     const column = field.code.toLowerCase();
@@ -192,8 +289,9 @@ function definition(
         `${resource.id}: field ${field.code} gives the view column "${column}" twice (or clashes with a record column)`,
       );
     taken.add(column);
-    const expr = mask && field.sensitive ? maskedValue(field) : typedValue(field).expr;
-    const note = mask && field.sensitive ? '（已脱敏）' : '';
+    const { expr, note } = mask
+      ? maskedFieldSql(resource, field)
+      : { expr: typedValue(field).expr, note: '' };
     wanted.push([column, expr, `${field.title}${note}`]);
   }
   if (publicOnly) for (const [c, expr, zh] of PUBLICATION_COLUMNS) wanted.push([c, expr, zh]);
@@ -306,6 +404,8 @@ const COMMON_COLUMNS: ReadonlyArray<readonly [string, (resource: Resource) => st
     '数据来源部门的统一社会信用代码（资源目录指定的字段）',
   ],
   ['warnings', () => 'r.warnings', WARNINGS_COMMENT],
+  ['natural_key_public', publicKeySql, '自然键，如公示视图所示（自然人的证件号码、姓名已脱敏）'],
+  ['subject_name_public', publicNameSql, '主体名称，如公示视图所示（自然人姓名已脱敏）'],
 ];
 
 /** The typed column of the resource's `departmentCodeField` (the providing department's credit code), or NULL. */
