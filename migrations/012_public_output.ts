@@ -26,6 +26,14 @@ const STATEMENTS = [
      LANGUAGE sql IMMUTABLE PARALLEL SAFE
      AS $fn$ SELECT CASE WHEN value = '' THEN value WHEN char_length(value) = 1 THEN '*'
                          ELSE left(value, 1) || '**' END $fn$`,
+  // (knex reads a ? as a binding: the regular expression's are written \\?)
+  // free text (facts, content) with every resident-ID-shaped run of 18 characters masked to its first 6 and
+  // last 4: a department that writes the party's ID number into the facts does not publish it
+  `CREATE OR REPLACE FUNCTION guiji_mask_ids_in_text(value text) RETURNS text
+     LANGUAGE sql IMMUTABLE PARALLEL SAFE
+     AS $fn$ SELECT regexp_replace(value,
+       '(\\?<![0-9A-Za-z])([0-9]{6})(\\?:18|19|20)[0-9]{2}(\\?:0[1-9]|1[0-2])(\\?:0[1-9]|[12][0-9]|3[01])([0-9]{3}[0-9Xx])(\\?![0-9A-Za-z])',
+       '\\1********\\2', 'g') $fn$`,
   // a natural key (parts joined by |) with every part equal to `part` replaced by `masked` (twice: a
   // replace() does not see a match that shares its | with the one before)
   `CREATE OR REPLACE FUNCTION guiji_mask_key_part(key text, part text, masked text) RETURNS text

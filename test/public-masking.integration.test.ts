@@ -6,7 +6,7 @@ import { AUTHORITIES } from '../pipelines/demo/generate.js';
 import type { QualityReport } from '../pipelines/report/data.js';
 import { writeReports } from '../pipelines/report/index.js';
 import { migrate } from '../pipelines/warehouse/migrate.js';
-import { checkIdCard, makeIdCard, makeUscc } from '../schemas/identifiers.js';
+import { checkIdCard, isUscc, makeIdCard, makeUscc } from '../schemas/identifiers.js';
 import { drop, enterprise, REGISTER_HEADER, registerRows } from './fixtures/match/data.js';
 import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
@@ -22,11 +22,19 @@ const company = enterprise('界首市宏达机械有限公司');
 // an individual business (registration authority 9, category 2), its operator a person
 const shop = { name: '界首市孙记小吃店', uscc: makeUscc('92341282MA2T4B5X1') };
 
+/** An ID number that also passes as a credit code (authority 3, category 4): a department may put it there. */
+function idPassingAsUscc(): string {
+  for (let serial = 100; ; serial++) {
+    const id = makeIdCard(`34128219850606${serial}`);
+    if (isUscc(id)) return id;
+  }
+}
 const PERSONS = {
   li: { name: '李秀英', id: makeIdCard('34128219750315002') },
   zhou: { name: '周国华', id: makeIdCard('34128219620708003') },
   wu: { name: '吴桂兰', id: makeIdCard('34128219881120004') },
   zheng: { name: '郑卫东', id: makeIdCard('34128219900505006') },
+  chen: { name: '陈冬梅', id: idPassingAsUscc() },
 };
 /** The legal representatives: public (STANDARDS.md §8), their ID numbers not. */
 const LEGAL_REP = { name: '王建国', id: makeIdCard('34128219700101005') };
@@ -57,7 +65,7 @@ const PENALTY_HEADER = [
 
 function penalty(
   doc: string,
-  who: { name: string; category: string; uscc?: string; id?: string; rep?: string },
+  who: { name: string; category: string; uscc?: string; id?: string; rep?: string; facts?: string },
 ) {
   return [
     who.name,
@@ -70,7 +78,7 @@ function penalty(
     who.rep === LEGAL_REP.name ? LEGAL_REP.id : '',
     `界市监罚〔2024〕${doc}号`,
     '虚假宣传',
-    '在网店页面发布虚假宣传内容',
+    who.facts ?? '在网店页面发布虚假宣传内容',
     '《中华人民共和国反不正当竞争法》第二十条',
     '警告',
     '警告',
@@ -189,7 +197,19 @@ describe(`what the public sees of a person (${WAREHOUSE_KIND})`, () => {
         uscc: company.uscc,
         rep: LEGAL_REP.name,
       }),
-      penalty('2', { name: PERSONS.li.name, category: '自然人', id: PERSONS.li.id }),
+      penalty('2', {
+        name: PERSONS.li.name,
+        category: '自然人',
+        id: PERSONS.li.id,
+        facts: `当事人（公民身份号码${PERSONS.li.id}）在网店页面发布虚假宣传内容`,
+      }),
+      // a person whose ID number went into the credit-code column too, where it passes the code's check
+      penalty('4', {
+        name: PERSONS.chen.name,
+        category: '自然人',
+        uscc: PERSONS.chen.id,
+        id: PERSONS.chen.id,
+      }),
       penalty('3', { name: shop.name, category: '个体工商户', uscc: shop.uscc, rep: OPERATOR }),
     ]);
     await drop(dir, '行政处罚2016.csv', PENALTY_2016_HEADER, [
@@ -292,6 +312,12 @@ describe(`what the public sees of a person (${WAREHOUSE_KIND})`, () => {
     const byName = new Map(rows.map((r) => [r.subject_name, r]));
     const masked = (id: string) => `${id.slice(0, 6)}********${id.slice(-4)}`;
     const li = byName.get('李**');
+    expect(rows.map((r) => r.subject_name).sort()).toEqual(
+      ['李**', '周**', '陈**', company.name, shop.name].sort(),
+    );
+    expect(byName.get('陈**')?.natural_key).toBe(
+      `${authority.uscc}|界市监罚〔2024〕4号|${masked(PERSONS.chen.id)}`,
+    );
     expect(li).toMatchObject({
       natural_key: `${authority.uscc}|界市监罚〔2024〕2号|${masked(PERSONS.li.id)}`,
       cf_xdr_mc: '李**',
@@ -396,15 +422,16 @@ describe(`the masking functions, and the overdue lists kept from before them (${
       [values],
     );
     expect(rows.map((r) => r.valid)).toEqual(values.map((v) => checkIdCard(v).valid && v.length === 18));
-    expect(rows.filter((r) => r.valid)).toHaveLength(5);
+    expect(rows.filter((r) => r.valid)).toHaveLength(6);
   });
 
-  it('masks every part of a key equal to the subject, names and identifiers by their rule', async () => {
+  it('masks every part of a key equal to the subject, names, identifiers and ID numbers in free text by their rule', async () => {
     const [row] = await db.query<Record<string, string>>(
       `SELECT guiji_mask_key_part('a|a|b|a', 'a', 'X') AS repeated, guiji_mask_key_part('ab|b', 'b', 'X') AS inside,
               guiji_mask_key_part('a|b', NULL, 'X') AS none, guiji_mask_name('欧阳娜娜') AS long,
-              guiji_mask_name('张') AS one, guiji_mask_id('1234567890') AS short, guiji_mask_id($1) AS id`,
-      [PERSONS.li.id],
+              guiji_mask_name('张') AS one, guiji_mask_id('1234567890') AS short, guiji_mask_id($1) AS id,
+              guiji_mask_ids_in_text('号码' || $1 || '，代码' || $2 || '，' || $1 || 'X') AS text`,
+      [PERSONS.li.id, company.uscc],
     );
     expect(row).toEqual({
       repeated: 'X|X|b|X',
@@ -414,6 +441,8 @@ describe(`the masking functions, and the overdue lists kept from before them (${
       one: '*',
       short: '**********',
       id: `${PERSONS.li.id.slice(0, 6)}********${PERSONS.li.id.slice(-4)}`,
+      // an ID number inside free text is masked; a credit code and a longer run of characters are not
+      text: `号码${PERSONS.li.id.slice(0, 6)}********${PERSONS.li.id.slice(-4)}，代码${company.uscc}，${PERSONS.li.id}X`,
     });
   });
 });

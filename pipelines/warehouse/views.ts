@@ -33,7 +33,8 @@ import { recordJsonSql, typedTable } from './typed-schema.js';
  * legal representative's field (`legalRepresentative` in the catalog, e.g. `cf_frdb`), and always the ID number
  * or natural person's name inside `natural_key` ({@link publicKeySql}). The legal representative of a legal
  * person or individual business is shown, as the national sites show it. `records` and `common_records` carry
- * the same masked key and name as `natural_key_public` and `subject_name_public`, for the quality lists.
+ * the same masked key, name and code as `natural_key_public`, `subject_name_public` and `uscc_public`, for the
+ * quality lists and the publication feed.
  *
  * Identifiers in the SQL come only from the catalog (resource ids and field codes), are checked against
  * {@link IDENTIFIER} and always quoted; titles are SQL string literals with quotes doubled. Nothing of the
@@ -197,8 +198,19 @@ export function naturalPersonSql(resource: Resource): string {
 
 /** A name as the public sees it: masked (张**) when the record's subject is a natural person. */
 function personalNameSql(resource: Resource, expr: string): string {
+  return whenNaturalPerson(resource, expr, `guiji_mask_name(${expr})`);
+}
+
+/** `masked` when the record's subject is a natural person, else `expr`. */
+function whenNaturalPerson(resource: Resource, expr: string, masked: string): string {
   const natural = naturalPersonSql(resource);
-  return natural === 'false' ? expr : `CASE WHEN ${natural} THEN guiji_mask_name(${expr}) ELSE ${expr} END`;
+  return natural === 'false' ? expr : `CASE WHEN ${natural} THEN ${masked} ELSE ${expr} END`;
+}
+
+/** The credit code the record is filed under, as the public sees it: a natural person has none, so a code
+ * given for one (an ID number in the credit-code column, which can pass its check) is masked. */
+export function publicUsccSql(resource: Resource): string {
+  return whenNaturalPerson(resource, FILED_USCC, `guiji_mask_id(${FILED_USCC})`);
 }
 
 /** The subject's name as the public sees it. */
@@ -223,6 +235,8 @@ export function publicKeySql(resource: Resource): string {
     const natural = naturalPersonSql(resource);
     const name = subjectNameSql(resource);
     if (natural !== 'false')
+      key = part(`CASE WHEN ${natural} THEN nullif(r.uscc, '') END`, 'guiji_mask_id(r.uscc)');
+    if (natural !== 'false')
       key = part(
         `CASE WHEN ${natural} AND ${noOrganisationId} AND ${blank(idNumber)} THEN ${name} END`,
         `guiji_mask_name(${name})`,
@@ -242,18 +256,21 @@ export function publicKeySql(resource: Resource): string {
  */
 function maskedFieldSql(resource: Resource, field: FieldDef): { expr: string; note: string } {
   if (field.sensitive) return { expr: maskedValue(field), note: '（已脱敏）' };
-  if (field.code === resource.subject.name || field.legalRepresentative) {
-    const expr = personalNameSql(resource, typedValue(field).expr);
-    return { expr, note: expr === typedValue(field).expr ? '' : '（自然人已脱敏）' };
-  }
-  return { expr: typedValue(field).expr, note: '' };
+  const plain = typedValue(field).expr;
+  let expr = plain;
+  if (field.code === resource.subject.name || field.legalRepresentative)
+    expr = personalNameSql(resource, plain);
+  else if (field.code === resource.subject.uscc)
+    expr = whenNaturalPerson(resource, plain, `guiji_mask_id(${plain})`);
+  else if (field.kind === 'text') expr = `guiji_mask_ids_in_text(${plain})`;
+  return { expr, note: expr === plain || field.kind === 'text' ? '' : '（自然人已脱敏）' };
 }
 
 /** How each record column of the views is read from `r_<resource> r`. */
 function recordColumnSql(resource: Resource, column: string, mask: boolean): string {
   switch (column) {
     case 'uscc':
-      return FILED_USCC;
+      return mask ? publicUsccSql(resource) : FILED_USCC;
     case 'subject_name':
       return mask ? publicNameSql(resource) : subjectNameSql(resource);
     case 'natural_key':
@@ -406,6 +423,7 @@ const COMMON_COLUMNS: ReadonlyArray<readonly [string, (resource: Resource) => st
   ['warnings', () => 'r.warnings', WARNINGS_COMMENT],
   ['natural_key_public', publicKeySql, '自然键，如公示视图所示（自然人的证件号码、姓名已脱敏）'],
   ['subject_name_public', publicNameSql, '主体名称，如公示视图所示（自然人姓名已脱敏）'],
+  ['uscc_public', publicUsccSql, '统一社会信用代码，如公示视图所示（自然人误填的证件号码已脱敏）'],
 ];
 
 /** The typed column of the resource's `departmentCodeField` (the providing department's credit code), or NULL. */
