@@ -8,7 +8,8 @@ const ID_SUM = ID_WEIGHTS.map((w, i) => `substr(value, ${i + 1}, 1)::int * ${w}`
 
 /**
  * What the public sees of a person (issue 14, STANDARDS.md §8): the masking functions the generated views
- * call (pipelines/warehouse/views.ts), and the lists of overdue records masked as the public views are.
+ * call (pipelines/warehouse/views.ts), the lists of overdue records masked as the public views are, and the
+ * record of the publication feed's exports.
  *
  * The functions are single SQL expressions without a FROM (`guiji_mask_key_ids` aside) so that PostgreSQL
  * inlines them into the views' queries, and none calls another: a reader whose search_path lacks guiji's
@@ -66,6 +67,18 @@ const STATEMENTS = [
        subject_name = CASE WHEN guiji_mask_key_ids(natural_key) <> natural_key THEN guiji_mask_name(subject_name)
                            ELSE subject_name END
    WHERE guiji_mask_key_ids(natural_key) <> natural_key`,
+  // The publication feed (issue 14 item 8, pipelines/publish/feed.ts): one row per export written, with the
+  // range of publication_events it covers (after_event_id < id <= to_event_id) and its manifest
+  `CREATE TABLE publication_exports (
+    id bigserial PRIMARY KEY,
+    exported_at timestamptz NOT NULL,
+    after_event_id bigint NOT NULL,
+    to_event_id bigint NOT NULL CHECK (to_event_id > after_event_id),
+    published integer NOT NULL,
+    withdrawn integer NOT NULL,
+    directory text NOT NULL,
+    manifest jsonb NOT NULL
+  )`,
 ];
 
 export async function up(knex: Knex): Promise<void> {

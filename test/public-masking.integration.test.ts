@@ -2,12 +2,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWarehouse, type Warehouse } from '../lib/db.js';
-import { AUTHORITIES } from '../pipelines/demo/generate.js';
 import type { QualityReport } from '../pipelines/report/data.js';
 import { writeReports } from '../pipelines/report/index.js';
 import { migrate } from '../pipelines/warehouse/migrate.js';
-import { checkIdCard, isUscc, makeIdCard, makeUscc } from '../schemas/identifiers.js';
-import { drop, enterprise, REGISTER_HEADER, registerRows } from './fixtures/match/data.js';
+import { checkIdCard, makeIdCard } from '../schemas/identifiers.js';
+import {
+  authority,
+  company,
+  LEGAL_REP,
+  OPERATOR,
+  PERSONS,
+  personalData,
+  scanRows,
+  shop,
+  writePersonsDrop,
+} from './fixtures/persons/data.js';
 import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
 /**
@@ -16,162 +25,6 @@ import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
  * individual business with their legal representatives; then every column of every public view, the overdue
  * lists and the report are scanned for valid resident ID numbers and for the persons' full names.
  */
-
-const authority = AUTHORITIES[0] as (typeof AUTHORITIES)[number];
-const company = enterprise('界首市宏达机械有限公司');
-// an individual business (registration authority 9, category 2), its operator a person
-const shop = { name: '界首市孙记小吃店', uscc: makeUscc('92341282MA2T4B5X1') };
-
-/** An ID number that also passes as a credit code (authority 3, category 4): a department may put it there. */
-function idPassingAsUscc(): string {
-  for (let serial = 100; ; serial++) {
-    const id = makeIdCard(`34128219850606${serial}`);
-    if (isUscc(id)) return id;
-  }
-}
-const PERSONS = {
-  li: { name: '李秀英', id: makeIdCard('34128219750315002') },
-  zhou: { name: '周国华', id: makeIdCard('34128219620708003') },
-  wu: { name: '吴桂兰', id: makeIdCard('34128219881120004') },
-  zheng: { name: '郑卫东', id: makeIdCard('34128219900505006') },
-  chen: { name: '陈冬梅', id: idPassingAsUscc() },
-};
-/** The legal representatives: public (STANDARDS.md §8), their ID numbers not. */
-const LEGAL_REP = { name: '王建国', id: makeIdCard('34128219700101005') };
-const OPERATOR = '孙丽';
-
-const PENALTY_HEADER = [
-  'CF_XDR_MC',
-  'CF_XDR_LB',
-  'CF_XDR_SHXYM',
-  'CF_XDR_ZJLX',
-  'CF_XDR_ZJHM',
-  'CF_FRDB',
-  'CF_FR_ZJLX',
-  'CF_FR_ZJHM',
-  'CF_WSH',
-  'CF_WFXW',
-  'CF_SY',
-  'CF_YJ',
-  'CF_CFLB',
-  'CF_NR',
-  'CF_JDRQ',
-  'CF_YXQ',
-  'CF_CFJG',
-  'CF_CFJGDM',
-  'CF_SJLY',
-  'CF_SJLYDM',
-];
-
-function penalty(
-  doc: string,
-  who: { name: string; category: string; uscc?: string; id?: string; rep?: string; facts?: string },
-) {
-  return [
-    who.name,
-    who.category,
-    who.uscc ?? '',
-    who.id ? '身份证' : '',
-    who.id ?? '',
-    who.rep ?? '',
-    who.rep === LEGAL_REP.name ? '身份证' : '',
-    who.rep === LEGAL_REP.name ? LEGAL_REP.id : '',
-    `界市监罚〔2024〕${doc}号`,
-    '虚假宣传',
-    who.facts ?? '在网店页面发布虚假宣传内容',
-    '《中华人民共和国反不正当竞争法》第二十条',
-    '警告',
-    '警告',
-    '2024-03-01',
-    '2025-03-01',
-    authority.name,
-    authority.uscc,
-    authority.name,
-    authority.uscc,
-  ];
-}
-
-const PENALTY_2016_HEADER = [
-  'CF_WSH',
-  'CF_CFMC',
-  'CF_CFLB1',
-  'CF_SY',
-  'CF_YJ',
-  'CF_XDR_MC',
-  'CF_XDR_SFZ',
-  'CF_JG',
-  'CF_JDRQ',
-  'CF_XZJG',
-];
-
-const LICENCE_HEADER = [
-  'XK_XDR_MC',
-  'XK_XDR_LB',
-  'XK_XDR_ZJLX',
-  'XK_XDR_ZJHM',
-  'XK_XKWS',
-  'XK_WSH',
-  'XK_XKLB',
-  'XK_NR',
-  'XK_JDRQ',
-  'XK_YXQZ',
-  'XK_YXQZI',
-  'XK_XKJG',
-  'XK_XKJGDM',
-  'XK_ZT',
-  'XK_LYDW',
-  'XK_LYDWDM',
-];
-
-const BAN_HEADER = [
-  'HYJR_MC',
-  'HYJR_SHXYM',
-  'HYJR_RYXM',
-  'HYJR_RYZJHM',
-  'HYJR_JRHY',
-  'HYJR_JRYY',
-  'HYJR_JRYJ',
-  'HYJR_JRQXZ',
-  'HYJR_JRQXZI',
-  'HYJR_WSH',
-  'HYJR_JDRQ',
-  'HYJR_JDJG',
-];
-
-/** Every valid 18-character resident ID number inside `text` (any 18 characters in a row, check character included). */
-function residentIds(text: string): string[] {
-  const found: string[] = [];
-  for (let i = 0; i + 18 <= text.length; i++) {
-    const candidate = text.slice(i, i + 18);
-    if (/^\d{17}[\dX]$/.test(candidate) && checkIdCard(candidate).valid) found.push(candidate);
-  }
-  return found;
-}
-
-/** What in `text` is a person's full ID number or a natural person's full name. */
-function personalData(text: string): string[] {
-  const names = Object.values(PERSONS)
-    .map((p) => p.name)
-    .filter((name) => text.includes(name));
-  return [...residentIds(text), ...names];
-}
-
-/** `where: value` for every value of `rows` that holds personal data. */
-function scanRows(where: string, rows: readonly Record<string, unknown>[]): string[] {
-  const findings: string[] = [];
-  for (const row of rows)
-    for (const [column, value] of Object.entries(row)) {
-      if (value === null || value === undefined) continue;
-      const text =
-        value instanceof Date
-          ? value.toISOString()
-          : typeof value === 'object'
-            ? JSON.stringify(value)
-            : String(value);
-      for (const hit of personalData(text)) findings.push(`${where}.${column}: ${hit} in ${text}`);
-    }
-  return findings;
-}
 
 describe(`what the public sees of a person (${WAREHOUSE_KIND})`, () => {
   let env: TestEnv;
@@ -183,85 +36,7 @@ describe(`what the public sees of a person (${WAREHOUSE_KIND})`, () => {
   beforeAll(async () => {
     env = await makeEnv('public-masking');
     db = await env.open();
-    const dir = env.config.dropDir;
-    await drop(
-      dir,
-      '企业登记.csv',
-      REGISTER_HEADER,
-      registerRows([company]).map((r) => r.map((v) => (v === '张伟' ? LEGAL_REP.name : v))),
-    );
-    await drop(dir, '行政处罚2019.csv', PENALTY_HEADER, [
-      penalty('1', {
-        name: company.name,
-        category: '法人及非法人组织',
-        uscc: company.uscc,
-        rep: LEGAL_REP.name,
-      }),
-      penalty('2', {
-        name: PERSONS.li.name,
-        category: '自然人',
-        id: PERSONS.li.id,
-        facts: `当事人（公民身份号码${PERSONS.li.id}）在网店页面发布虚假宣传内容`,
-      }),
-      // a person whose ID number went into the credit-code column too, where it passes the code's check
-      penalty('4', {
-        name: PERSONS.chen.name,
-        category: '自然人',
-        uscc: PERSONS.chen.id,
-        id: PERSONS.chen.id,
-      }),
-      penalty('3', { name: shop.name, category: '个体工商户', uscc: shop.uscc, rep: OPERATOR }),
-    ]);
-    await drop(dir, '行政处罚2016.csv', PENALTY_2016_HEADER, [
-      [
-        '界工商罚字〔2014〕7号',
-        '销售不合格产品',
-        '警告',
-        '销售的产品经抽检不合格',
-        '《中华人民共和国产品质量法》第四十九条',
-        PERSONS.zhou.name,
-        PERSONS.zhou.id,
-        '警告',
-        '2014-11-20',
-        '界首市工商行政管理局',
-      ],
-    ]);
-    await drop(dir, '行政许可.csv', LICENCE_HEADER, [
-      [
-        PERSONS.wu.name,
-        '自然人',
-        '身份证',
-        PERSONS.wu.id,
-        '食品经营许可',
-        '界市监许〔2024〕9号',
-        '普通',
-        '预包装食品销售',
-        '2024-04-01',
-        '2024-04-01',
-        '2029-03-31',
-        authority.name,
-        authority.uscc,
-        '1',
-        authority.name,
-        authority.uscc,
-      ],
-    ]);
-    await drop(dir, '行业禁入.csv', BAN_HEADER, [
-      [
-        company.name,
-        company.uscc,
-        PERSONS.zheng.name,
-        PERSONS.zheng.id,
-        '食品生产经营',
-        '生产经营有毒有害食品',
-        '《中华人民共和国食品安全法》第一百三十五条',
-        '2024-05-01',
-        '2029-04-30',
-        '界市监禁〔2024〕2号',
-        '2024-05-01',
-        authority.name,
-      ],
-    ]);
+    await writePersonsDrop(env.config.dropDir);
     const { summary } = await env.run(db);
     expect(summary.status).toBe('succeeded');
     expect(summary.sources.reduce((n, s) => n + s.quarantined, 0)).toBe(0);

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import iconv from 'iconv-lite';
+import { csvField } from '../../lib/csv.js';
 import { makeOrgCode, makeUscc } from '../../schemas/identifiers.js';
 
 /** A small seeded PRNG (mulberry32): the same seed writes the same files. */
@@ -511,12 +512,6 @@ export function generateLicences(
     ]);
   }
   return rows;
-}
-
-function csvField(value: string, delimiter: string): string {
-  return value.includes(delimiter) || value.includes('"') || value.includes('\n') || value.includes('\r')
-    ? `"${value.replaceAll('"', '""')}"`
-    : value;
 }
 
 export type TextEncoding = 'utf8' | 'utf8-bom' | 'gb18030' | 'utf16le';

@@ -266,6 +266,14 @@ function maskedFieldSql(resource: Resource, field: FieldDef): { expr: string; no
   return { expr, note: expr === plain || field.kind === 'text' ? '' : '（自然人已脱敏）' };
 }
 
+/**
+ * Every field of the resource's current version as the public view shows it, read from `r_<resource> r`: the
+ * field code and its masked SQL (the publication feed writes these under the field codes).
+ */
+export function publicFieldsSql(resource: Resource): { code: string; expr: string }[] {
+  return resource.current.fields.map((field) => ({ code: field.code, expr: maskedFieldSql(resource, field).expr }));
+}
+
 /** How each record column of the views is read from `r_<resource> r`. */
 function recordColumnSql(resource: Resource, column: string, mask: boolean): string {
   switch (column) {
