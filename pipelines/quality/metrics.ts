@@ -736,7 +736,8 @@ async function storeMetrics(db: Warehouse, input: StoreInput): Promise<number> {
          FROM (
            -- the key and name as the public view shows them: the list goes into reports (issue 14)
            SELECT r.resource, coalesce(m.code, r.department, '') AS department, r.natural_key_public AS natural_key,
-                  r.uscc_public AS uscc, r.subject_name_public AS subject_name, r.record_id, r.produced_date, rw.day AS received_date, rw.workday_no - pw.workday_no AS workdays,
+                  r.uscc_public AS uscc, r.subject_name_public AS subject_name, r.record_id, r.produced_date,
+                  rw.day AS received_date, rw.workday_no - pw.workday_no AS workdays,
                   rw.workday_no - pw.workday_no > d.collect_workdays AS collect_late,
                   coalesce(r.disclosure = 'public' AND rw.workday_no - pw.workday_no > d.publish_workdays, false)
                     AS publish_late

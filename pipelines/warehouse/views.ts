@@ -271,7 +271,10 @@ function maskedFieldSql(resource: Resource, field: FieldDef): { expr: string; no
  * field code and its masked SQL (the publication feed writes these under the field codes).
  */
 export function publicFieldsSql(resource: Resource): { code: string; expr: string }[] {
-  return resource.current.fields.map((field) => ({ code: field.code, expr: maskedFieldSql(resource, field).expr }));
+  return resource.current.fields.map((field) => ({
+    code: field.code,
+    expr: maskedFieldSql(resource, field).expr,
+  }));
 }
 
 /** How each record column of the views is read from `r_<resource> r`. */
