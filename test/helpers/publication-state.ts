@@ -1,9 +1,8 @@
 import type { Warehouse } from '../../lib/db.js';
 
 /**
- * The publication state as the publication helper's migration 011 (not yet on main) contracts it: `publication`
- * (each record's state today) and `publication_events` (one row per change of state). Created here only when
- * the warehouse does not have them, so that the feed's tests run before and after 011 lands.
+ * The publication state as migration 011 contracts it: `publication` (each record's state today) and
+ * `publication_events` (one row per change of state). Created here only when the warehouse does not have them.
  */
 export async function ensurePublicationTables(db: Warehouse): Promise<void> {
   const [row] = await db.query<{ present: boolean }>(
@@ -44,12 +43,11 @@ export interface StateChange {
 /** Records changes of state as the publication step does: the state today, and an event each. */
 export async function changeStates(db: Warehouse, changes: readonly StateChange[]): Promise<void> {
   for (const c of changes) {
+    // the publication step made a row for every record of a public resource
     await db.query(
-      `INSERT INTO publication (resource, record_id, state, reason, public_from, public_until, changed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (record_id) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason,
-         public_from = EXCLUDED.public_from, public_until = EXCLUDED.public_until, changed_at = EXCLUDED.changed_at`,
-      [c.resource, c.recordId, c.state, c.reason ?? null, c.publicFrom ?? null, c.publicUntil ?? null, c.at],
+      `UPDATE publication SET state = $2, reason = $3, public_from = $4, public_until = $5, changed_at = $6
+       WHERE record_id = $1`,
+      [c.recordId, c.state, c.reason ?? null, c.publicFrom ?? null, c.publicUntil ?? null, c.at],
     );
     await db.query(
       `INSERT INTO publication_events (resource, record_id, state, reason, at) VALUES ($1, $2, $3, $4, $5)`,
