@@ -12,7 +12,7 @@ import * as deliveryClock from '../../migrations/010_delivery_clock.js';
 import * as publication from '../../migrations/011_publication.js';
 import * as dropFileDepartment from '../../migrations/012_drop_file_department.js';
 import * as nameSearch from '../../migrations/013_name_search.js';
-import * as publicOutput from '../../migrations/012_public_output.js';
+import * as publicOutput from '../../migrations/014_public_output.js';
 
 /**
  * Migrations run through knex's API with an in-code source (the knex CLI cannot load TypeScript migrations in
@@ -32,7 +32,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, { up(knex: Knex): Promise<void
   ['011_publication', publication],
   ['012_drop_file_department', dropFileDepartment],
   ['013_name_search', nameSearch],
-  ['012_public_output', publicOutput],
+  ['014_public_output', publicOutput],
 ];
 
 const source: Knex.MigrationSource<string> = {
