@@ -19,6 +19,7 @@ import {
 import { makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
 const TOKEN = 'a-long-enough-test-token';
+const TODAY = '2024-06-01';
 
 interface Profile {
   enterprise: { uscc: string; name: string; names: string[]; legalRep: string | null };
@@ -46,7 +47,8 @@ describe(`guiji serve: the console's API and its guards (${WAREHOUSE_KIND})`, ()
   const waiting = async () => (await json<{ reviews: Review[] }>('/api/reviews')).reviews;
 
   beforeAll(async () => {
-    env = await makeEnv('console-api');
+    // the fixture's penalties were decided 2024-03-01: public on this day, not yet repairable
+    env = await makeEnv('console-api', { GUIJI_TODAY: TODAY });
     await loadConsoleData(env);
     db = await env.open();
     const stream = new PassThrough();
@@ -296,5 +298,109 @@ describe(`guiji serve: the console's API and its guards (${WAREHOUSE_KIND})`, ()
       expect(r.body, page).not.toMatch(/<script|style="/);
     }
     expect((await app.inject({ url: '/nowhere' })).statusCode).toBe(404);
+  });
+
+  const penaltyOf = async (uscc: string) => {
+    const profile = await json<Profile>(`/api/enterprises/${uscc}`);
+    return profile.records.find((r) => r.fields.CF_WSH === PENALTY_DOC) as FiledRecord;
+  };
+  const inPublicView = async (recordId: number) =>
+    (await db.query('SELECT 1 FROM v_xzcf_public WHERE record_id = $1', [recordId])).length;
+  const act = (url: string, payload: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url, headers: { 'x-guiji-token': TOKEN, ...headers }, payload });
+
+  it("shows each record's publication state, reason and period in the profile, API and page", async () => {
+    const penalty = await penaltyOf(BAICHUAN.uscc);
+    const [stored] = await db.query<{ public_from: string; public_until: string | null }>(
+      `SELECT public_from::text AS public_from, public_until::text AS public_until FROM publication WHERE record_id = $1`,
+      [penalty.recordId],
+    );
+    expect(penalty.publication).toEqual({
+      state: 'public',
+      reason: 'period',
+      publicFrom: stored?.public_from,
+      publicUntil: stored?.public_until,
+    });
+    expect(penalty.publication?.publicFrom).toBe('2024-03-01');
+    // every record carries the state the publication table holds for it, none where it holds none
+    const profile = await json<Profile>(`/api/enterprises/${BAICHUAN.uscc}`);
+    const states = await db.query<{ record_id: string; state: string }>(
+      'SELECT record_id, state FROM publication WHERE record_id = ANY($1::bigint[])',
+      [profile.records.map((r) => r.recordId)],
+    );
+    const byRecord = new Map(states.map((s) => [Number(s.record_id), s.state]));
+    for (const r of profile.records)
+      expect(r.publication?.state ?? null).toBe(byRecord.get(r.recordId) ?? null);
+    const page = await app.inject({ url: `/enterprises/${BAICHUAN.uscc}` });
+    expect(page.body).toContain('<span class="publication" data-state="public">公示中</span>');
+    expect(page.body).toContain('在公示期内');
+  });
+
+  it('opens an objection through the API: token required, the record suspended and listed; resolved rejected, public again', async () => {
+    const penalty = await penaltyOf(BAICHUAN.uscc);
+    const body = { record: penalty.recordId, received: '2024-05-30', reason: '处罚决定已被复议撤销' };
+    const refused = await app.inject({ method: 'POST', url: '/api/objections', payload: body });
+    expect(refused.statusCode).toBe(403);
+    expect(await json<{ objections: unknown[] }>('/api/objections')).toEqual({ objections: [] });
+    expect(await inPublicView(penalty.recordId)).toBe(1);
+
+    const opened = await act('/api/objections', body);
+    expect(opened.statusCode, opened.body).toBe(200);
+    const objection = opened.json() as { id: number; deadline: string; status: string };
+    expect(objection).toMatchObject({ record: penalty.recordId, status: 'open', received: '2024-05-30' });
+    expect(objection.deadline > '2024-06-20').toBe(true);
+    expect(await inPublicView(penalty.recordId)).toBe(0);
+    expect((await penaltyOf(BAICHUAN.uscc)).publication).toMatchObject({
+      state: 'suspended',
+      reason: 'objection',
+    });
+    const open = await json<{ objections: { id: number }[] }>('/api/objections?open=true');
+    expect(open.objections.map((o) => o.id)).toEqual([objection.id]);
+    expect(await json<{ objections: unknown[] }>('/api/objections?overdue=true')).toEqual({ objections: [] });
+    const list = await app.inject({ url: '/objections' });
+    expect(list.body).toContain('处罚决定已被复议撤销');
+    // a second one on the same record is refused in words, not a stack trace
+    const again = await act('/api/objections', body);
+    expect(again.statusCode).toBe(400);
+    expect(again.json().error.message).toContain('未办结的异议');
+
+    const bad = await act(`/api/objections/${objection.id}/resolve`, { outcome: 'maybe' });
+    expect(bad.statusCode).toBe(400);
+    const resolved = await act(`/api/objections/${objection.id}/resolve`, {
+      outcome: 'rejected',
+      note: '复议维持原处罚',
+    });
+    expect(resolved.statusCode, resolved.body).toBe(200);
+    expect(resolved.json()).toMatchObject({ status: 'resolved', outcome: 'rejected' });
+    expect(await inPublicView(penalty.recordId)).toBe(1);
+    expect((await penaltyOf(BAICHUAN.uscc)).publication?.state).toBe('public');
+    // audited by the CLI's own function, the console's actor as who
+    const audited = await db.query<{ actor: string; action: string; record_id: string }>(
+      `SELECT actor, action, record_id FROM audit_log WHERE action LIKE 'objection.%' ORDER BY id`,
+    );
+    expect(audited.map((a) => [a.action, Number(a.record_id)])).toEqual([
+      ['objection.open', penalty.recordId],
+      ['objection.resolve', penalty.recordId],
+    ]);
+    for (const a of audited) expect(a.actor).toMatch(/^console header /);
+  });
+
+  it('refuses a repair before the minimum period, in Chinese with the day it becomes possible', async () => {
+    const penalty = await penaltyOf(BAICHUAN.uscc);
+    const early = await act('/api/repairs', { record: penalty.recordId, date: '2024-04-01' });
+    expect(early.statusCode).toBe(400);
+    const message = early.json().error.message as string;
+    const from = /(\d{4}-\d{2}-\d{2}) 起方可申请信用修复/.exec(message)?.[1];
+    expect(from, message).toBeDefined();
+    expect(from! > '2024-04-01').toBe(true);
+    expect(await json('/api/repairs')).toEqual({ repairs: [] });
+    expect(await inPublicView(penalty.recordId)).toBe(1);
+    const failed = await db.query<{ action: string; reason: string }>(
+      `SELECT action, reason FROM audit_log WHERE action = 'console.repair.apply'`,
+    );
+    expect(failed).toEqual([{ action: 'console.repair.apply', reason: message }]);
+    const page = await app.inject({ url: '/repairs' });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('没有信用修复记录');
   });
 });

@@ -4,9 +4,17 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { listReviews } from '../match/review.js';
+import type { Outcome } from '../publication/objections.js';
 import { MONTH, monthReport } from './briefing.js';
 import { type ConsoleContext, decideReview } from './context.js';
 import { enterpriseProfile, publicPreview, searchEnterprises } from './enterprises.js';
+import {
+  consoleApplyRepair,
+  consoleOpenObjection,
+  consoleResolveObjection,
+  objectionList,
+  repairList,
+} from './publication.js';
 import { listRuns, rejectedByFile, runDetail } from './runs.js';
 
 const nullable = (type: string) => ({ type: [type, 'null'] });
@@ -54,6 +62,15 @@ const record = {
     runId: { type: 'integer' },
     fields: { type: 'object', additionalProperties: true },
     history: { type: 'array', items: version },
+    publication: {
+      type: ['object', 'null'],
+      properties: {
+        state: { enum: ['pending', 'public', 'suspended', 'withdrawn'] },
+        reason: nullable('string'),
+        publicFrom: nullable('string'),
+        publicUntil: nullable('string'),
+      },
+    },
   },
 };
 
@@ -161,6 +178,57 @@ const idParams = {
   type: 'object',
   required: ['id'],
   properties: { id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
+};
+
+const objection = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    record: { type: 'integer' },
+    resource: { type: 'string' },
+    received: { type: 'string' },
+    deadline: { type: 'string' },
+    status: { type: 'string' },
+    reason: { type: 'string' },
+    outcome: nullable('string'),
+  },
+};
+
+const repair = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    record: { type: 'integer' },
+    resource: { type: 'string' },
+    date: { type: 'string' },
+    status: { type: 'string' },
+    source: { type: 'string' },
+    by: { type: 'string' },
+    at: { type: 'string' },
+  },
+};
+
+/** The fields an action's body may carry besides its own: the token (scripts, forms) and the CSRF field. */
+const credentials = { token: { type: 'string' }, csrf: { type: 'string' } };
+export const DAY = { type: 'string', format: 'date', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' };
+export const RECORD_ID = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER };
+export const NOTE = { type: 'string', maxLength: 2000 };
+
+/** The bodies of the 异议 and 修复 actions, shared by the API and the pages' forms. */
+export const OPEN_OBJECTION_BODY = {
+  type: 'object',
+  required: ['record', 'received', 'reason'],
+  properties: { record: RECORD_ID, received: DAY, reason: { ...NOTE, minLength: 1 }, ...credentials },
+};
+export const RESOLVE_BODY = {
+  type: 'object',
+  required: ['outcome'],
+  properties: { outcome: { enum: ['upheld', 'corrected', 'rejected'] }, note: NOTE, ...credentials },
+};
+export const REPAIR_BODY = {
+  type: 'object',
+  required: ['record', 'date'],
+  properties: { record: RECORD_ID, date: DAY, note: NOTE, ...credentials },
 };
 
 export class NotFound extends Error {}
@@ -357,4 +425,57 @@ export function registerApi(app: FastifyInstance, ctx: ConsoleContext): void {
     );
   decide('accept');
   decide('reject');
+  registerPublicationApi(app, ctx);
+}
+
+function registerPublicationApi(app: FastifyInstance, ctx: ConsoleContext): void {
+  app.get<{ Querystring: { open?: boolean; overdue?: boolean } }>(
+    '/api/objections',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { open: { type: 'boolean' }, overdue: { type: 'boolean' } },
+        },
+        response: {
+          200: { type: 'object', properties: { objections: { type: 'array', items: objection } } },
+        },
+      },
+    },
+    async (request) => ({ objections: await objectionList(ctx, request.query) }),
+  );
+
+  app.post<{ Body: { record: number; received: string; reason: string } }>(
+    '/api/objections',
+    { schema: { body: OPEN_OBJECTION_BODY, response: { 200: objection, 400: errorBody, 403: errorBody } } },
+    async (request) => consoleOpenObjection(ctx, request, request.body),
+  );
+
+  app.post<{ Params: { id: number }; Body: { outcome: Outcome; note?: string } }>(
+    '/api/objections/:id/resolve',
+    {
+      schema: {
+        params: idParams,
+        body: RESOLVE_BODY,
+        response: { 200: objection, 400: errorBody, 403: errorBody },
+      },
+    },
+    async (request) => consoleResolveObjection(ctx, request, { id: request.params.id, ...request.body }),
+  );
+
+  app.get(
+    '/api/repairs',
+    {
+      schema: {
+        response: { 200: { type: 'object', properties: { repairs: { type: 'array', items: repair } } } },
+      },
+    },
+    async () => ({ repairs: await repairList(ctx) }),
+  );
+
+  app.post<{ Body: { record: number; date: string; note?: string } }>(
+    '/api/repairs',
+    { schema: { body: REPAIR_BODY, response: { 200: repair, 400: errorBody, 403: errorBody } } },
+    async (request) => consoleApplyRepair(ctx, request, request.body),
+  );
 }

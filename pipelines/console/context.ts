@@ -40,7 +40,7 @@ export async function audit(ctx: ConsoleContext, entry: AuditEntry): Promise<voi
     await ctx.db.query(
       `INSERT INTO audit_log (actor, action, reason, detail) VALUES ($1, $2, $3, $4::jsonb)`,
       [
-        `console ${entry.via ?? 'session'} ${entry.ip}`,
+        consoleActor(entry.via ?? 'session', entry.ip),
         `console.${entry.action}`,
         entry.detail ?? null,
         JSON.stringify({ target: entry.target, outcome: entry.outcome }),
@@ -49,6 +49,16 @@ export async function audit(ctx: ConsoleContext, entry: AuditEntry): Promise<voi
   } catch (error) {
     ctx.logger.error({ err: (error as Error).message, action: entry.action }, 'audit row not written');
   }
+}
+
+/** Who acted, as the audit log names a console user: how the token was offered and from where. */
+function consoleActor(via: string, ip: string): string {
+  return `console ${via} ${ip}`;
+}
+
+/** The actor of a request, as {@link audit} records it (objections and repairs pass it as `by`). */
+export function actorOfRequest(request: FastifyRequest): string {
+  return consoleActor(viaOf(request), request.ip);
 }
 
 /** Accepts (filing under `uscc`, or the only candidate) or rejects review `id`, audited whether done or failed. */

@@ -57,6 +57,15 @@ export interface FiledRecord {
   fields: Record<string, unknown>;
   /** Earlier versions, oldest first. */
   history: RecordVersion[];
+  /** Its publication state as last computed (guiji publication refresh, every run); null: never public. */
+  publication: PublicationState | null;
+}
+
+export interface PublicationState {
+  state: 'pending' | 'public' | 'suspended' | 'withdrawn';
+  reason: string | null;
+  publicFrom: string | null;
+  publicUntil: string | null;
 }
 
 export interface EnterpriseProfile {
@@ -201,10 +210,16 @@ export async function enterpriseProfile(
   ]);
   const enterprise = registered ?? unregistered(catalog, uscc, rows);
   if (!enterprise) return null;
-  const history = await versionsOf(
-    db,
-    rows.filter((r) => r.version > 1).map((r) => r.record_id),
-  );
+  const [history, publication] = await Promise.all([
+    versionsOf(
+      db,
+      rows.filter((r) => r.version > 1).map((r) => r.record_id),
+    ),
+    publicationOf(
+      db,
+      rows.map((r) => r.record_id),
+    ),
+  ]);
   return {
     enterprise,
     records: rows.map((r) => ({
@@ -224,6 +239,7 @@ export async function enterpriseProfile(
       runId: Number(r.run_id),
       fields: r.fields,
       history: history.get(Number(r.record_id)) ?? [],
+      publication: publication.get(Number(r.record_id)) ?? null,
     })),
   };
 }
@@ -248,6 +264,28 @@ function unregistered(catalog: Catalog, uscc: string, rows: readonly RecordRow[]
     address: null,
     names: [],
   };
+}
+
+/** The stored publication state of each record (the `publication` table of migration 011). */
+async function publicationOf(db: Warehouse, recordIds: string[]): Promise<Map<number, PublicationState>> {
+  if (!recordIds.length) return new Map();
+  const rows = await db.query<{
+    record_id: string;
+    state: PublicationState['state'];
+    reason: string | null;
+    public_from: string | null;
+    public_until: string | null;
+  }>(
+    `SELECT record_id, state, reason, public_from::text AS public_from, public_until::text AS public_until
+     FROM publication WHERE record_id = ANY($1::bigint[])`,
+    [recordIds],
+  );
+  return new Map(
+    rows.map((r) => [
+      Number(r.record_id),
+      { state: r.state, reason: r.reason, publicFrom: r.public_from, publicUntil: r.public_until },
+    ]),
+  );
 }
 
 async function versionsOf(db: Warehouse, recordIds: string[]): Promise<Map<number, RecordVersion[]>> {

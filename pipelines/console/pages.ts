@@ -1,11 +1,14 @@
 /** The console's pages as HTML (pure: data in, markup out); every value goes through `html`. */
 import type { Catalog } from '../../catalog/load.js';
 import type { Review } from '../match/review.js';
+import { REASON_TEXT, type Reason } from '../publication/decide.js';
+import type { Objection } from '../publication/objections.js';
+import type { Repair } from '../publication/repairs.js';
 import { resourcesChart, scorecardChart, trendsChart } from '../report/charts.js';
 import type { QualityReport } from '../report/data.js';
 import { type Lang, labelsFor, percent } from '../report/labels.js';
 import type { DepartmentAttention } from './departments.js';
-import type { EnterpriseHit, EnterpriseProfile, FiledRecord } from './enterprises.js';
+import type { EnterpriseHit, EnterpriseProfile, FiledRecord, PublicationState } from './enterprises.js';
 import { type Html, html, svgImage } from './html.js';
 import type { ConsoleLabels } from './labels.js';
 import type { FileLine, RejectedFile, RunDetail, RunLine } from './runs.js';
@@ -27,6 +30,8 @@ const NAV: ReadonlyArray<readonly [string, keyof ConsoleLabels]> = [
   ['/quality', 'quality'],
   ['/reviews', 'reviews'],
   ['/rejected', 'rejected'],
+  ['/objections', 'objections'],
+  ['/repairs', 'repairs'],
 ];
 
 export function layout(view: PageView, title: string, body: Html): string {
@@ -155,13 +160,24 @@ function fieldList(catalog: Catalog, resource: string, fields: Record<string, un
 function recordRows(view: PageView, catalog: Catalog, records: readonly FiledRecord[], full: boolean): Html {
   const { t } = view;
   return table(
-    [t.recordId, t.version, t.matchMethod, t.flags, t.disclosure, t.department, t.receivedAt, t.fields],
+    [
+      t.recordId,
+      t.version,
+      t.matchMethod,
+      t.flags,
+      t.disclosure,
+      t.publication,
+      t.department,
+      t.receivedAt,
+      t.fields,
+    ],
     records.map((r) => [
       r.recordId,
       r.version,
       html`${r.matchMethod ? (t.methods[r.matchMethod] ?? r.matchMethod) : '—'}${r.matchScore !== null && r.matchScore < 1 ? ` (${r.matchScore})` : ''}`,
       r.matchFlags.join(', '),
       t.disclosures[r.disclosure] ?? r.disclosure,
+      publicationCell(view, r.publication),
       r.department ?? '',
       time(r.receivedAt),
       html`${fieldList(catalog, r.resource, r.fields)}${
@@ -174,6 +190,15 @@ function recordRows(view: PageView, catalog: Catalog, records: readonly FiledRec
       }`,
     ]),
   );
+}
+
+/** A record's publication state, why (in Chinese, as `guiji publication show` says it) and its period. */
+function publicationCell(view: PageView, p: PublicationState | null): Html | string {
+  if (!p) return '—';
+  const { t } = view;
+  const why = p.reason ? (view.lang === 'zh' ? (REASON_TEXT[p.reason as Reason] ?? p.reason) : p.reason) : '';
+  const period = p.publicFrom || p.publicUntil ? `${p.publicFrom ?? '…'} – ${p.publicUntil ?? '…'}` : '';
+  return html`<span class="publication" data-state="${p.state}">${t.publicationStates[p.state] ?? p.state}</span><br><span class="muted">${why}</span><br><span class="muted">${period}</span>`;
 }
 
 export function profilePage(
@@ -403,4 +428,96 @@ export function loginPage(view: PageView, failed: boolean): string {
 
 export function messagePage(view: PageView, title: string, message: string): string {
   return layout(view, title, html`<p>${message}</p>`);
+}
+
+/** The sign-in hint of the action pages, or nothing when signed in. */
+function signInHint(view: PageView): Html | string {
+  return view.signedIn
+    ? ''
+    : html`<p class="muted">${view.t.signInNeeded} — <a href="/login">${view.t.signIn}</a></p>`;
+}
+
+function csrfField(view: PageView): Html {
+  return html`<input type="hidden" name="csrf" value="${view.csrf}">`;
+}
+
+function objectionTable(
+  view: PageView,
+  list: readonly Objection[],
+  today: string,
+  actions: boolean,
+  id: string,
+): Html {
+  const { t } = view;
+  if (!list.length) return html`<p>${t.noObjections}</p>`;
+  return table(
+    ['#', t.record, t.resource, t.received, t.deadline, t.status, t.reason, t.outcome],
+    list.map((o) => [
+      o.id,
+      o.record,
+      o.resource,
+      o.received,
+      html`<span class="${o.status === 'open' && o.deadline < today ? 'bad' : ''}">${o.deadline}</span>`,
+      t.objectionStatuses[o.status] ?? o.status,
+      o.reason,
+      o.outcome
+        ? (t.outcomes[o.outcome] ?? o.outcome)
+        : actions && view.signedIn
+          ? html`<form class="inline" method="post" action="/objections/${o.id}/resolve">${csrfField(view)}<select name="outcome">${Object.entries(
+              t.outcomes,
+            ).map(
+              ([k, v]) => html`<option value="${k}">${v}</option>`,
+            )}</select> <input name="note" placeholder="${t.note}" maxlength="2000"> <button>${t.resolve}</button></form>`
+          : '',
+    ]),
+    id,
+  );
+}
+
+export function objectionsPage(
+  view: PageView,
+  list: Objection[],
+  today: string,
+  filter: { open?: boolean | undefined; overdue?: boolean | undefined },
+  notice: string | null,
+): string {
+  const { t } = view;
+  const check = (name: string, on: boolean | undefined, label: string) =>
+    html`<label><input type="checkbox" name="${name}" value="true"${on ? html` checked` : ''}> ${label}</label> `;
+  const form = html`<form method="get" action="/objections">${check('open', filter.open, t.openOnly)}${check('overdue', filter.overdue, t.overdueOnly)}<button>${t.filter}</button></form>`;
+  const open = view.signedIn
+    ? html`<h2>${t.openObjection}</h2><form method="post" action="/objections">${csrfField(view)}${t.record} <input name="record" required size="10"> ${t.received} <input type="date" name="received" required> ${t.reason} <input name="reason" required size="40" maxlength="2000"> <button>${t.openObjection}</button></form>`
+    : '';
+  return layout(
+    view,
+    t.objections,
+    html`${notice ? html`<p class="ok" id="notice">${notice}</p>` : ''}${signInHint(view)}${form}${objectionTable(view, list, today, true, 'objections')}${open}`,
+  );
+}
+
+export function repairsPage(view: PageView, list: Repair[], notice: string | null): string {
+  const { t } = view;
+  const rows = list.length
+    ? table(
+        ['#', t.record, t.resource, t.repairDate, t.status, t.by, t.receivedAt],
+        list.map((r) => [
+          r.id,
+          r.record,
+          r.resource,
+          r.date,
+          t.repairStatuses[r.status] ?? r.status,
+          r.by,
+          time(r.at),
+        ]),
+        'repairs',
+      )
+    : html`<p>${t.noRepairs}</p>`;
+  const apply = view.signedIn
+    ? html`<h2>${t.applyRepair}</h2><form method="post" action="/repairs">${csrfField(view)}${t.record} <input name="record" required size="10"> ${t.repairDate} <input type="date" name="date" required> ${t.note} <input name="note" size="40" maxlength="2000"> <button>${t.applyRepair}</button></form>`
+    : '';
+  return layout(
+    view,
+    t.repairs,
+    html`${notice ? html`<p class="ok" id="notice">${notice}</p>` : ''}${signInHint(view)}${rows}${apply}`,
+  );
 }

@@ -1,9 +1,10 @@
 /** The console's pages: server-rendered HTML over the same functions as the API, Chinese first. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { listReviews } from '../match/review.js';
+import type { Outcome } from '../publication/objections.js';
 import { renderHtml } from '../report/html.js';
 import type { Lang } from '../report/labels.js';
-import { NotFound } from './api.js';
+import { NotFound, OPEN_OBJECTION_BODY, REPAIR_BODY, RESOLVE_BODY } from './api.js';
 import { MONTH, monthReport } from './briefing.js';
 import { audit, type ConsoleContext, decideReview } from './context.js';
 import { departmentAttention } from './departments.js';
@@ -13,15 +14,25 @@ import { consoleLabels } from './labels.js';
 import {
   homePage,
   loginPage,
+  objectionsPage,
   type PageView,
   profilePage,
   qualityPage,
   rejectedPage,
+  repairsPage,
   reviewsPage,
   runPage,
   runsPage,
   searchPage,
 } from './pages.js';
+import {
+  consoleApplyRepair,
+  consoleOpenObjection,
+  consolePublication,
+  consoleResolveObjection,
+  objectionList,
+  repairList,
+} from './publication.js';
 import { listRuns, rejectedByFile, runDetail } from './runs.js';
 import { cookies, csrfOf, REPORT_SECURITY_POLICY, SESSION_COOKIE, sessionOf, signedIn } from './security.js';
 import { CONSOLE_CSS } from './style.js';
@@ -262,6 +273,8 @@ export function registerPages(app: FastifyInstance, ctx: ConsoleContext): void {
     },
   );
 
+  registerPublicationPages(app, ctx);
+
   app.get(
     '/login',
     { schema: { querystring: { type: 'object', properties: langQuery } } },
@@ -298,6 +311,87 @@ export function registerPages(app: FastifyInstance, ctx: ConsoleContext): void {
     reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
     return reply.redirect('/', 303);
   });
+}
+
+/** 异议 and 修复: the lists, and their forms posting to the functions the API and the CLI use. */
+function registerPublicationPages(app: FastifyInstance, ctx: ConsoleContext): void {
+  const flag = { type: 'boolean' };
+  app.get<{ Querystring: { open?: boolean; overdue?: boolean; done?: string } }>(
+    '/objections',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { open: flag, overdue: flag, done: { type: 'string', pattern: DONE }, ...langQuery },
+        },
+      },
+    },
+    async (request, reply) => {
+      const view = viewOf(ctx, request, reply);
+      const { open, overdue } = request.query;
+      const list = await objectionList(ctx, { open, overdue });
+      const today = consolePublication(ctx).today;
+      const notice = doneNotice(view, request.query.done);
+      return page(reply, objectionsPage(view, list, today, { open, overdue }, notice));
+    },
+  );
+
+  app.post<{ Body: { record: number; received: string; reason: string } }>(
+    '/objections',
+    { schema: { body: OPEN_OBJECTION_BODY } },
+    async (request, reply) => {
+      const o = await consoleOpenObjection(ctx, request, request.body);
+      return reply.redirect(`/objections?done=objection-${o.id}`, 303);
+    },
+  );
+
+  app.post<{ Params: { id: number }; Body: { outcome: Outcome; note?: string } }>(
+    '/objections/:id/resolve',
+    {
+      schema: {
+        params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } } },
+        body: RESOLVE_BODY,
+      },
+    },
+    async (request, reply) => {
+      const o = await consoleResolveObjection(ctx, request, { id: request.params.id, ...request.body });
+      return reply.redirect(`/objections?done=objection-${o.id}`, 303);
+    },
+  );
+
+  app.get<{ Querystring: { done?: string } }>(
+    '/repairs',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { done: { type: 'string', pattern: DONE }, ...langQuery },
+        },
+      },
+    },
+    async (request, reply) => {
+      const view = viewOf(ctx, request, reply);
+      const notice = doneNotice(view, request.query.done);
+      return page(reply, repairsPage(view, await repairList(ctx), notice));
+    },
+  );
+
+  app.post<{ Body: { record: number; date: string; note?: string } }>(
+    '/repairs',
+    { schema: { body: REPAIR_BODY } },
+    async (request, reply) => {
+      const r = await consoleApplyRepair(ctx, request, request.body);
+      return reply.redirect(`/repairs?done=repair-${r.id}`, 303);
+    },
+  );
+}
+
+const DONE = '^(objection|repair)-[0-9]{1,18}$';
+
+function doneNotice(view: PageView, done: string | undefined): string | null {
+  if (!done) return null;
+  const [kind, id] = done.split('-');
+  return `${view.t.decided}: ${kind === 'repair' ? view.t.repairs : view.t.objections} #${id}`;
 }
 
 /** The China month of the latest finished run: the 质量 page's default. */
