@@ -403,4 +403,33 @@ describe(`guiji serve: the console's API and its guards (${WAREHOUSE_KIND})`, ()
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('没有信用修复记录');
   });
+
+  it('shows on 首页 the objections near or past their deadline, not the others', async () => {
+    const penaltyUnder = async (uscc: string) =>
+      (await json<Profile>(`/api/enterprises/${uscc}`)).records.find(
+        (r) => r.resource === 'xzcf',
+      ) as FiledRecord;
+    const open = async (record: FiledRecord, received: string, reason: string) => {
+      const r = await act('/api/objections', { record: record.recordId, received, reason });
+      expect(r.statusCode, r.body).toBe(200);
+      return r.json() as { id: number; deadline: string };
+    };
+    // past its 20 working days; within three working days of them; received today
+    const late = await open(await penaltyUnder(DONGFANG.uscc), '2024-04-01', '主体认定有误');
+    const near = await open(await penaltyUnder(OUTSIDER.uscc), '2024-05-07', '处罚已履行完毕');
+    const licence = (await json<Profile>(`/api/enterprises/${BAICHUAN.uscc}`)).records.find(
+      (r) => r.resource === 'xzxk',
+    ) as FiledRecord;
+    const fresh = await open(licence, TODAY, '许可已注销');
+    expect(late.deadline < TODAY).toBe(true);
+    expect(near.deadline >= TODAY).toBe(true);
+    expect(fresh.deadline > near.deadline).toBe(true);
+    const overdue = await json<{ objections: { id: number }[] }>('/api/objections?overdue=true');
+    expect(overdue.objections.map((o) => o.id)).toEqual([late.id]);
+    const home = await app.inject({ url: '/' });
+    const block = /<table id="objections-due">[\s\S]*?<\/table>/.exec(home.body)?.[0] ?? '';
+    expect(block).toContain('主体认定有误');
+    expect(block).toContain('处罚已履行完毕');
+    expect(block).not.toContain('许可已注销');
+  });
 });

@@ -105,7 +105,15 @@ function sum(run: RunLine, key: 'read' | 'inserted' | 'updated' | 'quarantined' 
 
 export function homePage(
   view: PageView,
-  data: { last: RunLine[]; attention: RunLine[]; reviews: Review[]; departments: DepartmentAttention },
+  data: {
+    last: RunLine[];
+    attention: RunLine[];
+    reviews: Review[];
+    departments: DepartmentAttention;
+    /** Open objections near (≤ 3 working days) or past their deadline. */
+    objections: Objection[];
+    today: string;
+  },
 ): string {
   const { t } = view;
   const { late, silent } = data.departments;
@@ -123,6 +131,7 @@ export function homePage(
         : html`<p>${t.none}</p>`
     }
 <h2>${t.silentDepartments}</h2>${silent.length ? html`<p id="silent">${silent.map((d) => d.name).join('、')}</p>` : html`<p>${t.none}</p>`}
+<h2>${t.objectionsDue}</h2>${data.objections.length ? objectionTable(view, data.objections, data.today, false, 'objections-due') : html`<p>${t.none}</p>`}
 <h2>${t.waiting} (${data.reviews.length})</h2>${reviewList(view, data.reviews, false)}
 <h2>${t.lastRuns}</h2>${runsTable(t, data.last)}`,
   );

@@ -31,6 +31,7 @@ import {
   consolePublication,
   consoleResolveObjection,
   objectionList,
+  objectionsDue,
   repairList,
 } from './publication.js';
 import { listRuns, rejectedByFile, runDetail } from './runs.js';
@@ -76,13 +77,16 @@ export function registerPages(app: FastifyInstance, ctx: ConsoleContext): void {
     '/',
     { schema: { querystring: { type: 'object', properties: langQuery } } },
     async (request, reply) => {
-      const [last, attention, reviews, departments] = await Promise.all([
+      const [last, attention, reviews, departments, objections] = await Promise.all([
         listRuns(db, { limit: 10 }),
         listRuns(db, { limit: 10, status: ['failed', 'partial', 'interrupted'] }),
         listReviews(db, catalog, { limit: 100 }),
         departmentAttention(db, catalog),
+        objectionsDue(ctx),
       ]);
-      return page(reply, homePage(viewOf(ctx, request, reply), { last, attention, reviews, departments }));
+      const today = consolePublication(ctx).today;
+      const data = { last, attention, reviews, departments, objections, today };
+      return page(reply, homePage(viewOf(ctx, request, reply), data));
     },
   );
 
