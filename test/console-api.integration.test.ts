@@ -402,6 +402,18 @@ describe(`guiji serve: the console's API and its guards (${WAREHOUSE_KIND})`, ()
     const page = await app.inject({ url: '/repairs' });
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('没有信用修复记录');
+    // the page's form: refused the same way, in Chinese on the page; without the token, not at all
+    const form = (payload: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/repairs',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+        payload,
+      });
+    const refusedForm = await form(`record=${penalty.recordId}&date=2024-04-01&token=${TOKEN}`);
+    expect(refusedForm.statusCode).toBe(400);
+    expect(refusedForm.body).toContain(`${from} 起方可申请信用修复`);
+    expect((await form(`record=${penalty.recordId}&date=2024-12-01`)).statusCode).toBe(403);
   });
 
   it('shows on 首页 the objections near or past their deadline, not the others', async () => {
