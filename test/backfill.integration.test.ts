@@ -142,10 +142,21 @@ describe(`guiji backfill of a platform (${WAREHOUSE_KIND})`, { timeout: 360_000 
     expect(deadline - started).toBeGreaterThan(88 * 86_400_000);
     expect(deadline - started).toBeLessThan(93 * 86_400_000);
     expect(p.secondsLeft!).toBeGreaterThan(88 * 86_400);
+    // by default the backfill's runs (one a partition) are summed up, not listed; --kind backfill lists them
     const whole = await runCli(['status', '--json'], e.env);
-    const parsed = JSON.parse(whole.stdout) as { runs: unknown[]; backfills: BackfillPlan };
-    expect(parsed.runs.length).toBeGreaterThan(0);
+    const parsed = JSON.parse(whole.stdout) as {
+      runs: unknown[];
+      backfillRuns: { runs: number; failed: number };
+      backfills: BackfillPlan;
+    };
+    expect(parsed.runs).toEqual([]);
+    expect(parsed.backfillRuns.runs).toBeGreaterThan(0);
+    expect(parsed.backfillRuns.failed).toBe(0);
     expect(parsed.backfills.sources[0]).toMatchObject({ source: 'credit-platform', rowsLoaded: 1200 });
+    const listed = await runCli(['status', '--kind', 'backfill', '--limit', '1000', '--json'], e.env);
+    const backfillRuns = (JSON.parse(listed.stdout) as { runs: { kind: string }[] }).runs;
+    expect(backfillRuns.length).toBe(parsed.backfillRuns.runs);
+    expect(backfillRuns.every((r) => r.kind === 'backfill')).toBe(true);
   });
 
   it('killed with SIGKILL mid-partition and run again, ends with the same warehouse as an uninterrupted backfill', async () => {
