@@ -13,9 +13,13 @@ import {
 } from '../pipelines/demo/generate.js';
 import { expectLedgerBalanced, makeEnv, type TestEnv, WAREHOUSE_KIND } from './helpers/env.js';
 
-/** Every record as the analysts see it, without the times of the load. */
+/**
+ * Every record as the analysts see it, without the times of the load (for a drop file's records `sjc` is its
+ * delivery: when each warehouse first saw the file, a second apart between the two loads).
+ */
 const RECORDS = `SELECT resource, natural_key, version, content_hash, data, uscc, own_uscc, matched_uscc, match_method,
-                        match_score, match_flags, department, produced_date, provenance
+                        match_score, match_flags, department, produced_date, provenance - 'sjc' AS provenance,
+                        delivered_at IS NOT NULL AS delivered
                  FROM records ORDER BY resource, natural_key`;
 
 const INDEXES = `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'r_xzcf' ORDER BY 1`;
